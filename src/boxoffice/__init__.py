@@ -1,0 +1,1 @@
+"""boxoffice: concert ticketing with a fair virtual waiting room."""

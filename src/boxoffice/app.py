@@ -1,0 +1,171 @@
+"""``create_app(settings)``: everything a running boxoffice needs, built from one Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import APIRouter, FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from boxoffice.auth.api import router as users_router
+from boxoffice.auth.tokens import TokenSigner
+from boxoffice.catalog.api import admin_router as catalog_admin_router
+from boxoffice.catalog.api import router as catalog_router
+from boxoffice.config import Settings
+from boxoffice.context import AppContext, Clock
+from boxoffice.db import Database, utcnow
+from boxoffice.deps import Ctx
+from boxoffice.errors import Busy, documented, install_error_handlers
+from boxoffice.idempotency import service as idempotency
+from boxoffice.metrics import Metrics, MetricsMiddleware
+from boxoffice.payments.api import router as payments_router
+from boxoffice.queue.api import admin_router as queue_admin_router
+from boxoffice.queue.api import router as queue_router
+from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.service import WaitingRoom
+from boxoffice.queue.store import MemoryQueueStore, QueueStore
+from boxoffice.reservations.api import router as reservations_router
+from boxoffice.wallet.api import router as wallet_router
+
+log = logging.getLogger("boxoffice")
+
+TICK_SECONDS = 1.0
+IDEMPOTENCY_SWEEP_SECONDS = 3600.0
+
+DESCRIPTION = """
+Concert ticketing with a fair virtual waiting room.
+
+**Flow:** register (`POST /api/v1/users`) → charge points → join the line
+(`POST /api/v1/queue/tokens`) → poll `GET /api/v1/queue/status` until `ADMITTED` →
+hold a seat (`POST /api/v1/reservations`) → pay (`POST /api/v1/payments`).
+
+**Credentials** (all `Authorization: Bearer …`): the *access token* from registration,
+the *queue token* from joining the line (the key to the gated endpoints once admitted),
+and the *admin token* from configuration.
+
+**Errors** are RFC 9457 problems (`application/problem+json`) with a stable `code`.
+"""
+
+
+def admission_rules(settings: Settings) -> AdmissionRules:
+    return AdmissionRules(
+        capacity=settings.admission_capacity,
+        per_minute=settings.admission_per_minute,
+        paused=False,
+        waiter_timeout=float(settings.waiter_timeout_seconds),
+        admitted_idle=float(settings.admitted_idle_seconds),
+    )
+
+
+def create_app(
+    settings: Settings, *, clock: Clock = utcnow, queue_store: QueueStore | None = None
+) -> FastAPI:
+    db = Database(
+        settings.database_url,
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.db_pool_size,
+    )
+    signer = TokenSigner(settings.secret_key)
+    store = queue_store or MemoryQueueStore(admission_rules(settings))
+    metrics = Metrics()
+    ctx = AppContext(
+        settings=settings,
+        db=db,
+        signer=signer,
+        waiting_room=WaitingRoom(
+            store=store, signer=signer, token_ttl_seconds=settings.queue_token_ttl_seconds
+        ),
+        clock=clock,
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ticker = asyncio.create_task(_tick(ctx))
+        try:
+            yield
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            await store.close()
+            await db.dispose()
+
+    app = FastAPI(
+        title="boxoffice",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    api = APIRouter(prefix="/api/v1")
+    for router in (
+        users_router,
+        wallet_router,
+        queue_router,
+        catalog_router,
+        reservations_router,
+        payments_router,
+        catalog_admin_router,
+        queue_admin_router,
+    ):
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(_ops_router())
+    return app
+
+
+def _ops_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses=documented(Busy))
+    async def readyz(ctx: Ctx) -> dict[str, str]:
+        """Storage answers: safe to send traffic here."""
+        try:
+            await asyncio.wait_for(ctx.db.ping(), timeout=2.0)
+        except Exception as exc:
+            raise Busy("the database does not answer") from exc
+        return {"status": "ready"}
+
+    @router.get("/metrics", response_class=Response)
+    async def metrics(ctx: Ctx) -> Response:
+        """Prometheus text exposition."""
+        stats = await ctx.waiting_room.store.advance(now=ctx.clock().timestamp())
+        ctx.metrics.waiting.set(stats.waiting)
+        ctx.metrics.admitted.set(stats.admitted)
+        return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def _tick(ctx: AppContext) -> None:
+    """Keep the line moving when nobody polls, and tidy old idempotency keys.
+    Correctness never waits for this: every request advances the line itself."""
+    since_sweep = IDEMPOTENCY_SWEEP_SECONDS
+    while True:
+        try:
+            now = ctx.clock()
+            stats = await ctx.waiting_room.store.advance(now=now.timestamp())
+            ctx.metrics.waiting.set(stats.waiting)
+            ctx.metrics.admitted.set(stats.admitted)
+            if since_sweep >= IDEMPOTENCY_SWEEP_SECONDS:
+                since_sweep = 0.0
+                cutoff = now - timedelta(seconds=ctx.settings.idempotency_ttl_seconds)
+                await idempotency.forget_old(db=ctx.db, cutoff=cutoff)
+        except Exception:
+            log.exception("background tick failed; retrying")
+        await asyncio.sleep(TICK_SECONDS)
+        since_sweep += TICK_SECONDS

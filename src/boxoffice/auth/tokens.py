@@ -1,0 +1,114 @@
+"""Signed bearer tokens: access tokens name a user, queue tokens a place in line.
+
+Both are HS256 JWTs, so a forged or tampered token is refused in memory before any
+storage is touched.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import jwt
+
+from boxoffice.errors import InvalidToken, TokenExpired
+
+ALGORITHM = "HS256"
+TokenType = Literal["access", "queue"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueueClaims:
+    """What a queue token carries; the waiting room keeps the same fields, so the
+    exact token can be signed again whenever the user asks for it."""
+
+    user_id: int
+    jti: str
+    seq: int
+    issued_at: int
+    expires_at: int
+
+
+def new_jti() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class TokenSigner:
+    def __init__(self, secret_key: str) -> None:
+        self._key = secret_key
+
+    def access_token(self, *, user_id: int, now: datetime, ttl: timedelta) -> str:
+        claims = {"sub": str(user_id), "typ": "access", "iat": now, "exp": now + ttl}
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def queue_token(self, claims: QueueClaims) -> str:
+        payload = {
+            "sub": str(claims.user_id),
+            "typ": "queue",
+            "jti": claims.jti,
+            "seq": claims.seq,
+            "iat": claims.issued_at,
+            "exp": claims.expires_at,
+        }
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+
+    def _decode(self, token: str, expected: TokenType, now: datetime) -> dict[str, object]:
+        try:
+            payload: dict[str, object] = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"require": ["sub", "typ", "exp"], "verify_exp": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken("the token is malformed or its signature does not match") from exc
+        if payload.get("typ") != expected:
+            raise InvalidToken(f"an {expected} token is required here")
+        exp = payload.get("exp")
+        if not isinstance(exp, int | float) or exp <= now.timestamp():
+            raise TokenExpired("the token has expired")
+        return payload
+
+    def read_access(self, token: str, *, now: datetime) -> AccessClaims:
+        payload = self._decode(token, "access", now)
+        return AccessClaims(user_id=_user_id(payload))
+
+    def read_queue(self, token: str, *, now: datetime) -> QueueClaims:
+        payload = self._decode(token, "queue", now)
+        jti, seq = payload.get("jti"), payload.get("seq")
+        iat, exp = payload.get("iat"), payload.get("exp")
+        if not (
+            isinstance(jti, str)
+            and isinstance(seq, int)
+            and isinstance(iat, int)
+            and isinstance(exp, int)
+        ):
+            raise InvalidToken("the queue token lacks its claims")
+        return QueueClaims(
+            user_id=_user_id(payload), jti=jti, seq=seq, issued_at=iat, expires_at=exp
+        )
+
+    def token_type(self, token: str) -> str | None:
+        """The ``typ`` claim of a correctly signed token, or None."""
+        try:
+            payload = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], options={"verify_exp": False}
+            )
+        except jwt.PyJWTError:
+            return None
+        typ = payload.get("typ")
+        return typ if isinstance(typ, str) else None
+
+
+def _user_id(payload: dict[str, object]) -> int:
+    sub = payload.get("sub")
+    if not isinstance(sub, str) or not sub.isdigit():
+        raise InvalidToken("the token names no user")
+    return int(sub)

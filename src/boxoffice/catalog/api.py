@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from boxoffice.catalog import service
+from boxoffice.catalog.model import SeatStatus
+from boxoffice.catalog.schemas import (
+    ConcertCreate,
+    ConcertList,
+    ConcertPublic,
+    ScheduleCreate,
+    ScheduleCreated,
+    ScheduleList,
+    SchedulePublic,
+    SeatMapPublic,
+)
+from boxoffice.deps import Admin, Admitted, Ctx, Now
+from boxoffice.errors import (
+    ConcertNotFound,
+    InvalidToken,
+    NotAdmitted,
+    ScheduleNotFound,
+    TokenExpired,
+    documented,
+)
+from boxoffice.schemas import MAX_INT64
+
+router = APIRouter(prefix="/concerts", tags=["catalog"])
+admin_router = APIRouter(prefix="/admin/concerts", tags=["admin"], dependencies=[Admin])
+
+ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
+ScheduleId = Annotated[int, Path(ge=1, le=MAX_INT64)]
+GATED = (InvalidToken, TokenExpired, NotAdmitted)
+
+
+@router.get("")
+async def list_concerts(ctx: Ctx) -> ConcertList:
+    concerts = await service.list_concerts(db=ctx.db)
+    return ConcertList(items=[ConcertPublic.of(c) for c in concerts])
+
+
+@router.get("/{concert_id}/schedules", responses=documented(*GATED, ConcertNotFound))
+async def schedules(
+    concert_id: ConcertId,
+    _admitted: Admitted,
+    ctx: Ctx,
+    now: Now,
+    on: Annotated[
+        date | None, Query(alias="date", description="Only schedules on this UTC date.")
+    ] = None,
+) -> ScheduleList:
+    """Schedules that can still be booked, with live seat counts."""
+    found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
+    return ScheduleList(concert_id=concert_id, schedules=[SchedulePublic.of(s) for s in found])
+
+
+@router.get(
+    "/{concert_id}/schedules/{schedule_id}/seats",
+    responses=documented(*GATED, ConcertNotFound, ScheduleNotFound),
+)
+async def seats(
+    concert_id: ConcertId,
+    schedule_id: ScheduleId,
+    _admitted: Admitted,
+    ctx: Ctx,
+    now: Now,
+    status: Annotated[SeatStatus | None, Query(description="Only seats in this state.")] = None,
+) -> SeatMapPublic:
+    seat_map = await service.seat_map(
+        db=ctx.db, concert_id=concert_id, schedule_id=schedule_id, only=status, now=now
+    )
+    return SeatMapPublic.of(seat_map)
+
+
+@admin_router.post("", status_code=201, responses=documented(InvalidToken))
+async def add_concert(body: ConcertCreate, ctx: Ctx) -> ConcertPublic:
+    return ConcertPublic.of(
+        await service.add_concert(db=ctx.db, title=body.title, venue=body.venue)
+    )
+
+
+@admin_router.post(
+    "/{concert_id}/schedules",
+    status_code=201,
+    responses=documented(InvalidToken, ConcertNotFound),
+)
+async def add_schedule(concert_id: ConcertId, body: ScheduleCreate, ctx: Ctx) -> ScheduleCreated:
+    """A schedule with seats numbered 1..seatCount, all at one price."""
+    s = await service.add_schedule(
+        db=ctx.db,
+        concert_id=concert_id,
+        concert_at=body.concert_at,
+        seat_count=body.seat_count,
+        price=body.price,
+    )
+    return ScheduleCreated(
+        schedule_id=s.schedule_id,
+        concert_id=s.concert_id,
+        concert_at=s.concert_at,
+        total_seats=s.total_seats,
+        available_seats=s.available_seats,
+    )

@@ -1,0 +1,56 @@
+"""Catalog rules: what a seat's state is and which schedules can be booked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class SeatStatus(StrEnum):
+    AVAILABLE = "AVAILABLE"
+    HELD = "HELD"
+    SOLD = "SOLD"
+
+
+@dataclass(frozen=True, slots=True)
+class Concert:
+    concert_id: int
+    title: str
+    venue: str
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    schedule_id: int
+    concert_id: int
+    concert_at: datetime
+    total_seats: int
+    available_seats: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seat:
+    seat_id: int
+    seat_number: int
+    price: int
+    status: SeatStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SeatMap:
+    schedule: Schedule
+    seats: list[Seat]
+
+
+def seat_status(*, sold: bool, held_until: datetime | None, now: datetime) -> SeatStatus:
+    """A hold counts until the instant it lapses, and not a moment after."""
+    if sold:
+        return SeatStatus.SOLD
+    if held_until is not None and held_until > now:
+        return SeatStatus.HELD
+    return SeatStatus.AVAILABLE
+
+
+def is_bookable(*, concert_at: datetime, now: datetime) -> bool:
+    return concert_at > now

@@ -1,0 +1,75 @@
+"""Catalog use cases: the public list, the admitted fan's view, the operator's edits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from boxoffice.catalog import repository
+from boxoffice.catalog.model import Concert, Schedule, SeatMap, SeatStatus
+from boxoffice.db import Database
+from boxoffice.errors import ConcertNotFound, ScheduleNotFound
+
+
+async def list_concerts(*, db: Database) -> list[Concert]:
+    async with db.read() as conn:
+        return await repository.list_concerts(conn)
+
+
+async def bookable_schedules(
+    *, db: Database, concert_id: int, on: date | None, now: datetime
+) -> list[Schedule]:
+    start = end = None
+    if on is not None:
+        start = datetime.combine(on, time(), tzinfo=UTC)
+        end = start + timedelta(days=1)
+    async with db.read() as conn:
+        if await repository.get_concert(conn, concert_id=concert_id) is None:
+            raise ConcertNotFound(f"no concert {concert_id}")
+        return await repository.bookable_schedules(
+            conn, concert_id=concert_id, now=now, start=start, end=end
+        )
+
+
+async def seat_map(
+    *, db: Database, concert_id: int, schedule_id: int, only: SeatStatus | None, now: datetime
+) -> SeatMap:
+    async with db.read() as conn:
+        if await repository.get_concert(conn, concert_id=concert_id) is None:
+            raise ConcertNotFound(f"no concert {concert_id}")
+        schedule = await repository.get_schedule(conn, schedule_id=schedule_id, now=now)
+        if schedule is None or schedule.concert_id != concert_id:
+            raise ScheduleNotFound(f"concert {concert_id} has no schedule {schedule_id}")
+        seats = await repository.seats_of(conn, schedule_id=schedule_id, now=now)
+    if only is not None:
+        seats = [seat for seat in seats if seat.status is only]
+    return SeatMap(schedule=schedule, seats=seats)
+
+
+async def add_concert(*, db: Database, title: str, venue: str) -> Concert:
+    async with db.transaction() as conn:
+        concert_id = await repository.add_concert(conn, title=title, venue=venue)
+    return Concert(concert_id=concert_id, title=title, venue=venue)
+
+
+async def add_schedule(
+    *, db: Database, concert_id: int, concert_at: datetime, seat_count: int, price: int
+) -> Schedule:
+    concert_at = concert_at.astimezone(UTC)
+    async with db.transaction() as conn:
+        if await repository.get_concert(conn, concert_id=concert_id) is None:
+            raise ConcertNotFound(f"no concert {concert_id}")
+        schedule_id = await repository.add_schedule(
+            conn, concert_id=concert_id, concert_at=concert_at, seat_count=seat_count, price=price
+        )
+    return Schedule(
+        schedule_id=schedule_id,
+        concert_id=concert_id,
+        concert_at=concert_at,
+        total_seats=seat_count,
+        available_seats=seat_count,
+    )
+
+
+async def is_empty(*, db: Database) -> bool:
+    async with db.read() as conn:
+        return await repository.count_concerts(conn) == 0

@@ -1,0 +1,87 @@
+"""``boxoffice serve | migrate | demo-data``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from boxoffice import migrations
+from boxoffice.config import Settings
+from boxoffice.db import Database, utcnow
+from boxoffice.demo import load_demo, load_demo_if_empty
+
+log = logging.getLogger("boxoffice")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        sys.exit(f"boxoffice: bad configuration:\n{exc}")
+
+
+async def _demo(settings: Settings, *, only_if_empty: bool) -> int:
+    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    try:
+        loader = load_demo_if_empty if only_if_empty else load_demo
+        return await loader(db=db, now=utcnow())
+    finally:
+        await db.dispose()
+
+
+def cmd_migrate(settings: Settings) -> None:
+    migrations.upgrade(settings.database_url)
+    print("boxoffice: database is at the latest schema")
+
+
+def cmd_demo_data(settings: Settings) -> None:
+    migrations.upgrade(settings.database_url)
+    created = asyncio.run(_demo(settings, only_if_empty=False))
+    print(f"boxoffice: added {created} demo schedules")
+
+
+def cmd_serve(settings: Settings, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from boxoffice.app import create_app
+
+    migrations.upgrade(settings.database_url)
+    if settings.load_demo_data:
+        created = asyncio.run(_demo(settings, only_if_empty=True))
+        if created:
+            print(f"boxoffice: empty catalog, loaded {created} demo schedules")
+    if settings.admin_token == Settings.model_fields["admin_token"].default:
+        print(
+            "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
+            "before exposing this server"
+        )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="migrate, load the demo if empty, and serve")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    commands.add_parser("migrate", help="bring the database to the latest schema")
+    commands.add_parser("demo-data", help="add the demo concerts (again)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = _settings()
+    if args.command == "serve":
+        cmd_serve(settings, host=args.host, port=args.port)
+    elif args.command == "migrate":
+        cmd_migrate(settings)
+    else:
+        cmd_demo_data(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""Settings read from the environment (prefix ``BOXOFFICE_``)."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _random_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOXOFFICE_", extra="ignore")
+
+    database_url: str = "sqlite:///boxoffice.db"
+    redis_url: str | None = None
+    # A random key per process is fine for the embedded demo: tokens simply do not
+    # survive a restart. Production deployments set a real one.
+    secret_key: str = Field(default_factory=_random_secret, min_length=16)
+    admin_token: str = "change-me-admin-token"
+
+    hold_seconds: int = Field(default=300, ge=1)
+    max_holds_per_user: int = Field(default=4, ge=1)
+    max_charge: int = Field(default=1_000_000, ge=1)
+    max_balance: int = Field(default=10_000_000, ge=1)
+
+    admission_capacity: int = Field(default=200, ge=0)
+    admission_per_minute: int = Field(default=600, ge=0)
+    admitted_idle_seconds: int = Field(default=600, ge=1)
+    waiter_timeout_seconds: int = Field(default=60, ge=3)
+
+    access_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    queue_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
+    idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
+
+    sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    load_demo_data: bool = True
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres")):
+            raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        return value

@@ -1,0 +1,109 @@
+"""Apply a request once per Idempotency-Key and replay its answer to every retry.
+
+The key is written in the same transaction as the change it guards, so either both
+land or neither does. Two first attempts racing on one key collide on the primary
+key; the loser's transaction rolls back whole and it replays the winner's answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import TypeAdapter
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import Database
+from boxoffice.errors import IdempotencyKeyReused
+from boxoffice.idempotency import repository
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome(Generic[T]):
+    value: T
+    status_code: int
+    replayed: bool
+
+
+def fingerprint(scope: str, request: dict[str, Any]) -> str:
+    canonical = json.dumps({"scope": scope, "request": request}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def replay(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    key: str,
+    request_fingerprint: str,
+    adapter: TypeAdapter[T],
+) -> Outcome[T] | None:
+    found = await repository.find(conn, user_id=user_id, key=key)
+    if found is None:
+        return None
+    if found.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+    return Outcome(adapter.validate_json(found.body), found.status_code, replayed=True)
+
+
+async def find(
+    db: Database, *, user_id: int, key: str, request_fingerprint: str, adapter: TypeAdapter[T]
+) -> Outcome[T] | None:
+    async with db.read() as conn:
+        return await replay(
+            conn, user_id=user_id, key=key, request_fingerprint=request_fingerprint, adapter=adapter
+        )
+
+
+async def run_once(
+    *,
+    db: Database,
+    user_id: int,
+    key: str | None,
+    request_fingerprint: str,
+    status_code: int,
+    adapter: TypeAdapter[T],
+    now: datetime,
+    action: Callable[[AsyncConnection], Awaitable[T]],
+) -> Outcome[T]:
+    for attempt in range(2):
+        try:
+            async with db.transaction() as conn:
+                if key is not None:
+                    earlier = await replay(
+                        conn,
+                        user_id=user_id,
+                        key=key,
+                        request_fingerprint=request_fingerprint,
+                        adapter=adapter,
+                    )
+                    if earlier is not None:
+                        return earlier
+                value = await action(conn)
+                if key is not None:
+                    await repository.remember(
+                        conn,
+                        user_id=user_id,
+                        key=key,
+                        fingerprint=request_fingerprint,
+                        status_code=status_code,
+                        body=adapter.dump_json(value).decode(),
+                        now=now,
+                    )
+                return Outcome(value, status_code, replayed=False)
+        except IntegrityError:
+            if key is None or attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def forget_old(*, db: Database, cutoff: datetime) -> int:
+    async with db.transaction() as conn:
+        return await repository.forget_before(conn, cutoff=cutoff)

@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    COMPLETED = "COMPLETED"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentResult:
+    payment_id: int
+    reservation_id: int
+    user_id: int
+    amount: int
+    status: PaymentStatus
+    paid_at: datetime
+    balance: int

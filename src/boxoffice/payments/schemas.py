@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+
+from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.schemas import ApiModel, EntityId
+
+
+class PaymentCreate(ApiModel):
+    reservation_id: Annotated[EntityId, Field(strict=True)]
+
+
+class PaymentPublic(ApiModel):
+    payment_id: int
+    reservation_id: int
+    user_id: int
+    amount: int
+    status: PaymentStatus
+    paid_at: datetime
+    balance: int = Field(description="The wallet balance after this payment.")
+
+    @classmethod
+    def of(cls, p: PaymentResult) -> PaymentPublic:
+        return cls(
+            payment_id=p.payment_id,
+            reservation_id=p.reservation_id,
+            user_id=p.user_id,
+            amount=p.amount,
+            status=p.status,
+            paid_at=p.paid_at,
+            balance=p.balance,
+        )

@@ -1,0 +1,172 @@
+"""SQL for holds. A seat row carries its hold, so claiming a seat is one conditional
+UPDATE whose row count says who won; the seats table's hold columns belong here,
+the rest of it to the catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import concerts, reservations, schedules, seats
+from boxoffice.reservations.model import Reservation, ReservationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SeatRef:
+    seat_id: int
+    price: int
+
+
+async def find_seat(
+    conn: AsyncConnection, *, schedule_id: int, seat_id: int | None, seat_number: int | None
+) -> SeatRef | None:
+    query = select(seats.c.id, seats.c.price).where(seats.c.schedule_id == schedule_id)
+    if seat_id is not None:
+        query = query.where(seats.c.id == seat_id)
+    else:
+        query = query.where(seats.c.seat_number == seat_number)
+    row = (await conn.execute(query)).one_or_none()
+    return None if row is None else SeatRef(seat_id=row.id, price=row.price)
+
+
+async def schedule_time(conn: AsyncConnection, *, schedule_id: int) -> datetime | None:
+    result = await conn.execute(select(schedules.c.concert_at).where(schedules.c.id == schedule_id))
+    value: datetime | None = result.scalar_one_or_none()
+    return value
+
+
+async def count_live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
+    result = await conn.execute(
+        select(func.count())
+        .select_from(reservations)
+        .where(
+            reservations.c.user_id == user_id,
+            reservations.c.status == ReservationStatus.HELD.value,
+            reservations.c.held_until > now,
+        )
+    )
+    return int(result.scalar_one())
+
+
+async def add_hold(
+    conn: AsyncConnection, *, user_id: int, seat: SeatRef, until: datetime, now: datetime
+) -> int:
+    result = await conn.execute(
+        insert(reservations)
+        .values(
+            user_id=user_id,
+            seat_id=seat.seat_id,
+            price=seat.price,
+            status=ReservationStatus.HELD.value,
+            held_until=until,
+            created_at=now,
+        )
+        .returning(reservations.c.id)
+    )
+    return int(result.scalar_one())
+
+
+async def claim_seat(
+    conn: AsyncConnection, *, seat_id: int, reservation_id: int, until: datetime, now: datetime
+) -> bool:
+    """Point the seat at this hold if nobody owns it and no live hold covers it."""
+    result = await conn.execute(
+        update(seats)
+        .where(
+            seats.c.id == seat_id,
+            seats.c.sold_reservation_id.is_(None),
+            or_(seats.c.held_until.is_(None), seats.c.held_until <= now),
+        )
+        .values(hold_reservation_id=reservation_id, held_until=until)
+    )
+    return result.rowcount == 1
+
+
+async def get(conn: AsyncConnection, *, reservation_id: int) -> Reservation | None:
+    row = (
+        await conn.execute(
+            select(
+                reservations.c.id,
+                reservations.c.user_id,
+                reservations.c.price,
+                reservations.c.status,
+                reservations.c.held_until,
+                seats.c.id.label("seat_id"),
+                seats.c.seat_number,
+                schedules.c.id.label("schedule_id"),
+                schedules.c.concert_at,
+                concerts.c.id.label("concert_id"),
+                concerts.c.title,
+            )
+            .select_from(
+                reservations.join(seats, seats.c.id == reservations.c.seat_id)
+                .join(schedules, schedules.c.id == seats.c.schedule_id)
+                .join(concerts, concerts.c.id == schedules.c.concert_id)
+            )
+            .where(reservations.c.id == reservation_id)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    return Reservation(
+        reservation_id=row.id,
+        user_id=row.user_id,
+        concert_id=row.concert_id,
+        concert_title=row.title,
+        schedule_id=row.schedule_id,
+        concert_at=row.concert_at,
+        seat_id=row.seat_id,
+        seat_number=row.seat_number,
+        price=row.price,
+        status=ReservationStatus(row.status),
+        held_until=row.held_until,
+    )
+
+
+async def end_hold(
+    conn: AsyncConnection, *, reservation_id: int, status: ReservationStatus, now: datetime
+) -> bool:
+    """Move a live hold to ``status``; False if it was no longer a live hold."""
+    values: dict[str, object] = {"status": status.value}
+    if status is ReservationStatus.CONFIRMED:
+        values["confirmed_at"] = now
+    result = await conn.execute(
+        update(reservations)
+        .where(
+            reservations.c.id == reservation_id,
+            reservations.c.status == ReservationStatus.HELD.value,
+            reservations.c.held_until > now,
+        )
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def free_seat(conn: AsyncConnection, *, seat_id: int, reservation_id: int) -> None:
+    await conn.execute(
+        update(seats)
+        .where(seats.c.id == seat_id, seats.c.hold_reservation_id == reservation_id)
+        .values(hold_reservation_id=None, held_until=None)
+    )
+
+
+async def sell_seat(
+    conn: AsyncConnection, *, seat_id: int, reservation_id: int, now: datetime
+) -> bool:
+    """Turn this reservation's live hold on the seat into a sale."""
+    result = await conn.execute(
+        update(seats)
+        .where(
+            and_(
+                seats.c.id == seat_id,
+                seats.c.hold_reservation_id == reservation_id,
+                seats.c.held_until > now,
+                seats.c.sold_reservation_id.is_(None),
+            )
+        )
+        .values(sold_reservation_id=reservation_id, hold_reservation_id=None, held_until=None)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.schemas import ApiModel, EntityId
+
+SeatNumber = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
+
+
+class ReservationCreate(ApiModel):
+    """Name the seat by `seatId` or by `seatNumber` within the schedule, not both."""
+
+    schedule_id: Annotated[EntityId, Field(strict=True)]
+    seat_id: Annotated[EntityId, Field(strict=True)] | None = None
+    seat_number: SeatNumber | None = None
+
+    @model_validator(mode="after")
+    def _one_seat(self) -> ReservationCreate:
+        if (self.seat_id is None) == (self.seat_number is None):
+            raise ValueError("give exactly one of seatId and seatNumber")
+        return self
+
+
+class ReservationPublic(ApiModel):
+    reservation_id: int
+    user_id: int
+    concert_id: int
+    concert_title: str
+    schedule_id: int
+    concert_at: datetime
+    seat_id: int
+    seat_number: int
+    price: int
+    status: ReservationStatus
+    held_until: datetime
+
+    @classmethod
+    def of(cls, r: Reservation) -> ReservationPublic:
+        return cls(
+            reservation_id=r.reservation_id,
+            user_id=r.user_id,
+            concert_id=r.concert_id,
+            concert_title=r.concert_title,
+            schedule_id=r.schedule_id,
+            concert_at=r.concert_at,
+            seat_id=r.seat_id,
+            seat_number=r.seat_number,
+            price=r.price,
+            status=r.status,
+            held_until=r.held_until,
+        )

@@ -1,0 +1,103 @@
+"""Wallet use cases. Other domains move money only through ``open_wallet`` and
+``pay_from`` here, inside their own transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import Database
+from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, InvalidToken
+from boxoffice.idempotency import service as idempotency
+from boxoffice.idempotency.service import Outcome
+from boxoffice.wallet import repository
+from boxoffice.wallet.model import (
+    ChargeResult,
+    EntryType,
+    LedgerEntry,
+    check_charge_amount,
+    signed_amount,
+)
+
+_charge_adapter = TypeAdapter(ChargeResult)
+
+
+async def open_wallet(conn: AsyncConnection, *, user_id: int) -> None:
+    await repository.create(conn, user_id=user_id)
+
+
+async def get_balance(*, db: Database, user_id: int) -> int:
+    async with db.read() as conn:
+        balance = await repository.balance(conn, user_id=user_id)
+    if balance is None:
+        raise InvalidToken("the token names a user that does not exist")
+    return balance
+
+
+async def charge(
+    *,
+    db: Database,
+    user_id: int,
+    amount: int,
+    max_charge: int,
+    max_balance: int,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Outcome[ChargeResult]:
+    check_charge_amount(amount, max_charge=max_charge)
+
+    async def apply(conn: AsyncConnection) -> ChargeResult:
+        balance = await repository.credit(conn, user_id=user_id, amount=amount, ceiling=max_balance)
+        if balance is None:
+            if await repository.balance(conn, user_id=user_id) is None:
+                raise InvalidToken("the token names a user that does not exist")
+            raise BalanceLimitExceeded(f"a balance may not pass {max_balance} points")
+        entry_id = await repository.add_entry(
+            conn,
+            user_id=user_id,
+            entry_type=EntryType.CHARGE,
+            amount=signed_amount(EntryType.CHARGE, amount),
+            balance_after=balance,
+            reservation_id=None,
+            now=now,
+        )
+        return ChargeResult(
+            user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id
+        )
+
+    return await idempotency.run_once(
+        db=db,
+        user_id=user_id,
+        key=idempotency_key,
+        request_fingerprint=idempotency.fingerprint("charge", {"amount": amount}),
+        status_code=200,
+        adapter=_charge_adapter,
+        now=now,
+        action=apply,
+    )
+
+
+async def pay_from(
+    conn: AsyncConnection, *, user_id: int, amount: int, reservation_id: int, now: datetime
+) -> int:
+    """Debit a payment and record it; the new balance. Part of the caller's transaction."""
+    balance = await repository.debit(conn, user_id=user_id, amount=amount)
+    if balance is None:
+        raise InsufficientBalance(f"the balance does not cover the price of {amount} points")
+    await repository.add_entry(
+        conn,
+        user_id=user_id,
+        entry_type=EntryType.PAYMENT,
+        amount=signed_amount(EntryType.PAYMENT, amount),
+        balance_after=balance,
+        reservation_id=reservation_id,
+        now=now,
+    )
+    return balance
+
+
+async def history(*, db: Database, user_id: int, limit: int) -> list[LedgerEntry]:
+    async with db.read() as conn:
+        return await repository.entries(conn, user_id=user_id, limit=limit)
