@@ -1,0 +1,135 @@
+"""Catalog reads for fans and edits for operators."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.support import Api
+
+
+async def test_the_concert_list_is_public(api: Api) -> None:
+    show = await api.make_show(title="Aurora")
+    r = await api.client.get("/api/v1/concerts")
+    assert r.status_code == 200
+    assert r.json() == {"items": [{"concertId": show.concert_id, "title": "Aurora", "venue": "Hall"}]}
+
+
+async def test_only_bookable_schedules_are_listed_with_seat_counts(api: Api) -> None:
+    show = await api.make_show(in_days=2)
+    soon = api.clock.now + timedelta(hours=1)
+    r = await api.client.post(
+        f"/api/v1/admin/concerts/{show.concert_id}/schedules",
+        json={"concertAt": soon.isoformat(), "seatCount": 10, "price": 5},
+        headers=api.admin,
+    )
+    soon_id = r.json()["scheduleId"]
+    fan = await api.admitted_fan()
+    await api.hold(fan, show, seat_number=3)
+    listed = await api.client.get(f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue)
+    assert listed.status_code == 200
+    rows = {s["scheduleId"]: s for s in listed.json()["schedules"]}
+    assert rows[show.schedule_id]["totalSeats"] == 50
+    assert rows[show.schedule_id]["availableSeats"] == 49
+    assert soon_id in rows
+
+    api.clock.advance(2 * 3600)  # the early show has started: no longer bookable
+    fan = await api.admitted_fan()
+    listed = await api.client.get(f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue)
+    assert [s["scheduleId"] for s in listed.json()["schedules"]] == [show.schedule_id]
+
+
+async def test_schedules_can_be_filtered_by_date(api: Api) -> None:
+    show = await api.make_show(in_days=3)
+    fan = await api.admitted_fan()
+    day = (api.clock.now + timedelta(days=3)).date()
+    url = f"/api/v1/concerts/{show.concert_id}/schedules"
+    on_day = await api.client.get(url, params={"date": day.isoformat()}, headers=fan.queue)
+    assert [s["scheduleId"] for s in on_day.json()["schedules"]] == [show.schedule_id]
+    other = await api.client.get(
+        url, params={"date": (day + timedelta(days=1)).isoformat()}, headers=fan.queue
+    )
+    assert other.json()["schedules"] == []
+    bad = await api.client.get(url, params={"date": "2026-13-45"}, headers=fan.queue)
+    assert bad.status_code == 422
+
+
+async def test_the_seat_map_derives_each_seat_state(api: Api) -> None:
+    show = await api.make_show(seats=5, price=7_000)
+    buyer = await api.admitted_fan(balance=7_000)
+    other = await api.admitted_fan()
+    sold = (await api.hold(buyer, show, seat_number=1)).json()
+    await api.hold(other, show, seat_number=2)
+    assert (await api.pay(buyer, sold["reservationId"])).status_code == 201
+
+    viewer = await api.admitted_fan()
+    r = await api.seats(viewer, show)
+    body = r.json()
+    assert body["totalSeats"] == 5
+    assert body["availableSeats"] == 3
+    assert body["concertId"] == show.concert_id
+    assert [(s["seatNumber"], s["status"], s["price"]) for s in body["seats"]] == [
+        (1, "SOLD", 7_000),
+        (2, "HELD", 7_000),
+        (3, "AVAILABLE", 7_000),
+        (4, "AVAILABLE", 7_000),
+        (5, "AVAILABLE", 7_000),
+    ]
+    only = (await api.seats(viewer, show, status="AVAILABLE")).json()["seats"]
+    assert [s["seatNumber"] for s in only] == [3, 4, 5]
+
+
+async def test_unknown_concerts_and_schedules_are_404(api: Api) -> None:
+    show = await api.make_show()
+    other = await api.make_show()
+    fan = await api.admitted_fan()
+    r = await api.client.get("/api/v1/concerts/9999/schedules", headers=fan.queue)
+    assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
+    r = await api.client.get(
+        f"/api/v1/concerts/{show.concert_id}/schedules/{other.schedule_id}/seats", headers=fan.queue
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "schedule_not_found")
+    r = await api.client.get(f"/api/v1/concerts/9999/schedules/{show.schedule_id}/seats", headers=fan.queue)
+    assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
+    r = await api.client.post(
+        "/api/v1/admin/concerts/9999/schedules",
+        json={"concertAt": "2030-01-01T19:00:00Z", "price": 1},
+        headers=api.admin,
+    )
+    assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
+
+
+async def test_an_operator_creates_a_schedule_of_numbered_seats(api: Api) -> None:
+    r = await api.client.post(
+        "/api/v1/admin/concerts", json={"title": "Night", "venue": "Dome"}, headers=api.admin
+    )
+    assert r.status_code == 201
+    concert_id = r.json()["concertId"]
+    r = await api.client.post(
+        f"/api/v1/admin/concerts/{concert_id}/schedules",
+        json={"concertAt": "2030-01-01T20:00:00+09:00", "price": 40_000},
+        headers=api.admin,
+    )
+    assert r.status_code == 201
+    assert r.json() == {
+        "scheduleId": r.json()["scheduleId"],
+        "concertId": concert_id,
+        "concertAt": "2030-01-01T11:00:00Z",
+        "totalSeats": 50,
+        "availableSeats": 50,
+    }
+
+
+async def test_bad_catalog_input_is_refused(api: Api) -> None:
+    r = await api.client.post("/api/v1/admin/concerts", json={"title": "", "venue": "v"}, headers=api.admin)
+    assert r.status_code == 422
+    show = await api.make_show()
+    url = f"/api/v1/admin/concerts/{show.concert_id}/schedules"
+    for body in (
+        {"concertAt": "2030-01-01T20:00:00", "price": 1},  # no offset
+        {"concertAt": "2030-01-01T20:00:00Z", "price": -1},
+        {"concertAt": "2030-01-01T20:00:00Z", "price": 1, "seatCount": 0},
+        {"concertAt": "2030-01-01T20:00:00Z", "price": 1, "seatCount": 10**9},
+        {"concertAt": "yesterday", "price": 1},
+    ):
+        r = await api.client.post(url, json=body, headers=api.admin)
+        assert r.status_code == 422, body
