@@ -185,14 +185,32 @@ def async_url(url: str) -> str:
 class Database:
     """The engine plus the two ways in: a writing transaction and a read."""
 
-    def __init__(self, url: str, *, busy_timeout_ms: int = 5_000, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout_ms: int = 5_000,
+        pool_size: int = 10,
+        sqlite_writers: int = 1,
+    ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        self.engine: AsyncEngine = create_async_engine(
+            self.url, pool_size=pool_size, max_overflow=pool_size
+        )
         if self.is_sqlite:
+            # SQLite admits one writer at a time whatever we do; writers beyond the
+            # first would only sleep in its busy handler. Queueing them for a small
+            # pool of connections is faster. Correctness does not rest on it: every
+            # write is still guarded in SQL, as it must be on PostgreSQL.
             _configure_sqlite(self.engine, busy_timeout_ms)
-        self._writer = self.engine.execution_options(boxoffice_write=True)
+            self._write_engine = create_async_engine(
+                self.url, pool_size=sqlite_writers, max_overflow=0, pool_timeout=60
+            )
+            _configure_sqlite(self._write_engine, busy_timeout_ms)
+        else:
+            self._write_engine = self.engine
+        self._writer = self._write_engine.execution_options(boxoffice_write=True)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
@@ -212,6 +230,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._write_engine is not self.engine:
+            await self._write_engine.dispose()
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

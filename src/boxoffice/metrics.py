@@ -70,6 +70,16 @@ class MetricsMiddleware:
 
 
 def _route_template(scope: MutableMapping[str, Any]) -> str:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else "unmatched"
+    """The full template of the matched route. An included router's route knows only
+    its own part (``/reservations/{reservation_id}``), so the prefix is recovered from
+    the requested path, whose tail is that part with the raw parameters filled in."""
+    template = getattr(scope.get("route"), "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    rendered = template
+    for name, value in scope.get("path_params", {}).items():
+        rendered = rendered.replace("{" + name + "}", str(value))
+    path: str = scope.get("path", "")
+    if rendered and path.endswith(rendered):
+        return path[: len(path) - len(rendered)] + template
+    return template

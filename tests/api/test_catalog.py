@@ -11,7 +11,9 @@ async def test_the_concert_list_is_public(api: Api) -> None:
     show = await api.make_show(title="Aurora")
     r = await api.client.get("/api/v1/concerts")
     assert r.status_code == 200
-    assert r.json() == {"items": [{"concertId": show.concert_id, "title": "Aurora", "venue": "Hall"}]}
+    assert r.json() == {
+        "items": [{"concertId": show.concert_id, "title": "Aurora", "venue": "Hall"}]
+    }
 
 
 async def test_only_bookable_schedules_are_listed_with_seat_counts(api: Api) -> None:
@@ -25,7 +27,9 @@ async def test_only_bookable_schedules_are_listed_with_seat_counts(api: Api) -> 
     soon_id = r.json()["scheduleId"]
     fan = await api.admitted_fan()
     await api.hold(fan, show, seat_number=3)
-    listed = await api.client.get(f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue)
+    listed = await api.client.get(
+        f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue
+    )
     assert listed.status_code == 200
     rows = {s["scheduleId"]: s for s in listed.json()["schedules"]}
     assert rows[show.schedule_id]["totalSeats"] == 50
@@ -34,7 +38,9 @@ async def test_only_bookable_schedules_are_listed_with_seat_counts(api: Api) -> 
 
     api.clock.advance(2 * 3600)  # the early show has started: no longer bookable
     fan = await api.admitted_fan()
-    listed = await api.client.get(f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue)
+    listed = await api.client.get(
+        f"/api/v1/concerts/{show.concert_id}/schedules", headers=fan.queue
+    )
     assert [s["scheduleId"] for s in listed.json()["schedules"]] == [show.schedule_id]
 
 
@@ -88,7 +94,9 @@ async def test_unknown_concerts_and_schedules_are_404(api: Api) -> None:
         f"/api/v1/concerts/{show.concert_id}/schedules/{other.schedule_id}/seats", headers=fan.queue
     )
     assert (r.status_code, r.json()["code"]) == (404, "schedule_not_found")
-    r = await api.client.get(f"/api/v1/concerts/9999/schedules/{show.schedule_id}/seats", headers=fan.queue)
+    r = await api.client.get(
+        f"/api/v1/concerts/9999/schedules/{show.schedule_id}/seats", headers=fan.queue
+    )
     assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
     r = await api.client.post(
         "/api/v1/admin/concerts/9999/schedules",
@@ -120,7 +128,9 @@ async def test_an_operator_creates_a_schedule_of_numbered_seats(api: Api) -> Non
 
 
 async def test_bad_catalog_input_is_refused(api: Api) -> None:
-    r = await api.client.post("/api/v1/admin/concerts", json={"title": "", "venue": "v"}, headers=api.admin)
+    r = await api.client.post(
+        "/api/v1/admin/concerts", json={"title": "", "venue": "v"}, headers=api.admin
+    )
     assert r.status_code == 422
     show = await api.make_show()
     url = f"/api/v1/admin/concerts/{show.concert_id}/schedules"

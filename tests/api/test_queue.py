@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from boxoffice.config import Settings
-from tests.support import Api, Fan, FakeClock, running_api
+from tests.support import Api, FakeClock, Fan, running_api
 
 
 async def _line(api: Api, n: int) -> list[Fan]:
@@ -58,7 +58,9 @@ async def test_fans_are_admitted_first_come_first_served(
         assert await _state(api, b) == ("WAITING", 1)
         assert await _state(api, c) == ("WAITING", 2)
 
-        assert (await api.client.delete("/api/v1/queue/tokens/current", headers=a.queue)).status_code == 204
+        assert (
+            await api.client.delete("/api/v1/queue/tokens/current", headers=a.queue)
+        ).status_code == 204
         assert await _state(api, c) == ("WAITING", 1)
         assert await _state(api, b) == ("ADMITTED", 0)
         assert (await api.status(a)).status_code == 401
@@ -146,7 +148,9 @@ async def test_a_waiting_token_is_stopped_at_the_gate(
         _first, second = await _line(api, 2)
         for r in (
             await api.seats(second, show),
-            await api.client.get(f"/api/v1/concerts/{show.concert_id}/schedules", headers=second.queue),
+            await api.client.get(
+                f"/api/v1/concerts/{show.concert_id}/schedules", headers=second.queue
+            ),
             await api.hold(second, show, seat_number=1),
             await api.pay(second, 1),
         ):

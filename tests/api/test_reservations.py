@@ -74,8 +74,12 @@ async def test_only_the_owner_sees_or_releases_a_reservation(api: Api) -> None:
         await api.pay(other, rid),
     ):
         assert (r.status_code, r.json()["code"]) == (404, "reservation_not_found")
-    assert (await api.client.get(f"/api/v1/reservations/{rid}", headers=owner.access)).status_code == 200
-    assert (await api.client.get(f"/api/v1/reservations/{rid}", headers=owner.queue)).status_code == 200
+    assert (
+        await api.client.get(f"/api/v1/reservations/{rid}", headers=owner.access)
+    ).status_code == 200
+    assert (
+        await api.client.get(f"/api/v1/reservations/{rid}", headers=owner.queue)
+    ).status_code == 200
     r = await api.client.get("/api/v1/reservations/424242", headers=owner.access)
     assert (r.status_code, r.json()["code"]) == (404, "reservation_not_found")
 

@@ -44,9 +44,7 @@ async def test_a_charge_outside_one_to_max_charge_is_refused_and_changes_nothing
     api: Api, amount: object
 ) -> None:
     fan = await api.register()
-    r = await api.client.post(
-        "/api/v1/wallet/charges", json={"amount": amount}, headers=fan.access
-    )
+    r = await api.client.post("/api/v1/wallet/charges", json={"amount": amount}, headers=fan.access)
     assert r.status_code == 422
     assert r.json()["code"] == "validation_error"
     assert await api.balance(fan) == 0

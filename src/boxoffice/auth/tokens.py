@@ -65,7 +65,11 @@ class TokenSigner:
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
-                options={"require": ["sub", "typ", "exp"], "verify_exp": False, "verify_iat": False},
+                options={
+                    "require": ["sub", "typ", "exp"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token is malformed or its signature does not match") from exc
@@ -99,7 +103,10 @@ class TokenSigner:
         """The ``typ`` claim of a correctly signed token, or None."""
         try:
             payload = jwt.decode(
-                token, self._key, algorithms=[ALGORITHM], options={"verify_exp": False, "verify_iat": False}
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                options={"verify_exp": False, "verify_iat": False},
             )
         except jwt.PyJWTError:
             return None

@@ -1,0 +1,116 @@
+"""Problem responses for any input, and the operational endpoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import Api
+
+
+async def test_unknown_routes_are_404_problems(api: Api) -> None:
+    r = await api.client.get("/api/v1/nothing-here")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert set(body) == {"type", "title", "status", "detail", "code"}
+    assert body["status"] == 404
+
+
+async def test_a_wrong_method_is_a_405_problem(api: Api) -> None:
+    r = await api.client.put("/api/v1/users", json={})
+    assert r.status_code == 405
+    assert r.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b"null",
+        b'{"name": 5}',
+        b'{"name": ""}',
+        b'{"name": "a\\u0000b"}',
+        b'{"name": "' + b"x" * 101 + b'"}',
+        b"\xff\xfe",
+        b'{"name": "ok", "extra": 1}',
+    ],
+)
+async def test_malformed_bodies_get_a_422_problem(api: Api, content: bytes) -> None:
+    r = await api.client.post(
+        "/api/v1/users", content=content, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "validation_error"
+
+
+@pytest.mark.parametrize("path_id", ["0", "-1", "abc", "99999999999999999999999", "1.5"])
+async def test_bad_path_ids_get_a_422_problem(api: Api, path_id: str) -> None:
+    fan = await api.admitted_fan()
+    r = await api.client.get(f"/api/v1/reservations/{path_id}", headers=fan.queue)
+    assert r.status_code == 422
+    r = await api.client.get(f"/api/v1/concerts/{path_id}/schedules", headers=fan.queue)
+    assert r.status_code == 422
+
+
+async def test_health_and_readiness(api: Api) -> None:
+    assert (await api.client.get("/healthz")).json() == {"status": "ok"}
+    assert (await api.client.get("/readyz")).json() == {"status": "ready"}
+
+
+async def test_metrics_count_requests_by_route_and_the_line(api: Api) -> None:
+    show = await api.make_show()
+    fan = await api.admitted_fan(balance=10_000)
+    rid = (await api.hold(fan, show, seat_number=1)).json()["reservationId"]
+    await api.pay(fan, rid)
+    text = (await api.client.get("/metrics")).text
+    assert (
+        'boxoffice_http_requests_total{method="POST",route="/api/v1/reservations",status="201"} 1.0'
+        in text
+    )
+    assert "boxoffice_http_request_duration_seconds_bucket" in text
+    assert "boxoffice_holds_total 1.0" in text
+    assert "boxoffice_payments_total 1.0" in text
+    assert "boxoffice_queue_waiting 0.0" in text
+    assert "boxoffice_queue_admitted" in text
+
+
+async def test_the_openapi_document_describes_every_endpoint_credential_and_error(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    paths = spec["paths"]
+    expected = {
+        ("post", "/api/v1/users"),
+        ("get", "/api/v1/wallet"),
+        ("post", "/api/v1/wallet/charges"),
+        ("get", "/api/v1/wallet/transactions"),
+        ("post", "/api/v1/queue/tokens"),
+        ("get", "/api/v1/queue/status"),
+        ("delete", "/api/v1/queue/tokens/current"),
+        ("get", "/api/v1/concerts"),
+        ("get", "/api/v1/concerts/{concert_id}/schedules"),
+        ("get", "/api/v1/concerts/{concert_id}/schedules/{schedule_id}/seats"),
+        ("post", "/api/v1/reservations"),
+        ("get", "/api/v1/reservations/{reservation_id}"),
+        ("delete", "/api/v1/reservations/{reservation_id}"),
+        ("post", "/api/v1/payments"),
+        ("post", "/api/v1/admin/concerts"),
+        ("post", "/api/v1/admin/concerts/{concert_id}/schedules"),
+        ("get", "/api/v1/admin/waiting-room"),
+        ("patch", "/api/v1/admin/waiting-room"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    }
+    documented = {(m, p) for p, ops in paths.items() for m in ops}
+    assert expected <= documented
+    schemes = set(spec["components"]["securitySchemes"])
+    assert {"AccessToken", "QueueToken", "AdminToken"} <= schemes
+    pay = paths["/api/v1/payments"]["post"]
+    assert {"201", "401", "402", "403", "404", "409", "422"} <= set(pay["responses"])
+    assert "insufficient_balance" in pay["responses"]["402"]["description"]
+    assert "Idempotency-Key" in {p["name"] for p in pay["parameters"]}
+    docs = await api.client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()

@@ -1,0 +1,268 @@
+"""Races through the real app on SQLite, each beside a control.
+
+A control swaps the guarded step for the obvious check-then-write version (read in
+one step, write in another) and shows that the same load then breaks the rule, so
+each race test is known to be able to fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from boxoffice import audit
+from boxoffice.app import admission_rules, create_app
+from boxoffice.config import Settings
+from boxoffice.db import Database, reservations, seats, wallet_transactions, wallets
+from boxoffice.errors import InsufficientBalance, SeatUnavailable
+from boxoffice.idempotency.service import Outcome
+from boxoffice.payments import service as payments_service
+from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.queue.model import LineStats, Ticket
+from boxoffice.queue.store import MemoryQueueStore
+from boxoffice.reservations import repository as holds_repo
+from boxoffice.reservations import service as reservations_service
+from boxoffice.reservations.model import Reservation
+from boxoffice.wallet import service as wallet_service
+from boxoffice.wallet.model import ChargeResult
+from tests.support import Api, FakeClock, Fan, serve
+
+pytestmark = pytest.mark.race
+
+HOLDERS = 200
+CHARGES = 100
+JOINERS = 200
+PAYMENTS = 4
+
+
+async def _admitted_fans(api: Api, n: int, *, balance: int = 0) -> list[Fan]:
+    return list(await asyncio.gather(*(api.admitted_fan(balance=balance) for _ in range(n))))
+
+
+# --- holds ----------------------------------------------------------------------------
+
+
+async def naive_hold_seat(
+    *,
+    db: Database,
+    user_id: int,
+    schedule_id: int,
+    seat_id: int | None,
+    seat_number: int | None,
+    now: datetime,
+    hold_for: timedelta,
+    max_holds: int,
+) -> Reservation:
+    """Check the seat is free, then take it: two steps, nothing tying them together."""
+    async with db.read() as conn:
+        seat = await holds_repo.find_seat(
+            conn, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
+        )
+        assert seat is not None
+        row = (await conn.execute(select(seats).where(seats.c.id == seat.seat_id))).one()
+    if row.sold_reservation_id is not None or (row.held_until and row.held_until > now):
+        raise SeatUnavailable()
+    await asyncio.sleep(0.001)
+    async with db.transaction() as conn:
+        rid = await holds_repo.add_hold(
+            conn, user_id=user_id, seat=seat, until=now + hold_for, now=now
+        )
+        await conn.execute(
+            update(seats)
+            .where(seats.c.id == seat.seat_id)
+            .values(hold_reservation_id=rid, held_until=now + hold_for)
+        )
+        reservation = await holds_repo.get(conn, reservation_id=rid)
+    assert reservation is not None
+    return reservation
+
+
+async def _hold_race(api: Api) -> Counter[int]:
+    show = await api.make_show(seats=1)
+    fans = await _admitted_fans(api, HOLDERS)
+    answers = await asyncio.gather(*(api.hold(fan, show, seat_number=1) for fan in fans))
+    return Counter(r.status_code for r in answers)
+
+
+async def test_exactly_one_of_many_concurrent_holds_wins_a_seat(api: Api, db: Database) -> None:
+    statuses = await _hold_race(api)
+    assert statuses == {201: 1, 409: HOLDERS - 1}
+    async with db.read() as conn:
+        held = (
+            await conn.execute(select(reservations).where(reservations.c.status == "HELD"))
+        ).all()
+    assert len(held) == 1
+
+
+async def test_control_without_the_conditional_update_a_seat_is_held_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reservations_service, "hold_seat", naive_hold_seat)
+    statuses = await _hold_race(api)
+    assert statuses[201] > 1
+
+
+# --- charges --------------------------------------------------------------------------
+
+
+async def naive_charge(
+    *,
+    db: Database,
+    user_id: int,
+    amount: int,
+    max_charge: int,
+    max_balance: int,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Outcome[ChargeResult]:
+    """Read the balance, add in Python, write it back."""
+    async with db.read() as conn:
+        balance = (
+            await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
+        ).scalar_one()
+    await asyncio.sleep(0.001)
+    async with db.transaction() as conn:
+        await conn.execute(
+            update(wallets).where(wallets.c.user_id == user_id).values(balance=balance + amount)
+        )
+    return Outcome(ChargeResult(user_id, balance + amount, amount, 0), 200, replayed=False)
+
+
+async def _charge_race(api: Api) -> tuple[Fan, list[int]]:
+    fan = await api.register()
+    answers = await asyncio.gather(*(api.charge(fan, n) for n in range(1, CHARGES + 1)))
+    return fan, [r.status_code for r in answers]
+
+
+async def test_concurrent_charges_add_up_exactly(api: Api, db: Database) -> None:
+    fan, statuses = await _charge_race(api)
+    assert statuses == [200] * CHARGES
+    assert await api.balance(fan) == CHARGES * (CHARGES + 1) // 2
+    async with db.read() as conn:
+        after = (
+            (
+                await conn.execute(
+                    select(wallet_transactions.c.balance_after).where(
+                        wallet_transactions.c.user_id == fan.user_id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(set(after)) == CHARGES  # each charge saw the one before it
+    assert await audit.audit(db) == []
+
+
+async def test_control_read_modify_write_charges_lose_updates(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wallet_service, "charge", naive_charge)
+    fan, _ = await _charge_race(api)
+    assert await api.balance(fan) < CHARGES * (CHARGES + 1) // 2
+
+
+# --- payments -------------------------------------------------------------------------
+
+
+async def naive_pay(
+    *, db: Database, user_id: int, reservation_id: int, idempotency_key: str | None, now: datetime
+) -> Outcome[PaymentResult]:
+    """Check the balance covers the price, then confirm and set the new balance."""
+    async with db.read() as conn:
+        reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+        assert reservation is not None
+        balance = (
+            await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
+        ).scalar_one()
+    if balance < reservation.price:
+        raise InsufficientBalance()
+    await asyncio.sleep(0.001)
+    async with db.transaction() as conn:
+        await reservations_service.confirm(
+            conn, user_id=user_id, reservation_id=reservation_id, now=now
+        )
+        await conn.execute(
+            update(wallets)
+            .where(wallets.c.user_id == user_id)
+            .values(balance=balance - reservation.price)
+        )
+    result = PaymentResult(
+        0, reservation_id, user_id, reservation.price, PaymentStatus.COMPLETED, now, 0
+    )
+    return Outcome(result, 201, replayed=False)
+
+
+async def _payment_race(api: Api, price: int) -> tuple[Fan, Counter[int]]:
+    show = await api.make_show(seats=PAYMENTS, price=price)
+    fan = await api.admitted_fan(balance=price)  # money for exactly one seat
+    held = [await api.hold(fan, show, seat_number=n) for n in range(1, PAYMENTS + 1)]
+    rids = [r.json()["reservationId"] for r in held]
+    answers = await asyncio.gather(*(api.pay(fan, rid) for rid in rids))
+    return fan, Counter(r.status_code for r in answers)
+
+
+async def test_concurrent_payments_with_money_for_one_let_exactly_one_through(
+    api: Api, db: Database
+) -> None:
+    fan, statuses = await _payment_race(api, price=10_000)
+    assert statuses == {201: 1, 402: PAYMENTS - 1}
+    assert await api.balance(fan) == 0
+    assert await audit.audit(db) == []
+
+
+async def test_control_check_then_debit_payments_spend_the_money_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payments_service, "pay", naive_pay)
+    _, statuses = await _payment_race(api, price=10_000)
+    assert statuses[201] > 1
+
+
+# --- joins ----------------------------------------------------------------------------
+
+
+class CountThenInsertStore(MemoryQueueStore):
+    """Assigns a position by counting the line, then joining it, as two steps."""
+
+    async def join(
+        self, *, user_id: int, jti: str, now: float, token_expires_at: int
+    ) -> tuple[Ticket, LineStats, bool]:
+        ahead = len(self._waiting_seqs)
+        await asyncio.sleep(0)
+        ticket, stats, created = await super().join(
+            user_id=user_id, jti=jti, now=now, token_expires_at=token_expires_at
+        )
+        return replace(ticket, position=ahead + 1), stats, created
+
+
+async def _join_race(
+    settings: Settings, clock: FakeClock, store: MemoryQueueStore | None
+) -> list[int]:
+    async with serve(create_app(settings, clock=clock, queue_store=store)) as client:
+        api = Api(client, clock)
+        fans = list(await asyncio.gather(*(api.register() for _ in range(JOINERS))))
+        answers = await asyncio.gather(*(api.join(fan) for fan in fans))
+        assert {r.status_code for r in answers} == {201}
+        return sorted(r.json()["position"] for r in answers)
+
+
+async def test_concurrent_joins_get_unique_gap_free_positions(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    positions = await _join_race(make_settings(admission_capacity=0), clock, None)
+    assert positions == list(range(1, JOINERS + 1))
+
+
+async def test_control_count_then_insert_joins_share_positions(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    settings = make_settings(admission_capacity=0)
+    positions = await _join_race(settings, clock, CountThenInsertStore(admission_rules(settings)))
+    assert len(set(positions)) < JOINERS
