@@ -47,14 +47,14 @@ async def _sales_without_payment(conn: AsyncConnection) -> list[str]:
         .where(seats.c.sold_reservation_id.is_not(None), payments.c.id.is_(None))
     )
     problems += [f"seat {s}: sold to reservation {r} with no payment" for s, r in rows]
-    rows = await conn.execute(
+    unpaid = await conn.scalars(
         select(reservations.c.id)
         .select_from(
             reservations.outerjoin(payments, payments.c.reservation_id == reservations.c.id)
         )
         .where(reservations.c.status == "CONFIRMED", payments.c.id.is_(None))
     )
-    problems += [f"reservation {r}: CONFIRMED with no payment" for (r,) in rows]
+    problems += [f"reservation {r}: CONFIRMED with no payment" for r in unpaid]
     rows = await conn.execute(
         select(payments.c.id, payments.c.reservation_id)
         .select_from(
@@ -65,7 +65,7 @@ async def _sales_without_payment(conn: AsyncConnection) -> list[str]:
         .where((reservations.c.status != "CONFIRMED") | seats.c.id.is_(None))
     )
     problems += [f"payment {p}: reservation {r} not confirmed or seat not sold" for p, r in rows]
-    rows = await conn.execute(
+    unmatched = await conn.scalars(
         select(payments.c.id)
         .select_from(
             payments.outerjoin(
@@ -77,7 +77,7 @@ async def _sales_without_payment(conn: AsyncConnection) -> list[str]:
         .group_by(payments.c.id)
         .having(func.count(wallet_transactions.c.id) != 1)
     )
-    problems += [f"payment {p}: not exactly one PAYMENT ledger entry" for (p,) in rows]
+    problems += [f"payment {p}: not exactly one PAYMENT ledger entry" for p in unmatched]
     return problems
 
 
