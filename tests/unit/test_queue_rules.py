@@ -1,0 +1,104 @@
+"""Pure waiting-room rules: admission, ETA, poll interval, liveness."""
+
+from __future__ import annotations
+
+import pytest
+
+from boxoffice.queue.model import (
+    AdmissionRules,
+    LineStats,
+    QueueState,
+    admissible,
+    estimate_wait,
+    is_stale,
+    lapses_at,
+    poll_after,
+)
+
+
+def rules(**changes: object) -> AdmissionRules:
+    base = AdmissionRules(
+        capacity=100, per_minute=600, paused=False, waiter_timeout=60.0, admitted_idle=600.0
+    )
+    return base.changed(
+        capacity=changes.get("capacity"),  # type: ignore[arg-type]
+        per_minute=changes.get("per_minute"),  # type: ignore[arg-type]
+        paused=changes.get("paused"),  # type: ignore[arg-type]
+    )
+
+
+def stats(admitted_last_minute: int = 0, observed: float = 60.0) -> LineStats:
+    return LineStats(
+        waiting=0, admitted=0, admitted_last_minute=admitted_last_minute, observed_seconds=observed
+    )
+
+
+def test_admission_fills_free_places_from_the_head() -> None:
+    assert admissible(waiting=500, admitted=90, admitted_last_minute=0, rules=rules()) == 10
+
+
+def test_admission_never_passes_capacity() -> None:
+    assert admissible(waiting=500, admitted=100, admitted_last_minute=0, rules=rules()) == 0
+    assert admissible(waiting=500, admitted=120, admitted_last_minute=0, rules=rules()) == 0
+
+
+def test_admission_keeps_to_the_pace_per_minute() -> None:
+    r = rules(per_minute=30)
+    assert admissible(waiting=500, admitted=0, admitted_last_minute=25, rules=r) == 5
+    assert admissible(waiting=500, admitted=0, admitted_last_minute=30, rules=r) == 0
+
+
+def test_admission_admits_no_more_than_are_waiting() -> None:
+    assert admissible(waiting=3, admitted=0, admitted_last_minute=0, rules=rules()) == 3
+
+
+def test_a_paused_room_admits_nobody() -> None:
+    assert admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=rules(paused=True)) == 0
+
+
+def test_the_wait_is_unknown_until_someone_has_been_admitted() -> None:
+    assert estimate_wait(position=10, stats=stats(0), rules=rules()) is None
+
+
+def test_the_wait_follows_the_measured_rate() -> None:
+    # 120 admitted in the last minute: 2 per second, so position 10 waits 5 s.
+    assert estimate_wait(position=10, stats=stats(120), rules=rules()) == 5
+
+
+def test_a_short_burst_is_measured_over_the_time_watched_but_capped_by_the_pace() -> None:
+    # 50 admitted in the first 5 s is 10/s, but the pace allows 600/min = 10/s.
+    assert estimate_wait(position=100, stats=stats(50, observed=5), rules=rules()) == 10
+    slow = rules(per_minute=60)
+    assert estimate_wait(position=100, stats=stats(50, observed=5), rules=slow) == 100
+
+
+def test_the_admitted_wait_nothing_and_a_paused_line_has_no_estimate() -> None:
+    assert estimate_wait(position=0, stats=stats(0), rules=rules()) == 0
+    assert estimate_wait(position=5, stats=stats(100), rules=rules(paused=True)) is None
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"), [(1, 1), (20, 1), (21, 2), (70, 2), (71, 3), (10_000, 15)]
+)
+def test_the_poll_interval_grows_with_the_distance_from_the_front(
+    position: int, expected: int
+) -> None:
+    assert poll_after(position=position, rules=rules()) == expected
+
+
+def test_the_poll_interval_leaves_room_to_poll_before_the_waiter_timeout() -> None:
+    short = AdmissionRules(
+        capacity=1, per_minute=1, paused=False, waiter_timeout=9.0, admitted_idle=60.0
+    )
+    assert poll_after(position=10_000, rules=short) == 3
+
+
+def test_a_waiter_is_stale_exactly_at_the_timeout() -> None:
+    assert not is_stale(last_seen=100.0, now=159.999, timeout=60.0)
+    assert is_stale(last_seen=100.0, now=160.0, timeout=60.0)
+
+
+def test_lapse_times_depend_on_the_state() -> None:
+    r = rules()
+    assert lapses_at(state=QueueState.WAITING, last_seen=10.0, rules=r) == 70.0
+    assert lapses_at(state=QueueState.ADMITTED, last_seen=10.0, rules=r) == 610.0
