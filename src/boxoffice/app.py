@@ -27,6 +27,7 @@ from boxoffice.payments.api import router as payments_router
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import router as queue_router
 from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import MemoryQueueStore, QueueStore
 from boxoffice.reservations.api import router as reservations_router
@@ -62,16 +63,21 @@ def admission_rules(settings: Settings) -> AdmissionRules:
     )
 
 
+def build_queue_store(settings: Settings) -> QueueStore:
+    rules = admission_rules(settings)
+    if settings.redis_url:
+        return RedisQueueStore.from_url(
+            settings.redis_url, defaults=rules, prefix=settings.redis_prefix
+        )
+    return MemoryQueueStore(rules)
+
+
 def create_app(
     settings: Settings, *, clock: Clock = utcnow, queue_store: QueueStore | None = None
 ) -> FastAPI:
-    db = Database(
-        settings.database_url,
-        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
-        pool_size=settings.db_pool_size,
-    )
+    db = Database.from_settings(settings)
     signer = TokenSigner(settings.secret_key)
-    store = queue_store or MemoryQueueStore(admission_rules(settings))
+    store = queue_store or build_queue_store(settings)
     metrics = Metrics()
     ctx = AppContext(
         settings=settings,

@@ -26,7 +26,7 @@ def _settings() -> Settings:
 
 
 async def _demo(settings: Settings, *, only_if_empty: bool) -> int:
-    db = Database(settings.database_url, busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    db = Database.from_settings(settings)
     try:
         loader = load_demo_if_empty if only_if_empty else load_demo
         return await loader(db=db, now=utcnow())

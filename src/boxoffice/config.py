@@ -17,6 +17,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///boxoffice.db"
     redis_url: str | None = None
+    redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     # A random key per process is fine for the embedded demo: tokens simply do not
     # survive a restart. Production deployments set a real one.
     secret_key: str = Field(default_factory=_random_secret, min_length=16)
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
+    db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    db_retries: int = Field(default=3, ge=0, le=10)
     load_demo_data: bool = True
 
     @field_validator("database_url")

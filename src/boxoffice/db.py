@@ -7,10 +7,12 @@ serialises writers up front instead of failing a reader that later tries to writ
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -30,8 +32,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
+
+from boxoffice.config import Settings
 
 metadata = MetaData(
     naming_convention={
@@ -182,8 +187,23 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# SQLSTATEs after which PostgreSQL has rolled the transaction back, so running the
+# whole use case again is safe.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+T = TypeVar("T")
+
+
+def is_retryable(error: DBAPIError) -> bool:
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    # SQLite's "database is locked" comes back before anything was written.
+    return "database is locked" in str(error.orig)
+
+
 class Database:
-    """The engine plus the two ways in: a writing transaction and a read."""
+    """The engines plus the ways in: a writing transaction, a retried unit of work,
+    and a read."""
 
     def __init__(
         self,
@@ -192,24 +212,39 @@ class Database:
         busy_timeout_ms: int = 5_000,
         pool_size: int = 10,
         sqlite_writers: int = 1,
+        statement_timeout_ms: int = 10_000,
+        retries: int = 3,
     ) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        self.engine: AsyncEngine = create_async_engine(
-            self.url, pool_size=pool_size, max_overflow=pool_size
-        )
+        self.retries = retries
         if self.is_sqlite:
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size
+            )
+            _configure_sqlite(self.engine, busy_timeout_ms)
             # SQLite admits one writer at a time whatever we do; writers beyond the
             # first would only sleep in its busy handler. Queueing them for a small
             # pool of connections is faster. Correctness does not rest on it: every
             # write is still guarded in SQL, as it must be on PostgreSQL.
-            _configure_sqlite(self.engine, busy_timeout_ms)
             self._write_engine = create_async_engine(
                 self.url, pool_size=sqlite_writers, max_overflow=0, pool_timeout=60
             )
             _configure_sqlite(self._write_engine, busy_timeout_ms)
+            self._reader = self.engine
         else:
+            self.engine = create_async_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={
+                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))}
+                },
+            )
             self._write_engine = self.engine
+            # Reads that span several statements see one snapshot.
+            self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
         self._writer = self._write_engine.execution_options(boxoffice_write=True)
 
     @asynccontextmanager
@@ -218,15 +253,38 @@ class Database:
         async with self._writer.begin() as conn:
             yield conn
 
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` in one transaction, run again (a bounded number of times) when the
+        database rolled it back for a transient reason such as a deadlock."""
+        for attempt in range(self.retries + 1):
+            try:
+                async with self.transaction() as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                if attempt == self.retries or not is_retryable(error):
+                    raise
+                await asyncio.sleep(0.01 * 2**attempt + random.random() * 0.01)
+        raise AssertionError("unreachable")
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A consistent snapshot for reads; never takes the write lock."""
-        async with self.engine.begin() as conn:
+        async with self._reader.begin() as conn:
             yield conn
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            settings.database_url,
+            busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            pool_size=settings.db_pool_size,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            retries=settings.db_retries,
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert
@@ -21,10 +19,14 @@ async def test_the_migrations_build_exactly_the_declared_schema(db: Database) ->
         assert await conn.run_sync(diff) == []
 
 
-async def test_the_database_runs_in_wal_mode(db: Database, tmp_path: Path) -> None:
-    async with db.read() as conn:
-        mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
-        timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        async with db.read() as conn:
+            mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+            timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+    finally:
+        await db.dispose()
     assert mode == "wal"
     assert timeout > 0
 

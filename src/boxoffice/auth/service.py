@@ -24,9 +24,12 @@ class Registration:
 async def register(
     *, db: Database, signer: TokenSigner, name: str, now: datetime, token_ttl: timedelta
 ) -> Registration:
-    async with db.transaction() as conn:
+    async def work(conn: AsyncConnection) -> int:
         user_id = await repository.add_user(conn, name=name, now=now)
         await wallet_service.open_wallet(conn, user_id=user_id)
+        return user_id
+
+    user_id = await db.run(work)
     token = signer.access_token(user_id=user_id, now=now, ttl=token_ttl)
     return Registration(user_id=user_id, name=name, access_token=token)
 

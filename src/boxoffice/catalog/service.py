@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from boxoffice.catalog import repository
 from boxoffice.catalog.model import Concert, Schedule, SeatMap, SeatStatus
 from boxoffice.db import Database
@@ -46,8 +48,10 @@ async def seat_map(
 
 
 async def add_concert(*, db: Database, title: str, venue: str) -> Concert:
-    async with db.transaction() as conn:
-        concert_id = await repository.add_concert(conn, title=title, venue=venue)
+    async def work(conn: AsyncConnection) -> int:
+        return await repository.add_concert(conn, title=title, venue=venue)
+
+    concert_id = await db.run(work)
     return Concert(concert_id=concert_id, title=title, venue=venue)
 
 
@@ -55,12 +59,15 @@ async def add_schedule(
     *, db: Database, concert_id: int, concert_at: datetime, seat_count: int, price: int
 ) -> Schedule:
     concert_at = concert_at.astimezone(UTC)
-    async with db.transaction() as conn:
+
+    async def work(conn: AsyncConnection) -> int:
         if await repository.get_concert(conn, concert_id=concert_id) is None:
             raise ConcertNotFound(f"no concert {concert_id}")
-        schedule_id = await repository.add_schedule(
+        return await repository.add_schedule(
             conn, concert_id=concert_id, concert_at=concert_at, seat_count=seat_count, price=price
         )
+
+    schedule_id = await db.run(work)
     return Schedule(
         schedule_id=schedule_id,
         concert_id=concert_id,

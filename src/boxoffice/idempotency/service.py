@@ -73,35 +73,39 @@ async def run_once(
     now: datetime,
     action: Callable[[AsyncConnection], Awaitable[T]],
 ) -> Outcome[T]:
-    for attempt in range(2):
-        try:
-            async with db.transaction() as conn:
-                if key is not None:
-                    earlier = await replay(
-                        conn,
-                        user_id=user_id,
-                        key=key,
-                        request_fingerprint=request_fingerprint,
-                        adapter=adapter,
-                    )
-                    if earlier is not None:
-                        return earlier
-                value = await action(conn)
-                if key is not None:
-                    await repository.remember(
-                        conn,
-                        user_id=user_id,
-                        key=key,
-                        fingerprint=request_fingerprint,
-                        status_code=status_code,
-                        body=adapter.dump_json(value).decode(),
-                        now=now,
-                    )
-                return Outcome(value, status_code, replayed=False)
-        except IntegrityError:
-            if key is None or attempt:
-                raise
-    raise AssertionError("unreachable")
+
+    async def once(conn: AsyncConnection) -> Outcome[T]:
+        if key is not None:
+            earlier = await replay(
+                conn,
+                user_id=user_id,
+                key=key,
+                request_fingerprint=request_fingerprint,
+                adapter=adapter,
+            )
+            if earlier is not None:
+                return earlier
+        value = await action(conn)
+        if key is not None:
+            await repository.remember(
+                conn,
+                user_id=user_id,
+                key=key,
+                fingerprint=request_fingerprint,
+                status_code=status_code,
+                body=adapter.dump_json(value).decode(),
+                now=now,
+            )
+        return Outcome(value, status_code, replayed=False)
+
+    try:
+        return await db.run(once)
+    except IntegrityError:
+        if key is None:
+            raise
+        # A concurrent first attempt with the same key committed before us; our
+        # transaction rolled back whole, so answer what that one answered.
+        return await db.run(once)
 
 
 async def forget_old(*, db: Database, cutoff: datetime) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from boxoffice.db import async_url, metadata
@@ -13,7 +13,25 @@ from boxoffice.db import async_url, metadata
 config = context.config
 
 
+# Any fixed number: every boxoffice instance takes the same lock, so when several
+# start at once one migrates and the rest wait, then find nothing left to do.
+MIGRATION_LOCK_KEY = 0x626F786F
+
+
 def _run(connection: Connection) -> None:
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        connection.commit()
+    try:
+        _migrate(connection)
+    finally:
+        if postgres:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            connection.commit()
+
+
+def _migrate(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,

@@ -34,7 +34,7 @@ async def hold_seat(
     hold_for: timedelta,
     max_holds: int,
 ) -> Reservation:
-    async with db.transaction() as conn:
+    async def work(conn: AsyncConnection) -> Reservation:
         await users.lock_user(conn, user_id=user_id)
         concert_at = await repository.schedule_time(conn, schedule_id=schedule_id)
         if concert_at is None or not is_bookable(concert_at=concert_at, now=now):
@@ -56,8 +56,10 @@ async def hold_seat(
         ):
             raise SeatUnavailable("someone else holds or bought this seat")
         reservation = await repository.get(conn, reservation_id=reservation_id)
-    assert reservation is not None
-    return reservation
+        assert reservation is not None
+        return reservation
+
+    return await db.run(work)
 
 
 async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> Reservation:
@@ -70,7 +72,8 @@ async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datet
 
 async def release(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> None:
     """Give a held seat back at once. Releasing a lapsed or released hold is a no-op."""
-    async with db.transaction() as conn:
+
+    async def work(conn: AsyncConnection) -> None:
         reservation = await repository.get(conn, reservation_id=reservation_id)
         if reservation is None or reservation.user_id != user_id:
             raise ReservationNotFound(f"you have no reservation {reservation_id}")
@@ -82,6 +85,8 @@ async def release(*, db: Database, user_id: int, reservation_id: int, now: datet
             await repository.free_seat(
                 conn, seat_id=reservation.seat_id, reservation_id=reservation_id
             )
+
+    await db.run(work)
 
 
 async def confirm(

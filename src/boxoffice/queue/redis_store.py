@@ -1,0 +1,272 @@
+"""The waiting room on Redis, shared by any number of app instances.
+
+Every step of the line is one Lua script, so Redis runs it whole with nothing in
+between: instances may admit at the same time with no leader and never pass the
+capacity. Arrival order is a Redis counter, never an app host's clock.
+
+Keys (under the prefix): ``seq`` (arrival counter), ``waiting`` (zset user -> seq),
+``waiters_seen`` and ``admitted_seen`` (zsets user -> last seen), ``admissions``
+(zset of the last minute's admissions), ``first_admission``, ``rules`` (hash) and
+``ticket:<user>`` (hash).
+"""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from boxoffice.queue.model import AdmissionRules, LineStats, QueueState, Ticket, lapses_at
+
+_PRELUDE = """
+local P = ARGV[1]
+local now = tonumber(ARGV[2])
+local K_SEQ, K_WAITING = P .. 'seq', P .. 'waiting'
+local K_WSEEN, K_ASEEN = P .. 'waiters_seen', P .. 'admitted_seen'
+local K_ADMS, K_FIRST, K_RULES = P .. 'admissions', P .. 'first_admission', P .. 'rules'
+local function tk(user) return P .. 'ticket:' .. user end
+
+local function remove(user)
+  redis.call('ZREM', K_WAITING, user)
+  redis.call('ZREM', K_WSEEN, user)
+  redis.call('ZREM', K_ASEEN, user)
+  redis.call('DEL', tk(user))
+end
+
+local function advance()
+  local r = redis.call('HMGET', K_RULES, 'capacity', 'per_minute', 'paused',
+                       'waiter_timeout', 'admitted_idle')
+  local capacity, per_minute = tonumber(r[1]), tonumber(r[2])
+  local paused, wt, idle = r[3] == '1', tonumber(r[4]), tonumber(r[5])
+  local stale = redis.call('ZRANGEBYSCORE', K_WSEEN, '-inf', now - wt, 'LIMIT', 0, 1000)
+  for _, u in ipairs(stale) do remove(u) end
+  stale = redis.call('ZRANGEBYSCORE', K_ASEEN, '-inf', now - idle, 'LIMIT', 0, 1000)
+  for _, u in ipairs(stale) do remove(u) end
+  redis.call('ZREMRANGEBYSCORE', K_ADMS, '-inf', now - 60)
+  local waiting = redis.call('ZCARD', K_WAITING)
+  local admitted = redis.call('ZCARD', K_ASEEN)
+  local recent = redis.call('ZCARD', K_ADMS)
+  local n = 0
+  if not paused then
+    n = math.max(0, math.min(waiting, capacity - admitted, per_minute - recent))
+  end
+  if n > 0 then
+    local popped = redis.call('ZPOPMIN', K_WAITING, n)
+    for i = 1, #popped, 2 do
+      local u = popped[i]
+      redis.call('ZREM', K_WSEEN, u)
+      redis.call('ZADD', K_ASEEN, now, u)
+      redis.call('HSET', tk(u), 'state', 'ADMITTED')
+      redis.call('ZADD', K_ADMS, now, popped[i + 1])
+    end
+    redis.call('SET', K_FIRST, ARGV[2], 'NX')
+    waiting, admitted, recent = waiting - n, admitted + n, recent + n
+  end
+  return {waiting, admitted, recent, redis.call('GET', K_FIRST) or ''}
+end
+
+local function ticket(user)
+  local t = redis.call('HMGET', tk(user), 'jti', 'seq', 'iat', 'exp', 'state')
+  if not t[1] then return nil end
+  if tonumber(t[4]) <= now then
+    remove(user)
+    return nil
+  end
+  return t
+end
+
+local function see(user, t)
+  if t[5] == 'ADMITTED' then
+    redis.call('ZADD', K_ASEEN, now, user)
+  else
+    redis.call('ZADD', K_WSEEN, now, user)
+  end
+end
+
+local function reply(user, t, created, stats)
+  local position = 0
+  if t[5] ~= 'ADMITTED' then position = redis.call('ZRANK', K_WAITING, user) + 1 end
+  return {t[1], t[2], t[3], t[4], t[5], position, created, stats}
+end
+"""
+
+_JOIN = (
+    _PRELUDE
+    + """
+local user, jti, exp = ARGV[3], ARGV[4], ARGV[5]
+local stats = advance()
+local t = ticket(user)
+if t then
+  see(user, t)
+  return reply(user, t, 0, stats)
+end
+local seq = redis.call('INCR', K_SEQ)
+redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'exp', exp,
+           'state', 'WAITING')
+redis.call('ZADD', K_WAITING, seq, user)
+redis.call('ZADD', K_WSEEN, now, user)
+stats = advance()
+return reply(user, ticket(user), 1, stats)
+"""
+)
+
+_TOUCH = (
+    _PRELUDE
+    + """
+local user, jti = ARGV[3], ARGV[4]
+local stats = advance()
+local t = ticket(user)
+if not t or t[1] ~= jti then return nil end
+see(user, t)
+return reply(user, t, 0, stats)
+"""
+)
+
+_LEAVE = (
+    _PRELUDE
+    + """
+local user, jti = ARGV[3], ARGV[4]
+local t = ticket(user)
+if not t or t[1] ~= jti then return 0 end
+remove(user)
+advance()
+return 1
+"""
+)
+
+_ADVANCE = _PRELUDE + "\nreturn advance()\n"
+
+RULES_REFRESH_SECONDS = 1.0
+
+
+def _rules_hash(rules: AdmissionRules) -> dict[FieldT, EncodableT]:
+    return {
+        "capacity": str(rules.capacity),
+        "per_minute": str(rules.per_minute),
+        "paused": "1" if rules.paused else "0",
+        "waiter_timeout": repr(rules.waiter_timeout),
+        "admitted_idle": repr(rules.admitted_idle),
+    }
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class RedisQueueStore:
+    def __init__(
+        self, client: Redis, *, defaults: AdmissionRules, prefix: str = "boxoffice:"
+    ) -> None:
+        self._redis = client
+        self._prefix = prefix
+        self._defaults = defaults
+        self._rules = defaults
+        self._rules_read_at = float("-inf")
+        self._join = client.register_script(_JOIN)
+        self._touch = client.register_script(_TOUCH)
+        self._leave = client.register_script(_LEAVE)
+        self._advance = client.register_script(_ADVANCE)
+        self._initialised = False
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, defaults: AdmissionRules, prefix: str = "boxoffice:"
+    ) -> RedisQueueStore:
+        return cls(Redis.from_url(url), defaults=defaults, prefix=prefix)
+
+    async def _ensure_rules(self) -> None:
+        """Seed the shared rules from this instance's settings unless an operator (or
+        an earlier instance) already set them: settings changed live win."""
+        if self._initialised:
+            return
+        key = self._prefix + "rules"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for field, value in _rules_hash(self._defaults).items():
+                pipe.hsetnx(key, field, value)
+            await pipe.execute()
+        self._initialised = True
+
+    async def _call(self, script: object, *args: object) -> object:
+        await self._ensure_rules()
+        return await script(args=[self._prefix, *args])  # type: ignore[operator]
+
+    async def join(
+        self, *, user_id: int, jti: str, now: float, token_expires_at: int
+    ) -> tuple[Ticket, LineStats, bool]:
+        raw = await self._call(self._join, repr(now), user_id, jti, token_expires_at)
+        ticket, stats, created = await self._parse(user_id, raw, now)
+        return ticket, stats, created
+
+    async def touch(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
+        raw = await self._call(self._touch, repr(now), user_id, jti)
+        if raw is None:
+            return None
+        ticket, stats, _ = await self._parse(user_id, raw, now)
+        return ticket, stats
+
+    async def leave(self, *, user_id: int, jti: str, now: float) -> bool:
+        return bool(await self._call(self._leave, repr(now), user_id, jti))
+
+    async def spend(self, *, user_id: int, jti: str, now: float) -> None:
+        await self.leave(user_id=user_id, jti=jti, now=now)
+
+    async def advance(self, *, now: float) -> LineStats:
+        raw = await self._call(self._advance, repr(now))
+        assert isinstance(raw, list)
+        return _stats(raw, now)
+
+    async def rules(self) -> AdmissionRules:
+        """The shared rules, re-read at most once a second: a change made through any
+        instance reaches every instance within that second."""
+        if time.monotonic() - self._rules_read_at < RULES_REFRESH_SECONDS:
+            return self._rules
+        await self._ensure_rules()
+        raw = await self._redis.hgetall(self._prefix + "rules")
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        self._rules = AdmissionRules(
+            capacity=int(fields["capacity"]),
+            per_minute=int(fields["per_minute"]),
+            paused=fields["paused"] == "1",
+            waiter_timeout=float(fields["waiter_timeout"]),
+            admitted_idle=float(fields["admitted_idle"]),
+        )
+        self._rules_read_at = time.monotonic()
+        return self._rules
+
+    async def set_rules(self, rules: AdmissionRules) -> None:
+        await self._redis.hset(self._prefix + "rules", mapping=_rules_hash(rules))
+        self._rules = rules
+        self._rules_read_at = time.monotonic()
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+    async def _parse(self, user_id: int, raw: object, now: float) -> tuple[Ticket, LineStats, bool]:
+        assert isinstance(raw, list)
+        jti, seq, iat, exp, state, position, created, stats = raw
+        rules = await self.rules()
+        queue_state = QueueState(_text(state))
+        ticket = Ticket(
+            user_id=user_id,
+            jti=_text(jti),
+            seq=int(seq),
+            issued_at=int(float(iat)),
+            token_expires_at=int(float(exp)),
+            state=queue_state,
+            position=int(position),
+            lapses_at=lapses_at(state=queue_state, last_seen=now, rules=rules),
+        )
+        return ticket, _stats(stats, now), bool(created)
+
+
+def _stats(raw: list[object], now: float) -> LineStats:
+    waiting, admitted, recent, first = raw
+    first_text = _text(first)  # type: ignore[arg-type]
+    observed = now - float(first_text) if first_text else 0.0
+    return LineStats(
+        waiting=int(waiting),  # type: ignore[call-overload]
+        admitted=int(admitted),  # type: ignore[call-overload]
+        admitted_last_minute=int(recent),  # type: ignore[call-overload]
+        observed_seconds=observed,
+    )
