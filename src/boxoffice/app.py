@@ -129,6 +129,11 @@ def create_app(
     return app
 
 
+def app_from_env() -> FastAPI:
+    """The app for a worker process started by ``boxoffice serve --workers N``."""
+    return create_app(Settings())
+
+
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 

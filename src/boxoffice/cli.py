@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -17,12 +18,19 @@ from boxoffice.demo import load_demo, load_demo_if_empty
 
 log = logging.getLogger("boxoffice")
 
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
 
 def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        sys.exit(f"boxoffice: bad configuration:\n{exc}")
+        # Leave the input out: it may hold a database password or a secret key.
+        problems = "\n".join(
+            f"- {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        sys.exit(f"boxoffice: bad configuration:\n{problems}")
 
 
 async def _demo(settings: Settings, *, only_if_empty: bool) -> int:
@@ -45,11 +53,17 @@ def cmd_demo_data(settings: Settings) -> None:
     print(f"boxoffice: added {created} demo schedules")
 
 
-def cmd_serve(settings: Settings, *, host: str, port: int) -> None:
+def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
     from boxoffice.app import create_app
 
+    if workers > 1 and not settings.redis_url:
+        sys.exit(
+            "boxoffice: --workers above 1 needs BOXOFFICE_REDIS_URL: the in-process "
+            "waiting room lives in one process, so several workers would each keep a "
+            "line of their own"
+        )
     migrations.upgrade(settings.database_url)
     if settings.load_demo_data:
         created = asyncio.run(_demo(settings, only_if_empty=True))
@@ -60,7 +74,19 @@ def cmd_serve(settings: Settings, *, host: str, port: int) -> None:
             "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
             "before exposing this server"
         )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    common = {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        return
+    # Workers build their own Settings from the environment; they must all sign
+    # tokens with one key, so a key made up here is handed down to them.
+    os.environ["BOXOFFICE_SECRET_KEY"] = settings.secret_key
+    uvicorn.run("boxoffice.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -69,6 +95,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve = commands.add_parser("serve", help="migrate, load the demo if empty, and serve")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes to serve with (above 1 needs Redis)"
+    )
     commands.add_parser("migrate", help="bring the database to the latest schema")
     commands.add_parser("demo-data", help="add the demo concerts (again)")
     args = parser.parse_args(argv)
@@ -76,7 +105,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = _settings()
     if args.command == "serve":
-        cmd_serve(settings, host=args.host, port=args.port)
+        if args.workers < 1:
+            parser.error("--workers must be at least 1")
+        cmd_serve(settings, host=args.host, port=args.port, workers=args.workers)
     elif args.command == "migrate":
         cmd_migrate(settings)
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,9 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///boxoffice.db"
     redis_url: str | None = None
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
-    # A random key per process is fine for the embedded demo: tokens simply do not
-    # survive a restart. Production deployments set a real one.
-    secret_key: str = Field(default_factory=_random_secret, min_length=16)
+    # Unset, the embedded shape makes up a key per process (tokens then do not
+    # survive a restart); with PostgreSQL it must be set, see _secret_key_required.
+    secret_key: str = ""
     admin_token: str = "change-me-admin-token"
 
     hold_seconds: int = Field(default=300, ge=1)
@@ -42,6 +42,23 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = Field(default=10_000, ge=100)
     db_retries: int = Field(default=3, ge=0, le=10)
     load_demo_data: bool = True
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith("postgres")
+
+    @model_validator(mode="after")
+    def _secret_key_required(self) -> Settings:
+        if not self.secret_key:
+            if self.uses_postgres:
+                raise ValueError(
+                    "BOXOFFICE_SECRET_KEY must be set when the database is PostgreSQL: "
+                    "every instance must sign and verify tokens with the same key"
+                )
+            self.secret_key = _random_secret()
+        elif len(self.secret_key) < 16:
+            raise ValueError("BOXOFFICE_SECRET_KEY must be at least 16 characters")
+        return self
 
     @field_validator("database_url")
     @classmethod

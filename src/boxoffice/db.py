@@ -8,6 +8,7 @@ serialises writers up front instead of failing a reader that later tries to writ
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -271,6 +272,23 @@ class Database:
         """A consistent snapshot for reads; never takes the write lock."""
         async with self._reader.begin() as conn:
             yield conn
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[None]:
+        """Run a block in one process at a time across every instance sharing this
+        database (a PostgreSQL advisory lock; SQLite's embedded shape is one process)."""
+        if self.is_sqlite:
+            yield
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            await conn.commit()
+            try:
+                yield
+            finally:
+                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                await conn.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -37,6 +37,8 @@ async def load_demo(*, db: Database, now: datetime) -> int:
 
 
 async def load_demo_if_empty(*, db: Database, now: datetime) -> int:
-    if not await catalog.is_empty(db=db):
-        return 0
-    return await load_demo(db=db, now=now)
+    """Instances starting together on one database load the demo once."""
+    async with db.exclusive("demo-data"):
+        if not await catalog.is_empty(db=db):
+            return 0
+        return await load_demo(db=db, now=now)

@@ -1,0 +1,101 @@
+"""Real ``boxoffice serve`` processes for the multi-instance and crash tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Iterable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+
+T = TypeVar("T")
+BOXOFFICE = str(Path(sys.executable).parent / "boxoffice")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Instance:
+    """One app process; start, kill and start again on the same port."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
+        self.env = env
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_dir / f"{name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [BOXOFFICE, "serve", "--port", str(self.port)],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"instance exited early:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"instance not ready:\n{self.log_path.read_text()}")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def instance_env(
+    *, database_url: str, redis_url: str, redis_prefix: str, **extra: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOXOFFICE_")}
+    env.update(
+        {
+            "BOXOFFICE_DATABASE_URL": database_url,
+            "BOXOFFICE_REDIS_URL": redis_url,
+            "BOXOFFICE_REDIS_PREFIX": redis_prefix,
+            "BOXOFFICE_SECRET_KEY": "multi-instance-test-secret-key",
+            "BOXOFFICE_ADMIN_TOKEN": "admin-test-token",
+            "BOXOFFICE_LOAD_DEMO_DATA": "false",
+        }
+    )
+    env.update({f"BOXOFFICE_{k.upper()}": v for k, v in extra.items()})
+    return env
+
+
+async def gather_limited(coros: Iterable[Awaitable[T]], limit: int = 200) -> list[T]:
+    """Run everything at once, with at most ``limit`` requests in flight."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Awaitable[T]) -> T:
+        async with gate:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))

@@ -1,0 +1,77 @@
+"""`boxoffice serve` as an operator starts it."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import REDIS_URL
+from tests.integration.instances import BOXOFFICE, free_port, instance_env
+
+
+def test_several_workers_are_refused_without_redis(tmp_path: Path) -> None:
+    env = instance_env(database_url=f"sqlite:///{tmp_path}/x.db", redis_url="", redis_prefix="x:")
+    del env["BOXOFFICE_REDIS_URL"]
+    result = subprocess.run(
+        [BOXOFFICE, "serve", "--workers", "2", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "--workers above 1 needs BOXOFFICE_REDIS_URL" in result.stderr
+
+
+def test_postgresql_without_a_secret_key_is_refused_without_echoing_the_url(tmp_path: Path) -> None:
+    env = instance_env(
+        database_url="postgresql://someone:hunter2@127.0.0.1/x", redis_url="", redis_prefix="x:"
+    )
+    del env["BOXOFFICE_SECRET_KEY"]
+    result = subprocess.run(
+        [BOXOFFICE, "migrate"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_several_workers_share_one_line_through_redis(
+    postgres_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = instance_env(database_url=postgres_url, redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [BOXOFFICE, "serve", "--workers", "2", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            proc.poll()
+            assert proc.returncode is None, (tmp_path / "serve.log").read_text()
+            time.sleep(0.1)
+        access = httpx.post(f"{url}/api/v1/users", json={"name": "w"}).json()["accessToken"]
+        token = httpx.post(
+            f"{url}/api/v1/queue/tokens", headers={"Authorization": f"Bearer {access}"}
+        ).json()["token"]
+        # Fresh connections land on either worker; every one knows the token.
+        for _ in range(20):
+            r = httpx.get(
+                f"{url}/api/v1/queue/status", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert r.status_code == 200, r.text
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=40) == 0
