@@ -67,7 +67,10 @@ def build_queue_store(settings: Settings) -> QueueStore:
     rules = admission_rules(settings)
     if settings.redis_url:
         return RedisQueueStore.from_url(
-            settings.redis_url, defaults=rules, prefix=settings.redis_prefix
+            settings.redis_url,
+            defaults=rules,
+            prefix=settings.redis_prefix,
+            mirror=settings.queue_status_mirror,
         )
     return MemoryQueueStore(rules)
 
@@ -92,6 +95,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await store.start()
         ticker = asyncio.create_task(_tick(ctx))
         try:
             yield

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///boxoffice.db"
     redis_url: str | None = None
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
+    # Answer status polls from a per-process mirror of the Redis line (no I/O per
+    # poll; liveness written in batches). Off: every poll is one Redis script.
+    queue_status_mirror: bool = True
     # Unset, the embedded shape makes up a key per process (tokens then do not
     # survive a restart); with PostgreSQL it must be set, see _secret_key_required.
     secret_key: str = ""

@@ -12,12 +12,18 @@ Keys (under the prefix): ``seq`` (arrival counter), ``waiting`` (zset user -> se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
+from boxoffice.queue.mirror import LineMirror
 from boxoffice.queue.model import AdmissionRules, LineStats, QueueState, Ticket, lapses_at
+
+log = logging.getLogger("boxoffice.queue")
 
 _PRELUDE = """
 local P = ARGV[1]
@@ -25,9 +31,18 @@ local now = tonumber(ARGV[2])
 local K_SEQ, K_WAITING = P .. 'seq', P .. 'waiting'
 local K_WSEEN, K_ASEEN = P .. 'waiters_seen', P .. 'admitted_seen'
 local K_ADMS, K_FIRST, K_RULES = P .. 'admissions', P .. 'first_admission', P .. 'rules'
+local K_EVENTS = P .. 'events'
 local function tk(user) return P .. 'ticket:' .. user end
 
+-- Every change to the line is also appended to an event stream, which each
+-- instance tails to keep a local mirror for answering status polls without I/O.
+local function event(...)
+  redis.call('XADD', K_EVENTS, 'MAXLEN', '~', 500000, '*', ...)
+end
+
 local function remove(user)
+  local seq = redis.call('HGET', tk(user), 'seq')
+  if seq then event('e', 'r', 'u', user, 's', seq) end
   redis.call('ZREM', K_WAITING, user)
   redis.call('ZREM', K_WSEEN, user)
   redis.call('ZREM', K_ASEEN, user)
@@ -59,6 +74,7 @@ local function advance()
       redis.call('ZADD', K_ASEEN, now, u)
       redis.call('HSET', tk(u), 'state', 'ADMITTED')
       redis.call('ZADD', K_ADMS, now, popped[i + 1])
+      event('e', 'a', 'u', u, 's', popped[i + 1], 't', ARGV[2])
     end
     redis.call('SET', K_FIRST, ARGV[2], 'NX')
     waiting, admitted, recent = waiting - n, admitted + n, recent + n
@@ -106,6 +122,7 @@ redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'ex
            'state', 'WAITING')
 redis.call('ZADD', K_WAITING, seq, user)
 redis.call('ZADD', K_WSEEN, now, user)
+event('e', 'j', 'u', user, 's', seq, 'k', jti, 'i', math.floor(now), 'x', exp)
 stats = advance()
 return reply(user, ticket(user), 1, stats)
 """
@@ -137,6 +154,54 @@ return 1
 
 _ADVANCE = _PRELUDE + "\nreturn advance()\n"
 
+# Liveness from status polls answered by the mirror, written in one batch:
+# ARGV[3..] are (user, jti, seen-at) triples; a stale jti or an older time is ignored.
+_SEEN_MANY = (
+    _PRELUDE
+    + """
+for i = 3, #ARGV, 3 do
+  local user, jti, at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+  local t = redis.call('HMGET', tk(user), 'jti', 'state')
+  if t[1] == jti then
+    if t[2] == 'ADMITTED' then
+      redis.call('ZADD', K_ASEEN, 'XX', 'GT', at, user)
+    else
+      redis.call('ZADD', K_WSEEN, 'XX', 'GT', at, user)
+    end
+  end
+end
+return 1
+"""
+)
+
+# The whole line at one instant, with the id of the last event it includes.
+_SNAPSHOT = (
+    _PRELUDE
+    + """
+local last = redis.call('XREVRANGE', K_EVENTS, '+', '-', 'COUNT', 1)
+local last_id = '0-0'
+if #last > 0 then last_id = last[1][1] end
+local function tickets(users)
+  local out = {}
+  for _, u in ipairs(users) do
+    local t = redis.call('HMGET', tk(u), 'jti', 'seq', 'iat', 'exp', 'state')
+    if t[1] then
+      out[#out + 1] = u
+      for j = 1, 5 do out[#out + 1] = t[j] end
+    end
+  end
+  return out
+end
+return {
+  last_id,
+  tickets(redis.call('ZRANGE', K_WAITING, 0, -1)),
+  tickets(redis.call('ZRANGE', K_ASEEN, 0, -1)),
+  redis.call('ZRANGE', K_ADMS, 0, -1, 'WITHSCORES'),
+  redis.call('GET', K_FIRST) or '',
+}
+"""
+)
+
 RULES_REFRESH_SECONDS = 1.0
 
 
@@ -156,7 +221,13 @@ def _text(value: bytes | str) -> str:
 
 class RedisQueueStore:
     def __init__(
-        self, client: Redis, *, defaults: AdmissionRules, prefix: str = "boxoffice:"
+        self,
+        client: Redis,
+        *,
+        defaults: AdmissionRules,
+        prefix: str = "boxoffice:",
+        mirror: bool = False,
+        flush_seconds: float = 0.5,
     ) -> None:
         self._redis = client
         self._prefix = prefix
@@ -167,13 +238,68 @@ class RedisQueueStore:
         self._touch = client.register_script(_TOUCH)
         self._leave = client.register_script(_LEAVE)
         self._advance = client.register_script(_ADVANCE)
+        self._seen_many = client.register_script(_SEEN_MANY)
         self._initialised = False
+        self._mirror = (
+            LineMirror(client, prefix=prefix, snapshot=client.register_script(_SNAPSHOT))
+            if mirror
+            else None
+        )
+        self._flush_seconds = flush_seconds
+        self._pending_seen: dict[int, tuple[str, float]] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
     def from_url(
-        cls, url: str, *, defaults: AdmissionRules, prefix: str = "boxoffice:"
+        cls, url: str, *, defaults: AdmissionRules, prefix: str = "boxoffice:", mirror: bool = False
     ) -> RedisQueueStore:
-        return cls(Redis.from_url(url), defaults=defaults, prefix=prefix)
+        return cls(Redis.from_url(url), defaults=defaults, prefix=prefix, mirror=mirror)
+
+    async def start(self) -> None:
+        await self._ensure_rules()
+        if self._mirror is not None:
+            self._mirror.start()
+            self._flusher = asyncio.create_task(self._flush_forever())
+
+    async def peek(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
+        """A status poll: answered from the mirror when it knows the ticket, with the
+        liveness write batched; otherwise asked of Redis like ``touch``."""
+        mirror = self._mirror
+        if mirror is not None and mirror.synced:
+            found = mirror.find(user_id, jti)
+            if found is not None and found[0].token_expires_at > now:
+                entry, position = found
+                self._pending_seen[user_id] = (jti, now)
+                rules = await self.rules()
+                ticket = Ticket(
+                    user_id=user_id,
+                    jti=jti,
+                    seq=entry.seq,
+                    issued_at=entry.issued_at,
+                    token_expires_at=entry.token_expires_at,
+                    state=entry.state,
+                    position=position,
+                    lapses_at=lapses_at(state=entry.state, last_seen=now, rules=rules),
+                )
+                return ticket, mirror.stats(now)
+        return await self.touch(user_id=user_id, jti=jti, now=now)
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._flush_seconds)
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("could not write waiting-room liveness; will retry")
+
+    async def _flush(self) -> None:
+        if not self._pending_seen:
+            return
+        pending, self._pending_seen = self._pending_seen, {}
+        args: list[object] = []
+        for user_id, (jti, at) in pending.items():
+            args += [user_id, jti, repr(at)]
+        await self._call(self._seen_many, "0", *args)
 
     async def _ensure_rules(self) -> None:
         """Seed the shared rules from this instance's settings unless an operator (or
@@ -240,6 +366,13 @@ class RedisQueueStore:
         self._rules_read_at = time.monotonic()
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            await self._flush()
+        if self._mirror is not None:
+            await self._mirror.stop()
         await self._redis.aclose()
 
     async def _parse(self, user_id: int, raw: object, now: float) -> tuple[Ticket, LineStats, bool]:

@@ -60,8 +60,10 @@ class WaitingRoom:
         return await self._status(ticket, stats), created
 
     async def status(self, *, claims: QueueClaims, now: datetime) -> QueueStatus:
-        ticket, stats = await self._touch(claims, now)
-        return await self._status(ticket, stats)
+        seen = await self.store.peek(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
+        if seen is None:
+            raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
+        return await self._status(*seen)
 
     async def check(self, *, claims: QueueClaims, now: datetime, admitted: bool) -> QueuePass:
         """The gate: a live token, and admitted when ``admitted`` is asked for."""

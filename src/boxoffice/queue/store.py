@@ -36,6 +36,11 @@ class QueueStore(Protocol):
         """Mark the ticket as seen and answer where it stands; None if not live."""
         ...
 
+    async def peek(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
+        """Like ``touch`` for a status poll, which may be answered from a local view a
+        few milliseconds behind and have its liveness write batched."""
+        ...
+
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool: ...
 
     async def spend(self, *, user_id: int, jti: str, now: float) -> None:
@@ -49,6 +54,8 @@ class QueueStore(Protocol):
     async def rules(self) -> AdmissionRules: ...
 
     async def set_rules(self, rules: AdmissionRules) -> None: ...
+
+    async def start(self) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -114,6 +121,9 @@ class MemoryQueueStore:
         self._see(entry, now)
         return self._ticket(entry), self._stats(now)
 
+    async def peek(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
+        return await self.touch(user_id=user_id, jti=jti, now=now)
+
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool:
         entry = self._live_entry(user_id, now)
         if entry is None or entry.jti != jti:
@@ -134,6 +144,9 @@ class MemoryQueueStore:
 
     async def set_rules(self, rules: AdmissionRules) -> None:
         self._rules = rules
+
+    async def start(self) -> None:
+        return None
 
     async def close(self) -> None:
         return None
