@@ -130,6 +130,7 @@ def make_settings(database_url: str, queue_settings: dict[str, Any]) -> Callable
             "load_demo_data": False,
             "admission_capacity": 1000,
             "admission_per_minute": 100_000,
+            "seat_map_cache_ms": 0,
             **queue_settings,
         }
         values.update(overrides)

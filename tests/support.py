@@ -40,7 +40,10 @@ async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    # Keep idle connections open longer than any pause in a test, so the client never
+    # reuses one the server has just closed.
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_keep_alive=120)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

@@ -16,6 +16,7 @@ from boxoffice.auth.api import router as users_router
 from boxoffice.auth.tokens import TokenSigner
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
+from boxoffice.catalog.cache import SeatMapCache
 from boxoffice.config import Settings
 from boxoffice.context import AppContext, Clock
 from boxoffice.db import Database, utcnow
@@ -91,6 +92,7 @@ def create_app(
         ),
         clock=clock,
         metrics=metrics,
+        seat_maps=SeatMapCache(settings.seat_map_cache_ms / 1000),
     )
 
     @asynccontextmanager
@@ -130,6 +132,8 @@ def create_app(
         api.include_router(router)
     app.include_router(api)
     app.include_router(_ops_router())
+    if settings.bench_endpoints:
+        app.include_router(_bench_router())
     return app
 
 
@@ -162,6 +166,27 @@ def _ops_router() -> APIRouter:
         ctx.metrics.waiting.set(stats.waiting)
         ctx.metrics.admitted.set(stats.admitted)
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+CEILING_BODY = {
+    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "x" * 150 + ".signature-signature-signat",
+    "status": "WAITING",
+    "position": 1234,
+    "estimatedWaitSeconds": 120,
+    "pollAfterSeconds": 15,
+    "expiresAt": "2026-12-24T19:00:00.123456Z",
+}
+
+
+def _bench_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/bench/ceiling")
+    async def ceiling() -> dict[str, object]:
+        """What the framework alone costs: a status-shaped answer with no work behind it."""
+        return CEILING_BODY
 
     return router
 

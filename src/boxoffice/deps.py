@@ -1,4 +1,8 @@
-"""Request dependencies shared by the routers: credentials, the clock, the context."""
+"""Request dependencies shared by the routers: credentials, the clock, the context.
+
+Every dependency is ``async def`` although none awaits: FastAPI runs a plain ``def``
+dependency in a worker thread, and that hop costs more than the work itself.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ either_scheme = HTTPBearer(
 Bearer = HTTPAuthorizationCredentials | None
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -46,62 +50,88 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def request_time(ctx: Ctx) -> datetime:
+def _instant(request: Request) -> datetime:
     """One instant per request, so every rule in it agrees on 'now'."""
-    return ctx.clock()
+    scope = request.scope
+    now: datetime | None = scope.get("boxoffice.now")
+    if now is None:
+        ctx: AppContext = request.app.state.ctx
+        now = scope["boxoffice.now"] = ctx.clock()
+    return now
+
+
+async def request_time(request: Request) -> datetime:
+    return _instant(request)
 
 
 Now = Annotated[datetime, Depends(request_time)]
 
 
-def _token(credentials: Bearer) -> str:
+def token_from_header(authorization: str | None) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("send the token as 'Authorization: Bearer <token>'")
+    return token.strip()
+
+
+def bearer_token(credentials: Bearer) -> str:
     if credentials is None or not credentials.credentials:
         raise InvalidToken("send the token as 'Authorization: Bearer <token>'")
     return credentials.credentials
 
 
-def current_user(
+async def current_user(
     ctx: Ctx, now: Now, credentials: Annotated[Bearer, Depends(access_scheme)]
 ) -> AccessClaims:
-    return ctx.signer.read_access(_token(credentials), now=now)
+    return ctx.signer.read_access(bearer_token(credentials), now=now)
 
 
-def queue_claims(
+async def queue_claims(
     ctx: Ctx, now: Now, credentials: Annotated[Bearer, Depends(queue_scheme)]
 ) -> QueueClaims:
-    return ctx.signer.read_queue(_token(credentials), now=now)
+    return ctx.signer.read_queue(bearer_token(credentials), now=now)
+
+
+async def _pass(request: Request, credentials: Bearer, *, admitted: bool) -> QueuePass:
+    # Reads the context and clock itself instead of through sub-dependencies: each
+    # one costs FastAPI more to resolve than it does to run, on the busiest routes.
+    ctx: AppContext = request.app.state.ctx
+    now = _instant(request)
+    claims = ctx.signer.read_queue(bearer_token(credentials), now=now)
+    return await ctx.waiting_room.check(claims=claims, now=now, admitted=admitted)
 
 
 async def queue_pass(
-    ctx: Ctx, now: Now, claims: Annotated[QueueClaims, Depends(queue_claims)]
+    request: Request, credentials: Annotated[Bearer, Depends(queue_scheme)]
 ) -> QueuePass:
-    return await ctx.waiting_room.check(claims=claims, now=now, admitted=False)
+    return await _pass(request, credentials, admitted=False)
 
 
 async def admitted_pass(
-    ctx: Ctx, now: Now, claims: Annotated[QueueClaims, Depends(queue_claims)]
+    request: Request, credentials: Annotated[Bearer, Depends(queue_scheme)]
 ) -> QueuePass:
-    return await ctx.waiting_room.check(claims=claims, now=now, admitted=True)
+    return await _pass(request, credentials, admitted=True)
 
 
 async def user_from_either(
     ctx: Ctx, now: Now, credentials: Annotated[Bearer, Depends(either_scheme)]
 ) -> int:
     """The user behind an access token or a live queue token."""
-    token = _token(credentials)
+    token = bearer_token(credentials)
     if ctx.signer.token_type(token) == "queue":
         claims = ctx.signer.read_queue(token, now=now)
         return (await ctx.waiting_room.check(claims=claims, now=now, admitted=False)).user_id
     return ctx.signer.read_access(token, now=now).user_id
 
 
-def require_admin(ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_scheme)]) -> None:
-    given = _token(credentials).encode()
+async def require_admin(ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_scheme)]) -> None:
+    given = bearer_token(credentials).encode()
     if not hmac.compare_digest(given, ctx.settings.admin_token.encode()):
         raise InvalidToken("the admin token is not valid")
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(

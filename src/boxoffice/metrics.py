@@ -46,6 +46,7 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._templates: dict[int, str] = {}  # by id(route): routes live as long as the app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +64,10 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record)
         finally:
-            route = _route_template(scope)
+            matched = scope.get("route")
+            route = self._templates.get(id(matched)) if matched is not None else "unmatched"
+            if route is None:
+                route = self._templates[id(matched)] = _route_template(scope)
             method = scope["method"]
             self.metrics.requests.labels(method, route, str(status)).inc()
             self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)

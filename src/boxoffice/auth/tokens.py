@@ -16,6 +16,7 @@ import jwt
 from boxoffice.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "HS256"
+VERIFIED_CACHE_SIZE = 200_000
 TokenType = Literal["access", "queue"]
 
 
@@ -43,6 +44,7 @@ def new_jti() -> str:
 class TokenSigner:
     def __init__(self, secret_key: str) -> None:
         self._key = secret_key
+        self._seen: dict[str, dict[str, object]] = {}
 
     def access_token(self, *, user_id: int, now: datetime, ttl: timedelta) -> str:
         claims = {"sub": str(user_id), "typ": "access", "iat": now, "exp": now + ttl}
@@ -59,9 +61,15 @@ class TokenSigner:
         }
         return jwt.encode(payload, self._key, algorithm=ALGORITHM)
 
-    def _decode(self, token: str, expected: TokenType, now: datetime) -> dict[str, object]:
+    def _verified(self, token: str) -> dict[str, object]:
+        """The payload of a correctly signed token. Checking a signature costs more
+        than the rest of a status poll, and fans poll with the same token again and
+        again, so verified payloads are remembered (bounded; only successes)."""
+        payload = self._seen.get(token)
+        if payload is not None:
+            return payload
         try:
-            payload: dict[str, object] = jwt.decode(
+            payload = jwt.decode(
                 token,
                 self._key,
                 algorithms=[ALGORITHM],
@@ -73,6 +81,13 @@ class TokenSigner:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken("the token is malformed or its signature does not match") from exc
+        if len(self._seen) >= VERIFIED_CACHE_SIZE:
+            self._seen.clear()
+        self._seen[token] = payload
+        return payload
+
+    def _decode(self, token: str, expected: TokenType, now: datetime) -> dict[str, object]:
+        payload = self._verified(token)
         if payload.get("typ") != expected:
             raise InvalidToken(f"an {expected} token is required here")
         exp = payload.get("exp")
@@ -102,15 +117,9 @@ class TokenSigner:
     def token_type(self, token: str) -> str | None:
         """The ``typ`` claim of a correctly signed token, or None."""
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                options={"verify_exp": False, "verify_iat": False},
-            )
-        except jwt.PyJWTError:
+            typ = self._verified(token).get("typ")
+        except InvalidToken:
             return None
-        typ = payload.get("typ")
         return typ if isinstance(typ, str) else None
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from boxoffice.catalog import service
 from boxoffice.catalog.model import SeatStatus
@@ -59,6 +59,7 @@ async def schedules(
 
 @router.get(
     "/{concert_id}/schedules/{schedule_id}/seats",
+    response_model=SeatMapPublic,
     responses=documented(*GATED, ConcertNotFound, ScheduleNotFound),
 )
 async def seats(
@@ -68,11 +69,18 @@ async def seats(
     ctx: Ctx,
     now: Now,
     status: Annotated[SeatStatus | None, Query(description="Only seats in this state.")] = None,
-) -> SeatMapPublic:
-    seat_map = await service.seat_map(
-        db=ctx.db, concert_id=concert_id, schedule_id=schedule_id, only=status, now=now
-    )
-    return SeatMapPublic.of(seat_map)
+) -> Response:
+    """The seat map. It may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS`
+    (default 0.5 s); a hold is always decided by the database."""
+
+    async def fill() -> bytes:
+        seat_map = await service.seat_map(
+            db=ctx.db, concert_id=concert_id, schedule_id=schedule_id, only=status, now=now
+        )
+        return SeatMapPublic.of(seat_map).model_dump_json(by_alias=True).encode()
+
+    body = await ctx.seat_maps.get_or_fill((concert_id, schedule_id, status), fill)
+    return Response(body, media_type="application/json")
 
 
 @admin_router.post("", status_code=201, responses=documented(InvalidToken))

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from boxoffice.deps import Admin, Ctx, CurrentUser, Now, QueueToken
+from boxoffice.context import AppContext
+from boxoffice.deps import Admin, Ctx, CurrentUser, Now, QueueToken, token_from_header
 from boxoffice.errors import InvalidToken, TokenExpired, documented
-from boxoffice.queue.schemas import QueueStatusPublic, WaitingRoomPatch, WaitingRoomPublic
+from boxoffice.queue.schemas import (
+    QueueStatusPublic,
+    WaitingRoomPatch,
+    WaitingRoomPublic,
+    status_body,
+)
+from boxoffice.schemas import json_response
 
 router = APIRouter(prefix="/queue", tags=["waiting room"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
@@ -13,24 +20,35 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 @router.post(
     "/tokens",
     status_code=201,
+    response_model=QueueStatusPublic,
     responses={
         **documented(InvalidToken, TokenExpired),
         200: {"description": "You already had a live token; here it is."},
     },
 )
-async def join(user: CurrentUser, ctx: Ctx, now: Now, response: Response) -> QueueStatusPublic:
+async def join(user: CurrentUser, ctx: Ctx, now: Now) -> Response:
     """Join the line (201), or get back your live place in it (200)."""
     status, created = await ctx.waiting_room.join(user_id=user.user_id, now=now)
-    if not created:
-        response.status_code = 200
-    return QueueStatusPublic.of(status)
+    return json_response(status_body(status), status_code=201 if created else 200)
 
 
-@router.get("/status", responses=documented(InvalidToken, TokenExpired))
-async def status(claims: QueueToken, ctx: Ctx, now: Now) -> QueueStatusPublic:
+@router.get(
+    "/status",
+    response_model=QueueStatusPublic,
+    responses=documented(InvalidToken, TokenExpired),
+    openapi_extra={"security": [{"QueueToken": []}]},
+)
+async def status(request: Request) -> Response:
     """Where you stand. Poll again after `pollAfterSeconds`; silence past `expiresAt`
     drops you from the line."""
-    return QueueStatusPublic.of(await ctx.waiting_room.status(claims=claims, now=now))
+    # Every waiting fan calls this every few seconds, so it reads the request itself
+    # rather than through dependencies, whose resolution costs more than the answer.
+    ctx: AppContext = request.app.state.ctx
+    now = ctx.clock()
+    token = token_from_header(request.headers.get("authorization"))
+    claims = ctx.signer.read_queue(token, now=now)
+    answer = await ctx.waiting_room.status(claims=claims, token=token, now=now)
+    return json_response(status_body(answer))
 
 
 @router.delete("/tokens/current", status_code=204, responses=documented(InvalidToken, TokenExpired))

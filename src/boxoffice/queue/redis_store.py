@@ -140,6 +140,38 @@ return reply(user, t, 0, stats)
 """
 )
 
+# The gate of the booking endpoints, for every request waiting at this instant:
+# ARGV[3..] are (user, jti) pairs; the answer is (state, position) per pair, state
+# '' when the ticket is not live. Marks each fan active. Leaves admitting to the
+# other steps (and the tick), so the busiest authenticated path does the least work.
+_GATE_MANY = (
+    _PRELUDE
+    + """
+local out = {}
+for i = 3, #ARGV, 2 do
+  local user, jti = ARGV[i], ARGV[i + 1]
+  local state, position = '', 0
+  local t = ticket(user)
+  if t and t[1] == jti then
+    local seen_key, timeout_field = K_WSEEN, 'waiter_timeout'
+    if t[5] == 'ADMITTED' then seen_key, timeout_field = K_ASEEN, 'admitted_idle' end
+    local last = tonumber(redis.call('ZSCORE', seen_key, user))
+    local timeout = tonumber(redis.call('HGET', K_RULES, timeout_field))
+    if not last or now - last >= timeout then
+      remove(user)
+    else
+      redis.call('ZADD', seen_key, now, user)
+      state = t[5]
+      if state ~= 'ADMITTED' then position = redis.call('ZRANK', K_WAITING, user) + 1 end
+    end
+  end
+  out[#out + 1] = state
+  out[#out + 1] = position
+end
+return out
+"""
+)
+
 _LEAVE = (
     _PRELUDE
     + """
@@ -237,6 +269,9 @@ class RedisQueueStore:
         self._join = client.register_script(_JOIN)
         self._touch = client.register_script(_TOUCH)
         self._leave = client.register_script(_LEAVE)
+        self._gate_many = client.register_script(_GATE_MANY)
+        self._gate_waiting: list[tuple[int, str, float, asyncio.Future[tuple[str, int]]]] = []
+        self._gate_tasks: set[asyncio.Task[None]] = set()
         self._advance = client.register_script(_ADVANCE)
         self._seen_many = client.register_script(_SEEN_MANY)
         self._initialised = False
@@ -330,6 +365,41 @@ class RedisQueueStore:
             return None
         ticket, stats, _ = await self._parse(user_id, raw, now)
         return ticket, stats
+
+    async def gate(self, *, user_id: int, jti: str, now: float) -> tuple[QueueState, int] | None:
+        """Checked together with every other gate request arriving in the same turn of
+        the event loop: one script call for all of them, each answer as fresh as a
+        call of its own (the batch is sent after the request arrived)."""
+        future: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+        self._gate_waiting.append((user_id, jti, now, future))
+        if len(self._gate_waiting) == 1:
+            asyncio.get_running_loop().call_soon(self._send_gates)
+        state, position = await future
+        return (QueueState(state), position) if state else None
+
+    def _send_gates(self) -> None:
+        batch, self._gate_waiting = self._gate_waiting, []
+        task = asyncio.ensure_future(self._check_gates(batch))
+        self._gate_tasks.add(task)
+        task.add_done_callback(self._gate_tasks.discard)
+
+    async def _check_gates(
+        self, batch: list[tuple[int, str, float, asyncio.Future[tuple[str, int]]]]
+    ) -> None:
+        args: list[object] = [max(now for _, _, now, _ in batch)]
+        for user_id, jti, _, _ in batch:
+            args += [user_id, jti]
+        try:
+            raw = await self._call(self._gate_many, repr(args[0]), *args[1:])
+        except Exception as exc:
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        assert isinstance(raw, list)
+        for i, (*_, future) in enumerate(batch):
+            if not future.done():
+                future.set_result((_text(raw[2 * i]), int(raw[2 * i + 1])))
 
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool:
         return bool(await self._call(self._leave, repr(now), user_id, jti))

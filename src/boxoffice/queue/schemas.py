@@ -7,7 +7,7 @@ from pydantic import Field
 
 from boxoffice.queue.model import QueueState
 from boxoffice.queue.service import QueueStatus, WaitingRoomView
-from boxoffice.schemas import ApiModel
+from boxoffice.schemas import ApiModel, utc_text
 
 
 class QueueStatusPublic(ApiModel):
@@ -25,16 +25,17 @@ class QueueStatusPublic(ApiModel):
         "admitted fans must act before it."
     )
 
-    @classmethod
-    def of(cls, status: QueueStatus) -> QueueStatusPublic:
-        return cls(
-            token=status.token,
-            status=status.state,
-            position=status.position,
-            estimated_wait_seconds=status.estimated_wait_seconds,
-            poll_after_seconds=status.poll_after_seconds,
-            expires_at=status.expires_at,
-        )
+
+def status_body(status: QueueStatus) -> dict[str, object]:
+    """The wire form of ``QueueStatusPublic``, built directly: polls are the hot path."""
+    return {
+        "token": status.token,
+        "status": status.state.value,
+        "position": status.position,
+        "estimatedWaitSeconds": status.estimated_wait_seconds,
+        "pollAfterSeconds": status.poll_after_seconds,
+        "expiresAt": utc_text(status.expires_at),
+    }
 
 
 NonNegative = Annotated[int, Field(strict=True, ge=0, le=10_000_000)]

@@ -59,18 +59,23 @@ class WaitingRoom:
         )
         return await self._status(ticket, stats), created
 
-    async def status(self, *, claims: QueueClaims, now: datetime) -> QueueStatus:
+    async def status(self, *, claims: QueueClaims, token: str, now: datetime) -> QueueStatus:
+        """A poll. The token shown is the token to hand back (re-signing the same
+        claims would give the same string), so it is echoed, not signed again."""
         seen = await self.store.peek(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
         if seen is None:
             raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
-        return await self._status(*seen)
+        return await self._status(*seen, token=token)
 
     async def check(self, *, claims: QueueClaims, now: datetime, admitted: bool) -> QueuePass:
         """The gate: a live token, and admitted when ``admitted`` is asked for."""
-        ticket, _ = await self._touch(claims, now)
-        if admitted and ticket.state is not QueueState.ADMITTED:
-            raise NotAdmitted(f"still waiting in line at position {ticket.position}")
-        return QueuePass(user_id=ticket.user_id, jti=ticket.jti, state=ticket.state)
+        found = await self.store.gate(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
+        if found is None:
+            raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
+        state, position = found
+        if admitted and state is not QueueState.ADMITTED:
+            raise NotAdmitted(f"still waiting in line at position {position}")
+        return QueuePass(user_id=claims.user_id, jti=claims.jti, state=state)
 
     async def leave(self, *, claims: QueueClaims, now: datetime) -> None:
         if not await self.store.leave(user_id=claims.user_id, jti=claims.jti, now=now.timestamp()):
@@ -97,23 +102,20 @@ class WaitingRoom:
         )
         return await self.view(now=now)
 
-    async def _touch(self, claims: QueueClaims, now: datetime) -> tuple[Ticket, LineStats]:
-        seen = await self.store.touch(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
-        if seen is None:
-            raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
-        return seen
-
-    async def _status(self, ticket: Ticket, stats: LineStats) -> QueueStatus:
+    async def _status(
+        self, ticket: Ticket, stats: LineStats, *, token: str | None = None
+    ) -> QueueStatus:
         rules = await self.store.rules()
-        token = self._signer.queue_token(
-            QueueClaims(
-                user_id=ticket.user_id,
-                jti=ticket.jti,
-                seq=ticket.seq,
-                issued_at=ticket.issued_at,
-                expires_at=ticket.token_expires_at,
+        if token is None:
+            token = self._signer.queue_token(
+                QueueClaims(
+                    user_id=ticket.user_id,
+                    jti=ticket.jti,
+                    seq=ticket.seq,
+                    issued_at=ticket.issued_at,
+                    expires_at=ticket.token_expires_at,
+                )
             )
-        )
         lapses = min(ticket.lapses_at, float(ticket.token_expires_at))
         return QueueStatus(
             token=token,

@@ -41,6 +41,11 @@ class QueueStore(Protocol):
         few milliseconds behind and have its liveness write batched."""
         ...
 
+    async def gate(self, *, user_id: int, jti: str, now: float) -> tuple[QueueState, int] | None:
+        """For the booking endpoints: the ticket's state and position if it is live,
+        marking the fan active; None if it is not."""
+        ...
+
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool: ...
 
     async def spend(self, *, user_id: int, jti: str, now: float) -> None:
@@ -123,6 +128,10 @@ class MemoryQueueStore:
 
     async def peek(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
         return await self.touch(user_id=user_id, jti=jti, now=now)
+
+    async def gate(self, *, user_id: int, jti: str, now: float) -> tuple[QueueState, int] | None:
+        seen = await self.touch(user_id=user_id, jti=jti, now=now)
+        return None if seen is None else (seen[0].state, seen[0].position)
 
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool:
         entry = self._live_entry(user_id, now)
