@@ -72,6 +72,7 @@ def build_queue_store(settings: Settings) -> QueueStore:
             defaults=rules,
             prefix=settings.redis_prefix,
             mirror=settings.queue_status_mirror,
+            pool_size=settings.redis_pool_size,
         )
     return MemoryQueueStore(rules)
 
@@ -118,22 +119,23 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
-    api = APIRouter(prefix="/api/v1")
+    if settings.bench_endpoints:
+        # First, so matching the benchmark's ceiling costs no more than any route.
+        app.include_router(_bench_router())
+    # The waiting room first: its routes take most of the traffic, and each router is
+    # tried in order.
     for router in (
+        queue_router,
         users_router,
         wallet_router,
-        queue_router,
         catalog_router,
         reservations_router,
         payments_router,
         catalog_admin_router,
         queue_admin_router,
     ):
-        api.include_router(router)
-    app.include_router(api)
+        app.include_router(router, prefix="/api/v1")
     app.include_router(_ops_router())
-    if settings.bench_endpoints:
-        app.include_router(_bench_router())
     return app
 
 

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///boxoffice.db"
     redis_url: str | None = None
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
+    redis_pool_size: int = Field(default=64, ge=2)
     # Answer status polls from a per-process mirror of the Redis line (no I/O per
     # poll; liveness written in batches). Off: every poll is one Redis script.
     queue_status_mirror: bool = True
@@ -65,8 +66,9 @@ class Settings(BaseSettings):
                     "every instance must sign and verify tokens with the same key"
                 )
             self.secret_key = _random_secret()
-        elif len(self.secret_key) < 16:
-            raise ValueError("BOXOFFICE_SECRET_KEY must be at least 16 characters")
+        elif len(self.secret_key) < 32:
+            # HS256 wants a key at least as long as its 32-byte hash.
+            raise ValueError("BOXOFFICE_SECRET_KEY must be at least 32 characters")
         return self
 
     @field_validator("database_url")

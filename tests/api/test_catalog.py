@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 
-from tests.support import Api
+from boxoffice.config import Settings
+from tests.support import Api, FakeClock, running_api
 
 
 async def test_the_concert_list_is_public(api: Api) -> None:
@@ -143,3 +146,21 @@ async def test_bad_catalog_input_is_refused(api: Api) -> None:
     ):
         r = await api.client.post(url, json=body, headers=api.admin)
         assert r.status_code == 422, body
+
+
+async def test_a_cached_seat_map_may_lag_but_holds_are_decided_by_the_database(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    async with running_api(make_settings(seat_map_cache_ms=1000), clock) as api:
+        show = await api.make_show(seats=3)
+        a, b = await api.admitted_fan(), await api.admitted_fan()
+        before = (await api.seats(a, show)).json()
+        assert before["availableSeats"] == 3
+        assert (await api.hold(a, show, seat_number=1)).status_code == 201
+        lagging = (await api.seats(b, show)).json()
+        assert lagging == before  # served from the cache, up to a second old
+        r = await api.hold(b, show, seat_number=1)
+        assert (r.status_code, r.json()["code"]) == (409, "seat_unavailable")
+        await asyncio.sleep(1.05)
+        fresh = (await api.seats(b, show)).json()
+        assert fresh["availableSeats"] == 2

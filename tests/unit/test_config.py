@@ -18,11 +18,11 @@ def test_the_embedded_shape_makes_up_a_secret_key() -> None:
 def test_postgresql_refuses_to_start_without_a_secret_key() -> None:
     with pytest.raises(ValidationError, match="SECRET_KEY must be set"):
         Settings(database_url="postgresql://u@h/db")
-    assert Settings(database_url="postgresql://u@h/db", secret_key="k" * 16).uses_postgres
+    assert Settings(database_url="postgresql://u@h/db", secret_key="k" * 32).uses_postgres
 
 
 def test_a_short_secret_key_is_refused() -> None:
-    with pytest.raises(ValidationError, match="at least 16"):
+    with pytest.raises(ValidationError, match="at least 32"):
         Settings(secret_key="short")
 
 

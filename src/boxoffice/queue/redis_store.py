@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.typing import EncodableT, FieldT
 
 from boxoffice.queue.mirror import LineMirror
@@ -92,6 +92,17 @@ local function ticket(user)
   return t
 end
 
+-- A ticket whose holder fell silent (or idle) is gone even before a sweep runs.
+local function alive(user, t)
+  local seen_key, timeout_field = K_WSEEN, 'waiter_timeout'
+  if t[5] == 'ADMITTED' then seen_key, timeout_field = K_ASEEN, 'admitted_idle' end
+  local last = tonumber(redis.call('ZSCORE', seen_key, user))
+  local timeout = tonumber(redis.call('HGET', K_RULES, timeout_field))
+  if last and now - last < timeout then return true end
+  remove(user)
+  return false
+end
+
 local function see(user, t)
   if t[5] == 'ADMITTED' then
     redis.call('ZADD', K_ASEEN, now, user)
@@ -111,11 +122,10 @@ _JOIN = (
     _PRELUDE
     + """
 local user, jti, exp = ARGV[3], ARGV[4], ARGV[5]
-local stats = advance()
 local t = ticket(user)
-if t then
+if t and alive(user, t) then
   see(user, t)
-  return reply(user, t, 0, stats)
+  return reply(user, t, 0, advance())
 end
 local seq = redis.call('INCR', K_SEQ)
 redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'exp', exp,
@@ -123,7 +133,7 @@ redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'ex
 redis.call('ZADD', K_WAITING, seq, user)
 redis.call('ZADD', K_WSEEN, now, user)
 event('e', 'j', 'u', user, 's', seq, 'k', jti, 'i', math.floor(now), 'x', exp)
-stats = advance()
+local stats = advance()
 return reply(user, ticket(user), 1, stats)
 """
 )
@@ -152,18 +162,10 @@ for i = 3, #ARGV, 2 do
   local user, jti = ARGV[i], ARGV[i + 1]
   local state, position = '', 0
   local t = ticket(user)
-  if t and t[1] == jti then
-    local seen_key, timeout_field = K_WSEEN, 'waiter_timeout'
-    if t[5] == 'ADMITTED' then seen_key, timeout_field = K_ASEEN, 'admitted_idle' end
-    local last = tonumber(redis.call('ZSCORE', seen_key, user))
-    local timeout = tonumber(redis.call('HGET', K_RULES, timeout_field))
-    if not last or now - last >= timeout then
-      remove(user)
-    else
-      redis.call('ZADD', seen_key, now, user)
-      state = t[5]
-      if state ~= 'ADMITTED' then position = redis.call('ZRANK', K_WAITING, user) + 1 end
-    end
+  if t and t[1] == jti and alive(user, t) then
+    see(user, t)
+    state = t[5]
+    if state ~= 'ADMITTED' then position = redis.call('ZRANK', K_WAITING, user) + 1 end
   end
   out[#out + 1] = state
   out[#out + 1] = position
@@ -286,9 +288,18 @@ class RedisQueueStore:
 
     @classmethod
     def from_url(
-        cls, url: str, *, defaults: AdmissionRules, prefix: str = "boxoffice:", mirror: bool = False
+        cls,
+        url: str,
+        *,
+        defaults: AdmissionRules,
+        prefix: str = "boxoffice:",
+        mirror: bool = False,
+        pool_size: int = 64,
     ) -> RedisQueueStore:
-        return cls(Redis.from_url(url), defaults=defaults, prefix=prefix, mirror=mirror)
+        # A blocking pool: a burst of requests waits its turn for a connection instead
+        # of failing with "too many connections".
+        pool = BlockingConnectionPool.from_url(url, max_connections=pool_size, timeout=10)
+        return cls(Redis(connection_pool=pool), defaults=defaults, prefix=prefix, mirror=mirror)
 
     async def start(self) -> None:
         await self._ensure_rules()

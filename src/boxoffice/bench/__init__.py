@@ -1,0 +1,1 @@
+"""``boxoffice bench``: measure the hot path and a whole ticket drop on this machine."""

@@ -1,0 +1,84 @@
+"""Set-up a benchmark needs before the clock starts: fans, wallets, a catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import insert, select
+
+from boxoffice.auth.tokens import TokenSigner
+from boxoffice.bench.server import ADMIN_TOKEN, SECRET_KEY
+from boxoffice.db import Database, users, wallet_transactions, wallets
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[tuple[int, str]]:
+    """``count`` registered fans with ``balance`` points each (ledger included), and
+    their access tokens, written straight to the database: registration is not what
+    is being measured."""
+    now = datetime.now(UTC)
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            first = (
+                await conn.execute(select(users.c.id).order_by(users.c.id.desc()).limit(1))
+            ).scalar()
+            start = int(first or 0) + 1
+            ids = list(range(start, start + count))
+            await conn.execute(
+                insert(users), [{"id": i, "name": f"fan{i}", "created_at": now} for i in ids]
+            )
+            await conn.execute(insert(wallets), [{"user_id": i, "balance": balance} for i in ids])
+            if balance:
+                await conn.execute(
+                    insert(wallet_transactions),
+                    [
+                        {
+                            "user_id": i,
+                            "type": "CHARGE",
+                            "amount": balance,
+                            "balance_after": balance,
+                            "created_at": now,
+                        }
+                        for i in ids
+                    ],
+                )
+            if not db.is_sqlite:
+                await conn.exec_driver_sql(
+                    "SELECT setval(pg_get_serial_sequence('users', 'id'), "
+                    "(SELECT max(id) FROM users))"
+                )
+    finally:
+        await db.dispose()
+    signer = TokenSigner(SECRET_KEY)
+    ttl = timedelta(days=1)
+    return [(i, signer.access_token(user_id=i, now=now, ttl=ttl)) for i in ids]
+
+
+def write_tokens(path: Path, fans: list[tuple[int, str]]) -> Path:
+    path.write_text("".join(f"{token}\n" for _, token in fans))
+    return path
+
+
+def make_concert(base_url: str, *, schedules: int, seats: int, price: int) -> tuple[int, list[int]]:
+    with httpx.Client(base_url=base_url, headers=ADMIN, timeout=60) as client:
+        r = client.post("/api/v1/admin/concerts", json={"title": "Drop", "venue": "Bench Hall"})
+        r.raise_for_status()
+        concert_id = r.json()["concertId"]
+        at = datetime.now(UTC) + timedelta(days=30)
+        ids = []
+        for n in range(schedules):
+            r = client.post(
+                f"/api/v1/admin/concerts/{concert_id}/schedules",
+                json={
+                    "concertAt": (at + timedelta(hours=n)).isoformat(),
+                    "seatCount": seats,
+                    "price": price,
+                },
+            )
+            r.raise_for_status()
+            ids.append(r.json()["scheduleId"])
+    return concert_id, ids
