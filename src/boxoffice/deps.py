@@ -50,7 +50,7 @@ async def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def _instant(request: Request) -> datetime:
+def request_instant(request: Request) -> datetime:
     """One instant per request, so every rule in it agrees on 'now'."""
     scope = request.scope
     now: datetime | None = scope.get("boxoffice.now")
@@ -61,7 +61,7 @@ def _instant(request: Request) -> datetime:
 
 
 async def request_time(request: Request) -> datetime:
-    return _instant(request)
+    return request_instant(request)
 
 
 Now = Annotated[datetime, Depends(request_time)]
@@ -93,13 +93,18 @@ async def queue_claims(
     return ctx.signer.read_queue(bearer_token(credentials), now=now)
 
 
-async def _pass(request: Request, credentials: Bearer, *, admitted: bool) -> QueuePass:
-    # Reads the context and clock itself instead of through sub-dependencies: each
-    # one costs FastAPI more to resolve than it does to run, on the busiest routes.
+async def check_queue_token(request: Request, token: str, *, admitted: bool) -> QueuePass:
+    """The gate, callable from a route that reads its request directly. Reads the
+    context and clock itself instead of through sub-dependencies: each one costs
+    FastAPI more to resolve than it does to run, on the busiest routes."""
     ctx: AppContext = request.app.state.ctx
-    now = _instant(request)
-    claims = ctx.signer.read_queue(bearer_token(credentials), now=now)
+    now = request_instant(request)
+    claims = ctx.signer.read_queue(token, now=now)
     return await ctx.waiting_room.check(claims=claims, now=now, admitted=admitted)
+
+
+async def _pass(request: Request, credentials: Bearer, *, admitted: bool) -> QueuePass:
+    return await check_queue_token(request, bearer_token(credentials), admitted=admitted)
 
 
 async def queue_pass(

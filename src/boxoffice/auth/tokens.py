@@ -45,6 +45,7 @@ class TokenSigner:
     def __init__(self, secret_key: str) -> None:
         self._key = secret_key
         self._seen: dict[str, dict[str, object]] = {}
+        self._queue_claims: dict[str, QueueClaims] = {}
 
     def access_token(self, *, user_id: int, now: datetime, ttl: timedelta) -> str:
         claims = {"sub": str(user_id), "typ": "access", "iat": now, "exp": now + ttl}
@@ -100,6 +101,11 @@ class TokenSigner:
         return AccessClaims(user_id=_user_id(payload))
 
     def read_queue(self, token: str, *, now: datetime) -> QueueClaims:
+        known = self._queue_claims.get(token)
+        if known is not None:
+            if known.expires_at <= now.timestamp():
+                raise TokenExpired("the token has expired")
+            return known
         payload = self._decode(token, "queue", now)
         jti, seq = payload.get("jti"), payload.get("seq")
         iat, exp = payload.get("iat"), payload.get("exp")
@@ -110,9 +116,13 @@ class TokenSigner:
             and isinstance(exp, int)
         ):
             raise InvalidToken("the queue token lacks its claims")
-        return QueueClaims(
+        claims = QueueClaims(
             user_id=_user_id(payload), jti=jti, seq=seq, issued_at=iat, expires_at=exp
         )
+        if len(self._queue_claims) >= VERIFIED_CACHE_SIZE:
+            self._queue_claims.clear()
+        self._queue_claims[token] = claims
+        return claims
 
     def token_type(self, token: str) -> str | None:
         """The ``typ`` claim of a correctly signed token, or None."""

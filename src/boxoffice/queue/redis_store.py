@@ -16,6 +16,8 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.typing import EncodableT, FieldT
@@ -118,23 +120,35 @@ local function reply(user, t, created, stats)
 end
 """
 
-_JOIN = (
+# Joins arriving in the same turn of an instance's event loop, in their order:
+# ARGV[3..] are (user, jti, token expiry) triples. One admission sweep for all.
+_JOIN_MANY = (
     _PRELUDE
     + """
-local user, jti, exp = ARGV[3], ARGV[4], ARGV[5]
-local t = ticket(user)
-if t and alive(user, t) then
-  see(user, t)
-  return reply(user, t, 0, advance())
+local created = {}
+for i = 3, #ARGV, 3 do
+  local user, jti, exp = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local t = ticket(user)
+  if t and alive(user, t) then
+    see(user, t)
+    created[#created + 1] = 0
+  else
+    local seq = redis.call('INCR', K_SEQ)
+    redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'exp', exp,
+               'state', 'WAITING')
+    redis.call('ZADD', K_WAITING, seq, user)
+    redis.call('ZADD', K_WSEEN, now, user)
+    event('e', 'j', 'u', user, 's', seq, 'k', jti, 'i', math.floor(now), 'x', exp)
+    created[#created + 1] = 1
+  end
 end
-local seq = redis.call('INCR', K_SEQ)
-redis.call('HSET', tk(user), 'jti', jti, 'seq', seq, 'iat', math.floor(now), 'exp', exp,
-           'state', 'WAITING')
-redis.call('ZADD', K_WAITING, seq, user)
-redis.call('ZADD', K_WSEEN, now, user)
-event('e', 'j', 'u', user, 's', seq, 'k', jti, 'i', math.floor(now), 'x', exp)
 local stats = advance()
-return reply(user, ticket(user), 1, stats)
+local out = {}
+for i = 3, #ARGV, 3 do
+  local user = ARGV[i]
+  out[#out + 1] = reply(user, ticket(user), created[#out + 1], stats)
+end
+return out
 """
 )
 
@@ -238,6 +252,46 @@ return {
 
 RULES_REFRESH_SECONDS = 1.0
 
+Item = TypeVar("Item")
+R = TypeVar("R")
+
+
+class Batcher(Generic[Item, R]):
+    """Sends every item submitted in one turn of the event loop as one batch. Each
+    caller's answer is as fresh as a call of its own (the batch leaves after the
+    item arrived); what is saved is the client's cost per Redis call."""
+
+    def __init__(self, send: Callable[[list[Item]], Awaitable[list[R]]]) -> None:
+        self._send = send
+        self._waiting: list[tuple[Item, asyncio.Future[R]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: Item) -> R:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[R] = loop.create_future()
+        self._waiting.append((item, future))
+        if len(self._waiting) == 1:
+            loop.call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        batch, self._waiting = self._waiting, []
+        task = asyncio.ensure_future(self._run(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[tuple[Item, asyncio.Future[R]]]) -> None:
+        try:
+            results = await self._send([item for item, _ in batch])
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
 
 def _rules_hash(rules: AdmissionRules) -> dict[FieldT, EncodableT]:
     return {
@@ -268,12 +322,12 @@ class RedisQueueStore:
         self._defaults = defaults
         self._rules = defaults
         self._rules_read_at = float("-inf")
-        self._join = client.register_script(_JOIN)
+        self._join_many = client.register_script(_JOIN_MANY)
         self._touch = client.register_script(_TOUCH)
         self._leave = client.register_script(_LEAVE)
         self._gate_many = client.register_script(_GATE_MANY)
-        self._gate_waiting: list[tuple[int, str, float, asyncio.Future[tuple[str, int]]]] = []
-        self._gate_tasks: set[asyncio.Task[None]] = set()
+        self._joins: Batcher[tuple[int, str, float, int], Any] = Batcher(self._send_joins)
+        self._gates: Batcher[tuple[int, str, float], tuple[str, int]] = Batcher(self._send_gates)
         self._advance = client.register_script(_ADVANCE)
         self._seen_many = client.register_script(_SEEN_MANY)
         self._initialised = False
@@ -366,9 +420,16 @@ class RedisQueueStore:
     async def join(
         self, *, user_id: int, jti: str, now: float, token_expires_at: int
     ) -> tuple[Ticket, LineStats, bool]:
-        raw = await self._call(self._join, repr(now), user_id, jti, token_expires_at)
-        ticket, stats, created = await self._parse(user_id, raw, now)
-        return ticket, stats, created
+        raw = await self._joins.submit((user_id, jti, now, token_expires_at))
+        return await self._parse(user_id, raw, now)
+
+    async def _send_joins(self, batch: list[tuple[int, str, float, int]]) -> list[Any]:
+        args: list[object] = []
+        for user_id, jti, _, expires in batch:
+            args += [user_id, jti, expires]
+        raw = await self._call(self._join_many, repr(max(now for _, _, now, _ in batch)), *args)
+        assert isinstance(raw, list)
+        return raw
 
     async def touch(self, *, user_id: int, jti: str, now: float) -> tuple[Ticket, LineStats] | None:
         raw = await self._call(self._touch, repr(now), user_id, jti)
@@ -378,39 +439,16 @@ class RedisQueueStore:
         return ticket, stats
 
     async def gate(self, *, user_id: int, jti: str, now: float) -> tuple[QueueState, int] | None:
-        """Checked together with every other gate request arriving in the same turn of
-        the event loop: one script call for all of them, each answer as fresh as a
-        call of its own (the batch is sent after the request arrived)."""
-        future: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
-        self._gate_waiting.append((user_id, jti, now, future))
-        if len(self._gate_waiting) == 1:
-            asyncio.get_running_loop().call_soon(self._send_gates)
-        state, position = await future
+        state, position = await self._gates.submit((user_id, jti, now))
         return (QueueState(state), position) if state else None
 
-    def _send_gates(self) -> None:
-        batch, self._gate_waiting = self._gate_waiting, []
-        task = asyncio.ensure_future(self._check_gates(batch))
-        self._gate_tasks.add(task)
-        task.add_done_callback(self._gate_tasks.discard)
-
-    async def _check_gates(
-        self, batch: list[tuple[int, str, float, asyncio.Future[tuple[str, int]]]]
-    ) -> None:
-        args: list[object] = [max(now for _, _, now, _ in batch)]
-        for user_id, jti, _, _ in batch:
+    async def _send_gates(self, batch: list[tuple[int, str, float]]) -> list[tuple[str, int]]:
+        args: list[object] = []
+        for user_id, jti, _ in batch:
             args += [user_id, jti]
-        try:
-            raw = await self._call(self._gate_many, repr(args[0]), *args[1:])
-        except Exception as exc:
-            for *_, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
-            return
+        raw = await self._call(self._gate_many, repr(max(now for _, _, now in batch)), *args)
         assert isinstance(raw, list)
-        for i, (*_, future) in enumerate(batch):
-            if not future.done():
-                future.set_result((_text(raw[2 * i]), int(raw[2 * i + 1])))
+        return [(_text(raw[2 * i]), int(raw[2 * i + 1])) for i in range(len(batch))]
 
     async def leave(self, *, user_id: int, jti: str, now: float) -> bool:
         return bool(await self._call(self._leave, repr(now), user_id, jti))
