@@ -223,6 +223,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(DBAPIError, on_database_error)
+    # A database or Redis that cannot be reached raises the socket's own error.
+    app.add_exception_handler(OSError, on_database_error)
 
 
 def documented(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:

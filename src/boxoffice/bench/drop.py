@@ -201,14 +201,12 @@ async def _drop(
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            if stats.bought >= total_seats:
-                break  # sold out: the rest of the crowd never arrives
             stats.arrived += 1
             tasks.append(
                 asyncio.create_task(_fan(session, api, stats, access, concert_id, started))
             )
-        # Once every seat is sold, fans still in line have nothing left to buy: the
-        # drop is over for them, as it is when a real sale closes.
+        # Every fan has arrived. Once every seat is sold, fans still in line have
+        # nothing left to buy: the drop is over for them, as when a real sale closes.
         everyone: asyncio.Future[list[Any]] = asyncio.gather(*tasks, return_exceptions=True)
         sold_out: asyncio.Future[Any] = asyncio.ensure_future(stats.sold_out.wait())
         await asyncio.wait([everyone, sold_out], return_when=asyncio.FIRST_COMPLETED)
