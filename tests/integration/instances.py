@@ -8,12 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
+from boxoffice.bench.server import wait_ready
 
 T = TypeVar("T")
 BOXOFFICE = str(Path(sys.executable).parent / "boxoffice")
@@ -44,19 +44,9 @@ class Instance:
             stderr=subprocess.STDOUT,
         )
 
-    def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise AssertionError(f"instance exited early:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError(f"instance not ready:\n{self.log_path.read_text()}")
+    def wait_ready(self) -> None:
+        assert self.proc is not None
+        wait_ready(self.url, self.proc, self.log_path)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -70,6 +60,21 @@ class Instance:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextmanager
+def running_pair(env: dict[str, str], log_dir: Path) -> Iterator[list[Instance]]:
+    """Two instances started together (so they race to migrate), stopped afterwards."""
+    pair = [Instance(env, log_dir, "a"), Instance(env, log_dir, "b")]
+    for instance in pair:
+        instance.start()
+    try:
+        for instance in pair:
+            instance.wait_ready()
+        yield pair
+    finally:
+        for instance in pair:
+            instance.stop()
 
 
 def instance_env(

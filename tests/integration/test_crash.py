@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from boxoffice import audit
 from boxoffice.db import Database, payments, reservations
 from tests.conftest import REDIS_URL
-from tests.integration.instances import Instance, gather_limited, instance_env
+from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
 from tests.integration.test_multi_instance import Fan, bearer, join, make_show, register
 
 FANS = 300
@@ -29,16 +29,8 @@ def pair(postgres_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[list[
         admission_capacity="10000",
         admission_per_minute="1000000",
     )
-    made = [Instance(env, tmp_path, "a"), Instance(env, tmp_path, "b")]
-    for instance in made:
-        instance.start()
-    try:
-        for instance in made:
-            instance.wait_ready()
+    with running_pair(env, tmp_path) as made:
         yield made
-    finally:
-        for instance in made:
-            instance.stop()
 
 
 async def test_a_killed_instance_leaves_nothing_half_done_and_the_other_keeps_serving(

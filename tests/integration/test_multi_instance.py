@@ -17,7 +17,7 @@ import pytest
 from boxoffice import audit
 from boxoffice.db import Database
 from tests.conftest import REDIS_URL
-from tests.integration.instances import Instance, gather_limited, instance_env
+from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
 
 JOINERS = 2_000
 CAPACITY = 50
@@ -45,16 +45,8 @@ def instances(postgres_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[
         admitted_idle_seconds="600",
         max_holds_per_user="2",
     )
-    pair = [Instance(env, tmp_path, "a"), Instance(env, tmp_path, "b")]
-    for instance in pair:  # started together: they race to migrate the same database
-        instance.start()
-    try:
-        for instance in pair:
-            instance.wait_ready()
+    with running_pair(env, tmp_path) as pair:
         yield pair
-    finally:
-        for instance in pair:
-            instance.stop()
 
 
 @pytest.fixture

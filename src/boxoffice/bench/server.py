@@ -20,6 +20,21 @@ SECRET_KEY = "benchmark-secret-key-0123456789abcdef"
 ADMIN_TOKEN = "benchmark-admin-token"
 
 
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    """Until a started ``boxoffice serve`` answers /readyz; its log in the error if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"boxoffice serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"boxoffice serve did not become ready:\n{log.read_text()}")
+
+
 @dataclass
 class BenchServer:
     postgres_url: str
@@ -68,17 +83,7 @@ class BenchServer:
             stdout=log.open("wb"),
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited; see {log}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the server did not become ready; see {log}")
+        wait_ready(self.url, self.proc, log)
 
     def rss_bytes(self) -> int:
         assert self.proc is not None
