@@ -37,7 +37,7 @@ async def test_a_killed_instance_leaves_nothing_half_done_and_the_other_keeps_se
     pair: list[Instance], postgres_url: str
 ) -> None:
     victim, survivor = pair
-    limits = httpx.Limits(max_connections=100)
+    limits = httpx.Limits(max_connections=100, keepalive_expiry=1)
     a = httpx.AsyncClient(base_url=victim.url, timeout=30, limits=limits)
     b = httpx.AsyncClient(base_url=survivor.url, timeout=30, limits=limits)
     try:

@@ -51,7 +51,9 @@ def instances(postgres_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[
 
 @pytest.fixture
 async def clients(instances: list[Instance]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    # Drop idle connections well before the server's 5 s keep-alive closes them, so a
+    # request never goes out on a connection the server is closing.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=1)
     made = [httpx.AsyncClient(base_url=i.url, timeout=60, limits=limits) for i in instances]
     yield made
     for client in made:
