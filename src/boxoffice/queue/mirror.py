@@ -117,8 +117,8 @@ class LineMirror:
                 if state is QueueState.WAITING:
                     self.waiting.add(entry.seq)
         self._admitted = len(admitted) // 6
+        # ZRANGE ... WITHSCORES comes back in score (time) order already.
         self._admissions = deque(float(admissions[i + 1]) for i in range(0, len(admissions), 2))
-        self._admissions = deque(sorted(self._admissions))
         self._first_admission = float(_s(first)) if _s(first) else None
         self._last_id = _s(last_id)
         self.synced = True
