@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from boxoffice.bench.drop import DropResult, percentile
-from boxoffice.bench.hotpath import TARGETS
+from boxoffice.bench.hotpath import HotPathRow
 from boxoffice.bench.memory import MemoryResult
-from boxoffice.bench.wrk import WrkResult
 
 WHAT_MATTERED = [
     "What made the difference, each change measured with wrk before and after (shares",
@@ -87,25 +86,23 @@ def plot_drop(result: DropResult, path: Path) -> None:
     plt.close(fig)
 
 
-def _hot_table(results: list[WrkResult]) -> list[str]:
-    ceiling = results[0].requests_per_second
-    rows = [
-        "| endpoint | req/s | p50 | p99 | share of ceiling | target |",
-        "|---|---:|---:|---:|---:|---|",
+def _hot_table(rows: list[HotPathRow]) -> list[str]:
+    lines = [
+        "| endpoint | req/s | p50 | p99 | share of ceiling | each round | target |",
+        "|---|---:|---:|---:|---:|---|---|",
     ]
-    for r in results:
-        ratio = r.requests_per_second / ceiling
-        target = TARGETS.get(r.name)
+    for row in rows:
+        r = row.result
         verdict = (
             "—"
-            if target is None
-            else f"≥ {target:.0%}: {'met' if ratio >= target else '**not met**'}"
+            if row.target is None
+            else f"≥ {row.target:.0%}: {'met' if row.met else '**not met**'}"
         )
-        rows.append(
+        lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
-            f"| {ratio:.0%} | {verdict} |"
+            f"| {row.share:.0%} | {' · '.join(f'{s:.0%}' for s in row.shares)} | {verdict} |"
         )
-    return rows
+    return lines
 
 
 def _drop_table(result: DropResult) -> list[str]:
@@ -142,7 +139,7 @@ def write_report(
     path: Path,
     *,
     command: str,
-    hot: list[WrkResult],
+    hot: list[HotPathRow],
     drop: DropResult,
     hot_seats: DropResult,
     spread: DropResult,

@@ -52,7 +52,9 @@ def main(args: argparse.Namespace) -> None:
             hot = _on_server(
                 args,
                 {"BOXOFFICE_ADMISSION_CAPACITY": "1"},
-                lambda s: run_hot_path(s, seconds=args.seconds, workdir=workdir),
+                lambda s: run_hot_path(
+                    s, seconds=args.seconds, rounds=args.rounds, workdir=workdir
+                ),
             )
         if args.scenario in ("all", "drop"):
             drop = _on_server(
