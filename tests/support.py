@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -192,3 +192,11 @@ async def running_api(settings: Any, clock: FakeClock) -> AsyncIterator[Api]:
 
     async with serve(create_app(settings, clock=clock)) as client:
         yield Api(client, clock)
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
+    """Until ``check`` holds; fails the test if it does not within ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "never came true"
+        await asyncio.sleep(0.01)

@@ -3,24 +3,17 @@ same answers as Redis a moment later, liveness written in batches."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 
 from boxoffice.queue.model import AdmissionRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from tests.conftest import REDIS_URL
+from tests.support import eventually
 
 NOW = 1_800_000_000.0
 FAR = 10**10
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "the mirror never caught up"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -322,6 +322,8 @@ class RedisQueueStore:
         self._defaults = defaults
         self._rules = defaults
         self._rules_read_at = float("-inf")
+        self._rules_reading: asyncio.Future[AdmissionRules] | None = None
+        self._rules_changes = 0
         self._join_many = client.register_script(_JOIN_MANY)
         self._touch = client.register_script(_TOUCH)
         self._leave = client.register_script(_LEAVE)
@@ -462,12 +464,31 @@ class RedisQueueStore:
         return _stats(raw, now)
 
     async def rules(self) -> AdmissionRules:
-        """The shared rules, re-read at most once a second: a change made through any
-        instance reaches every instance within that second."""
+        """The shared rules as this instance last read them, re-read in the background
+        once a second old, so a change made through any instance reaches every
+        instance about a second later. Only what a fan is told (estimated wait, poll
+        interval, expiry) comes from here; admission reads the rules inside Redis, so
+        no request waits for this read but the very first."""
         if time.monotonic() - self._rules_read_at < RULES_REFRESH_SECONDS:
             return self._rules
+        if self._rules_reading is None:
+            self._rules_reading = asyncio.ensure_future(self._read_rules())
+            self._rules_reading.add_done_callback(self._rules_read)
+        if self._rules_read_at == float("-inf"):
+            return await asyncio.shield(self._rules_reading)
+        return self._rules
+
+    def _rules_read(self, reading: asyncio.Future[AdmissionRules]) -> None:
+        self._rules_reading = None
+        if not reading.cancelled() and (error := reading.exception()) is not None:
+            log.warning("could not read the waiting-room rules; keeping the last: %r", error)
+
+    async def _read_rules(self) -> AdmissionRules:
+        changes = self._rules_changes
         await self._ensure_rules()
         raw = await self._redis.hgetall(self._prefix + "rules")
+        if changes != self._rules_changes:
+            return self._rules  # set here while the read was out: that is newer
         fields = {_text(k): _text(v) for k, v in raw.items()}
         self._rules = AdmissionRules(
             capacity=int(fields["capacity"]),
@@ -481,6 +502,7 @@ class RedisQueueStore:
 
     async def set_rules(self, rules: AdmissionRules) -> None:
         await self._redis.hset(self._prefix + "rules", mapping=_rules_hash(rules))
+        self._rules_changes += 1
         self._rules = rules
         self._rules_read_at = time.monotonic()
 

@@ -1,0 +1,113 @@
+"""The shared admission rules on Redis: re-read at most once a second per instance,
+in the background and by one read however many requests want them at that moment,
+and never rolled back by a read that was already out when this instance changed them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from boxoffice.queue import redis_store
+from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.redis_store import RedisQueueStore
+from tests.conftest import REDIS_URL
+from tests.support import eventually
+
+RULES = AdmissionRules(
+    capacity=5, per_minute=60, paused=False, waiter_timeout=30.0, admitted_idle=100.0
+)
+
+
+@pytest.fixture
+async def store(redis_prefix: str) -> AsyncIterator[RedisQueueStore]:
+    s = RedisQueueStore.from_url(REDIS_URL, defaults=RULES, prefix=redis_prefix)
+    await s.start()
+    yield s
+    await s.close()
+
+
+class CountedReads:
+    """Counts the rules reads a store sends, and can hold them in flight."""
+
+    def __init__(self, store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        self.release = asyncio.Event()
+        self.release.set()
+        client = store._redis  # the one place a read can be observed
+        original = client.hgetall
+
+        async def hgetall(name: str) -> Any:
+            self.count += 1
+            answer = await original(name)
+            await self.release.wait()
+            return answer
+
+        monkeypatch.setattr(client, "hgetall", hgetall)
+
+
+async def test_the_first_requests_share_one_read_and_wait_for_it(
+    store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = CountedReads(store, monkeypatch)
+    reads.release.clear()
+    waiting = [asyncio.ensure_future(store.rules()) for _ in range(50)]
+    await asyncio.sleep(0.05)
+    assert not any(w.done() for w in waiting)  # nothing to answer with yet
+    reads.release.set()
+    assert await asyncio.gather(*waiting) == [RULES] * 50
+    assert reads.count == 1
+
+
+async def test_later_requests_never_wait_for_a_due_read(
+    store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.rules()
+    reads = CountedReads(store, monkeypatch)
+    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
+    reads.release.clear()  # the read, once started, hangs
+    answers = [await asyncio.wait_for(store.rules(), timeout=1) for _ in range(50)]
+    assert answers == [RULES] * 50
+    await asyncio.sleep(0.05)
+    assert reads.count == 1
+    reads.release.set()
+
+
+async def test_rules_changed_elsewhere_arrive_once_due(
+    store: RedisQueueStore, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = RedisQueueStore.from_url(REDIS_URL, defaults=RULES, prefix=redis_prefix)
+    try:
+        assert await store.rules() == RULES
+        changed = replace(RULES, capacity=9)
+        await other.set_rules(changed)
+        assert await store.rules() == RULES  # read under a second ago: kept
+        monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
+        await store.rules()  # due: the read starts
+
+        async def arrived() -> bool:
+            return await store.rules() == changed
+
+        await eventually(arrived)
+    finally:
+        await other.close()
+
+
+async def test_a_read_already_out_does_not_undo_a_change_made_here(
+    store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = CountedReads(store, monkeypatch)
+    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
+    await store.rules()
+    reads.release.clear()
+    assert await store.rules() == RULES  # due: a read starts and is held
+    await asyncio.sleep(0.05)  # ...with its (old) answer in hand
+    changed = replace(RULES, paused=True)
+    await store.set_rules(changed)
+    reads.release.set()
+    await asyncio.sleep(0.05)
+    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 60.0)
+    assert await store.rules() == changed
