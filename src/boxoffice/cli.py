@@ -56,7 +56,7 @@ def cmd_demo_data(settings: Settings) -> None:
 def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     import uvicorn
 
-    from boxoffice.app import create_app
+    from boxoffice.app import create_app, settle
 
     if workers > 1 and not settings.redis_url:
         sys.exit(
@@ -81,7 +81,7 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+        uvicorn.run(settle(create_app(settings)), **common)  # type: ignore[arg-type]
         return
     # Workers build their own Settings from the environment; they must all sign
     # tokens with one key, so a key made up here is handed down to them.
