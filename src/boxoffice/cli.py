@@ -78,6 +78,7 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
         "host": host,
         "port": port,
         "log_level": "info",
+        "access_log": settings.access_log,
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # always decided by the database.
     seat_map_cache_ms: int = Field(default=500, ge=0, le=1000)
     load_demo_data: bool = True
+    # One log line per request: the record to go back to after a disputed sale or a
+    # bot wave. It costs a large share of a cheap request's time (docs/benchmarks.md
+    # measures it); /metrics counts every route either way.
+    access_log: bool = True
     # Adds GET /bench/ceiling, a bare endpoint the benchmark measures the hot path
     # against. Off in normal running.
     bench_endpoints: bool = False

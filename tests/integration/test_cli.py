@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from boxoffice.bench.server import wait_ready
 from tests.conftest import REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port, instance_env
 
@@ -75,3 +76,29 @@ def test_several_workers_share_one_line_through_redis(
     finally:
         proc.terminate()
         assert proc.wait(timeout=40) == 0
+    # The access log is on unless turned off.
+    assert '"GET /api/v1/queue/status HTTP/1.1" 200' in (tmp_path / "serve.log").read_text()
+
+
+def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
+    port = free_port()
+    env = instance_env(database_url=f"sqlite:///{tmp_path}/x.db", redis_url="", redis_prefix="x:")
+    del env["BOXOFFICE_REDIS_URL"]
+    env["BOXOFFICE_ACCESS_LOG"] = "false"
+    log = tmp_path / "serve.log"
+    proc = subprocess.Popen(
+        [BOXOFFICE, "serve", "--port", str(port)],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc, log)
+        assert httpx.get(f"{url}/api/v1/concerts").status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=40)
+    text = log.read_text()
+    assert "Application shutdown complete" in text
+    assert "/api/v1/concerts" not in text

@@ -16,6 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seconds", type=int, default=5, help="wrk time per hot-path endpoint and round"
     )
     parser.add_argument("--rounds", type=int, default=3, help="hot-path rounds (median kept)")
+    parser.add_argument(
+        "--compare-servers",
+        action="store_true",
+        help="hot-path: also measure uvicorn with its access log and granian (always in all)",
+    )
     parser.add_argument("--fans", type=int, default=10_000, help="fans in the ticket drop")
     parser.add_argument("--rate", type=float, default=250.0, help="fans arriving per second")
     parser.add_argument("--schedules", type=int, default=20, help="schedules of 50 seats on sale")

@@ -101,7 +101,8 @@ def run_hot_path(
 
     rows = []
     for runs in by_name.values():
-        ordered = sorted(runs, key=lambda run: run[1])
+        # By share; the ceiling's shares are all 1, so its median round is by req/s.
+        ordered = sorted(runs, key=lambda run: (run[1], run[0].requests_per_second))
         result, share = ordered[(len(ordered) - 1) // 2]  # the median; the lower one if even
         rows.append(HotPathRow(result=result, share=share, shares=[s for _, s in runs]))
     for row in rows:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from boxoffice.bench.drop import print_drop, run_drop
-from boxoffice.bench.hotpath import run_hot_path
+from boxoffice.bench.hotpath import HotPathRow, run_hot_path
 from boxoffice.bench.memory import run_memory
 from boxoffice.bench.report import plot_drop, write_report
 from boxoffice.bench.server import BenchServer
@@ -28,10 +28,23 @@ DROP_ENV = {
 }
 
 
+# The hot path again on other servers, to choose the one `boxoffice serve` runs.
+SERVER_CHOICES = [
+    ("uvicorn, no access log", "uvicorn", {"BOXOFFICE_ACCESS_LOG": "false"}),
+    ("granian 2.8, access log", "granian", {}),
+    ("granian 2.8, no access log", "granian", {"BOXOFFICE_ACCESS_LOG": "false"}),
+]
+HOT_PATH_ENV = {"BOXOFFICE_ADMISSION_CAPACITY": "1"}
+
+
 def _on_server(
-    args: argparse.Namespace, env: dict[str, str], work: Callable[[BenchServer], T]
+    args: argparse.Namespace,
+    env: dict[str, str],
+    work: Callable[[BenchServer], T],
+    *,
+    server_kind: str = "uvicorn",
 ) -> T:
-    server = BenchServer(args.postgres_url, args.redis_url, extra_env=env)
+    server = BenchServer(args.postgres_url, args.redis_url, extra_env=env, server=server_kind)
     with tempfile.TemporaryDirectory() as tmp:
         try:
             server.start(Path(tmp) / "server.log")
@@ -48,14 +61,21 @@ def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         hot = drop = hot_seats = spread = memory = None
+        servers: list[tuple[str, list[HotPathRow]]] = []
+
+        def hot_path(s: BenchServer) -> list[HotPathRow]:
+            return run_hot_path(s, seconds=args.seconds, rounds=args.rounds, workdir=workdir)
+
         if args.scenario in ("all", "hot-path"):
-            hot = _on_server(
-                args,
-                {"BOXOFFICE_ADMISSION_CAPACITY": "1"},
-                lambda s: run_hot_path(
-                    s, seconds=args.seconds, rounds=args.rounds, workdir=workdir
-                ),
-            )
+            print("boxoffice serve (uvicorn, access log): the default")
+            hot = _on_server(args, HOT_PATH_ENV, hot_path)
+            servers.append(("uvicorn, access log (`boxoffice serve`)", hot))
+            if args.scenario == "all" or args.compare_servers:
+                for label, kind, env in SERVER_CHOICES:
+                    print(label)
+                    servers.append(
+                        (label, _on_server(args, HOT_PATH_ENV | env, hot_path, server_kind=kind))
+                    )
         if args.scenario in ("all", "drop"):
             drop = _on_server(
                 args,
@@ -108,6 +128,7 @@ def main(args: argparse.Namespace) -> None:
                 args.report,
                 command=command.strip(),
                 hot=hot,
+                servers=servers,
                 drop=drop,
                 hot_seats=hot_seats,
                 spread=spread,

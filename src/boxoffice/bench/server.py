@@ -35,11 +35,18 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"boxoffice serve did not become ready:\n{log.read_text()}")
 
 
+SERVERS = ("uvicorn", "granian")
+
+
 @dataclass
 class BenchServer:
+    """One app process on a fresh database: ``boxoffice serve`` (uvicorn), or the same
+    app under granian when the benchmark compares servers."""
+
     postgres_url: str
     redis_url: str
     port: int = 8899
+    server: str = "uvicorn"
     extra_env: dict[str, str] = field(default_factory=dict)
     database: str = field(default_factory=lambda: f"boxoffice_bench_{secrets.token_hex(4)}")
     prefix: str = field(default_factory=lambda: f"boxoffice-bench:{secrets.token_hex(4)}:")
@@ -76,12 +83,22 @@ class BenchServer:
                 **self.extra_env,
             }
         )
-        boxoffice = str(Path(sys.executable).parent / "boxoffice")
+        bin_dir = Path(sys.executable).parent
+        if self.server == "granian":
+            subprocess.run(
+                [str(bin_dir / "boxoffice"), "migrate"], env=env, check=True, capture_output=True
+            )
+            access_log = env.get("BOXOFFICE_ACCESS_LOG", "true") == "true"
+            command = [
+                str(bin_dir / "granian"),
+                *("--interface", "asgi", "--loop", "uvloop", "--port", str(self.port)),
+                "--access-log" if access_log else "--no-access-log",
+                *("--factory", "boxoffice.app:app_from_env"),
+            ]
+        else:
+            command = [str(bin_dir / "boxoffice"), "serve", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [boxoffice, "serve", "--port", str(self.port)],
-            env=env,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
+            command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
         )
         wait_ready(self.url, self.proc, log)
 
