@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -45,24 +44,16 @@ def test_several_workers_share_one_line_through_redis(
 ) -> None:
     port = free_port()
     env = instance_env(database_url=postgres_url, redis_url=REDIS_URL, redis_prefix=redis_prefix)
-    log = (tmp_path / "serve.log").open("wb")
+    log = tmp_path / "serve.log"
     proc = subprocess.Popen(
         [BOXOFFICE, "serve", "--workers", "2", "--port", str(port)],
         env=env,
-        stdout=log,
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            proc.poll()
-            assert proc.returncode is None, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
+        wait_ready(url, proc, log)
         access = httpx.post(f"{url}/api/v1/users", json={"name": "w"}).json()["accessToken"]
         token = httpx.post(
             f"{url}/api/v1/queue/tokens", headers={"Authorization": f"Bearer {access}"}
@@ -77,7 +68,7 @@ def test_several_workers_share_one_line_through_redis(
         proc.terminate()
         assert proc.wait(timeout=40) == 0
     # The access log is on unless turned off.
-    assert '"GET /api/v1/queue/status HTTP/1.1" 200' in (tmp_path / "serve.log").read_text()
+    assert '"GET /api/v1/queue/status HTTP/1.1" 200' in log.read_text()
 
 
 def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:

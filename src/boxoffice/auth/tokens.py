@@ -96,22 +96,21 @@ class TokenSigner:
         return payload
 
     def _verify(self, token: str) -> dict[str, object]:
-        bad = InvalidToken("the token is malformed or its signature does not match")
         try:
             raw = token.encode("ascii")
         except UnicodeEncodeError:
-            raise bad from None
+            raise _malformed() from None
         signing_input, _, signature = raw.rpartition(b".")
         header, _, body = signing_input.partition(b".")
         if header != HEADER or not body:
-            raise bad
+            raise _malformed()
         try:
             valid = self._hmac.verify(signing_input, self._key, _unb64(signature))
             payload = orjson.loads(_unb64(body)) if valid else None
         except (binascii.Error, ValueError):
-            raise bad from None
+            raise _malformed() from None
         if not isinstance(payload, dict) or not all(k in payload for k in ("sub", "typ", "exp")):
-            raise bad
+            raise _malformed()
         return payload
 
     def _decode(self, token: str, expected: TokenType, now: datetime) -> dict[str, object]:
@@ -158,6 +157,10 @@ class TokenSigner:
         except InvalidToken:
             return None
         return typ if isinstance(typ, str) else None
+
+
+def _malformed() -> InvalidToken:
+    return InvalidToken("the token is malformed or its signature does not match")
 
 
 def _b64(data: bytes) -> bytes:
