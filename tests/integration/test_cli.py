@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,21 +41,30 @@ def test_postgresql_without_a_secret_key_is_refused_without_echoing_the_url(tmp_
     assert "hunter2" not in result.stderr
 
 
+@contextmanager
+def serving(
+    args: list[str], env: dict[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`boxoffice serve ARGS`, ready, logging to ``log``; stopped with SIGTERM after."""
+    proc = subprocess.Popen(
+        [BOXOFFICE, "serve", *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{args[args.index('--port') + 1]}"
+    try:
+        wait_ready(url, proc, log)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=40)
+
+
 def test_several_workers_share_one_line_through_redis(
     postgres_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     port = free_port()
     env = instance_env(database_url=postgres_url, redis_url=REDIS_URL, redis_prefix=redis_prefix)
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen(
-        [BOXOFFICE, "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc, log)
+    with serving(["--workers", "2", "--port", str(port)], env, log) as (url, proc):
         access = httpx.post(f"{url}/api/v1/users", json={"name": "w"}).json()["accessToken"]
         token = httpx.post(
             f"{url}/api/v1/queue/tokens", headers={"Authorization": f"Bearer {access}"}
@@ -64,9 +75,7 @@ def test_several_workers_share_one_line_through_redis(
                 f"{url}/api/v1/queue/status", headers={"Authorization": f"Bearer {token}"}
             )
             assert r.status_code == 200, r.text
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=40) == 0
+    assert proc.returncode == 0
     # The access log is on unless turned off.
     assert '"GET /api/v1/queue/status HTTP/1.1" 200' in log.read_text()
 
@@ -77,19 +86,8 @@ def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
     del env["BOXOFFICE_REDIS_URL"]
     env["BOXOFFICE_ACCESS_LOG"] = "false"
     log = tmp_path / "serve.log"
-    proc = subprocess.Popen(
-        [BOXOFFICE, "serve", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc, log)
+    with serving(["--port", str(port)], env, log) as (url, _):
         assert httpx.get(f"{url}/api/v1/concerts").status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=40)
     text = log.read_text()
     assert "Application shutdown complete" in text
     assert "/api/v1/concerts" not in text
