@@ -109,6 +109,31 @@ async def test_unknown_concerts_and_schedules_are_404(api: Api) -> None:
     assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
 
 
+async def test_a_malformed_seat_map_request_is_refused_before_the_gate(api: Api) -> None:
+    show = await api.make_show()
+    fan = await api.admitted_fan()
+    good = f"/api/v1/concerts/{show.concert_id}/schedules/{show.schedule_id}/seats"
+    for concert, schedule in (
+        ("0", show.schedule_id),
+        ("-1", show.schedule_id),
+        ("abc", show.schedule_id),
+        ("١٢", show.schedule_id),  # digits, but not ASCII ones
+        (show.concert_id, str(2**63)),
+        (show.concert_id, "1e3"),
+    ):
+        url = f"/api/v1/concerts/{concert}/schedules/{schedule}/seats"
+        for headers in (fan.queue, {}):  # the shape is checked before the credential
+            r = await api.client.get(url, headers=headers)
+            assert (r.status_code, r.json()["code"]) == (422, "validation_error"), url
+    r = await api.client.get(good, params={"status": "GONE"}, headers=fan.queue)
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    assert "AVAILABLE, HELD, SOLD" in r.json()["detail"]
+    r = await api.client.get(good, params={"status": "SOLD"}, headers={})
+    assert (r.status_code, r.json()["code"]) == (401, "invalid_token")
+    r = await api.client.get(f"/api/v1/concerts/{2**63 - 1}/schedules/1/seats", headers=fan.queue)
+    assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
+
+
 async def test_an_operator_creates_a_schedule_of_numbered_seats(api: Api) -> None:
     r = await api.client.post(
         "/api/v1/admin/concerts", json={"title": "Night", "venue": "Dome"}, headers=api.admin

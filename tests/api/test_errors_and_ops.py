@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
-from tests.support import Api
+from boxoffice.app import CEILING_BODY
+from boxoffice.config import Settings
+from tests.support import Api, FakeClock, running_api
 
 
 async def test_unknown_routes_are_404_problems(api: Api) -> None:
@@ -55,6 +59,18 @@ async def test_bad_path_ids_get_a_422_problem(api: Api, path_id: str) -> None:
     assert r.status_code == 422
 
 
+async def test_the_benchmark_ceiling_exists_only_when_asked_for(
+    api: Api, make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    r = await api.client.get("/bench/ceiling")
+    assert (r.status_code, r.json()["code"]) == (404, "not_found")
+    async with running_api(make_settings(bench_endpoints=True), clock) as bench:
+        r = await bench.client.get("/bench/ceiling")
+        assert (r.status_code, r.json()) == (200, CEILING_BODY)
+        spec = (await bench.client.get("/openapi.json")).json()
+        assert "/bench/ceiling" not in spec["paths"]
+
+
 async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     assert (await api.client.get("/readyz")).json() == {"status": "ready"}
@@ -71,6 +87,10 @@ async def test_metrics_count_requests_by_route_and_the_line(api: Api) -> None:
         in text
     )
     assert "boxoffice_http_request_duration_seconds_bucket" in text
+    await api.seats(fan, show)  # a route on the app itself, not in an included router
+    seat_map = "/api/v1/concerts/{concert_id}/schedules/{schedule_id}/seats"
+    text = (await api.client.get("/metrics")).text
+    assert f'route="{seat_map}",status="200"}} 1.0' in text
     assert "boxoffice_holds_total 1.0" in text
     assert "boxoffice_payments_total 1.0" in text
     assert "boxoffice_queue_waiting 0.0" in text
@@ -111,6 +131,19 @@ async def test_the_openapi_document_describes_every_endpoint_credential_and_erro
     assert {"201", "401", "402", "403", "404", "409", "422"} <= set(pay["responses"])
     assert "insufficient_balance" in pay["responses"]["402"]["description"]
     assert "Idempotency-Key" in {p["name"] for p in pay["parameters"]}
+    # The busiest routes read their requests themselves; they are documented all the same.
+    poll = paths["/api/v1/queue/status"]["get"]
+    assert poll["security"] == [{"QueueToken": []}]
+    assert poll["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/QueueStatusPublic"
+    }
+    seat_map = paths["/api/v1/concerts/{concert_id}/schedules/{schedule_id}/seats"]["get"]
+    assert {(p["in"], p["name"], p["required"]) for p in seat_map["parameters"]} == {
+        ("path", "concert_id", True),
+        ("path", "schedule_id", True),
+        ("query", "status", False),
+    }
+    assert {"200", "401", "403", "404", "422"} <= set(seat_map["responses"])
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()

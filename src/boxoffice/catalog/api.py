@@ -33,15 +33,19 @@ from boxoffice.errors import (
     NotAdmitted,
     ScheduleNotFound,
     TokenExpired,
+    ValidationFailed,
     documented,
 )
+from boxoffice.routing import API_V1, DirectRoute, path_id, path_id_parameter
 from boxoffice.schemas import MAX_INT64
 
+# Every admitted fan reads seat maps again and again: routed flat, reading its
+# request itself (see boxoffice.routing).
+seat_maps = APIRouter(prefix=f"{API_V1}/concerts", tags=["catalog"], route_class=DirectRoute)
 router = APIRouter(prefix="/concerts", tags=["catalog"])
 admin_router = APIRouter(prefix="/admin/concerts", tags=["admin"], dependencies=[Admin])
 
 ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
-ScheduleId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 GATED = (InvalidToken, TokenExpired, NotAdmitted)
 
 
@@ -66,22 +70,31 @@ async def schedules(
     return ScheduleList(concert_id=concert_id, schedules=[SchedulePublic.of(s) for s in found])
 
 
-@router.get(
+@seat_maps.get(
     "/{concert_id}/schedules/{schedule_id}/seats",
     response_model=SeatMapPublic,
     responses=documented(*GATED, ConcertNotFound, ScheduleNotFound),
-    openapi_extra={"security": [{"QueueToken": []}]},
+    openapi_extra={
+        "security": [{"QueueToken": []}],
+        "parameters": [
+            path_id_parameter("concert_id"),
+            path_id_parameter("schedule_id"),
+            {
+                "in": "query",
+                "name": "status",
+                "required": False,
+                "description": "Only seats in this state.",
+                "schema": {"$ref": "#/components/schemas/SeatStatus"},
+            },
+        ],
+    },
 )
-async def seats(
-    request: Request,
-    concert_id: ConcertId,
-    schedule_id: ScheduleId,
-    status: Annotated[SeatStatus | None, Query(description="Only seats in this state.")] = None,
-) -> Response:
+async def seats(request: Request) -> Response:
     """The seat map. It may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS`
     (default 0.5 s); a hold is always decided by the database."""
-    # Every admitted fan reads this again and again: the gate is called directly
-    # rather than resolved as dependencies.
+    concert_id = path_id(request, "concert_id")
+    schedule_id = path_id(request, "schedule_id")
+    status = _seat_status(request.query_params.get("status"))
     token = token_from_header(request.headers.get("authorization"))
     await check_queue_token(request, token, admitted=True)
     ctx: AppContext = request.app.state.ctx
@@ -95,6 +108,16 @@ async def seats(
 
     body = await ctx.seat_maps.get_or_fill((concert_id, schedule_id, status), fill)
     return Response(body, media_type="application/json")
+
+
+def _seat_status(text: str | None) -> SeatStatus | None:
+    if text is None:
+        return None
+    try:
+        return SeatStatus(text)
+    except ValueError:
+        choices = ", ".join(SeatStatus)
+        raise ValidationFailed(f"query.status: must be one of {choices}") from None
 
 
 @admin_router.post("", status_code=201, responses=documented(InvalidToken))

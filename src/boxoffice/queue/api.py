@@ -11,13 +11,17 @@ from boxoffice.queue.schemas import (
     WaitingRoomPublic,
     status_body,
 )
+from boxoffice.routing import API_V1, DirectRoute
 from boxoffice.schemas import json_response
 
+# Every fan in a sale joins once and then polls every few seconds: these two are
+# routed flat and read their requests themselves (see boxoffice.routing).
+polls = APIRouter(prefix=f"{API_V1}/queue", tags=["waiting room"], route_class=DirectRoute)
 router = APIRouter(prefix="/queue", tags=["waiting room"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 
 
-@router.post(
+@polls.post(
     "/tokens",
     status_code=201,
     response_model=QueueStatusPublic,
@@ -29,7 +33,6 @@ admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 )
 async def join(request: Request) -> Response:
     """Join the line (201), or get back your live place in it (200)."""
-    # Read directly, like status: the crowd arrives here all at once when a sale opens.
     ctx: AppContext = request.app.state.ctx
     now = ctx.clock()
     user = ctx.signer.read_access(token_from_header(request.headers.get("authorization")), now=now)
@@ -37,7 +40,7 @@ async def join(request: Request) -> Response:
     return json_response(status_body(status), status_code=201 if created else 200)
 
 
-@router.get(
+@polls.get(
     "/status",
     response_model=QueueStatusPublic,
     responses=documented(InvalidToken, TokenExpired),
@@ -46,8 +49,6 @@ async def join(request: Request) -> Response:
 async def status(request: Request) -> Response:
     """Where you stand. Poll again after `pollAfterSeconds`; silence past `expiresAt`
     drops you from the line."""
-    # Every waiting fan calls this every few seconds, so it reads the request itself
-    # rather than through dependencies, whose resolution costs more than the answer.
     ctx: AppContext = request.app.state.ctx
     now = ctx.clock()
     token = token_from_header(request.headers.get("authorization"))
