@@ -118,7 +118,7 @@ def _hot_table(rows: list[HotPathRow]) -> list[str]:
         )
         lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
-            f"| {row.share:.0%} | {' · '.join(f'{s:.0%}' for s in row.shares)} | {verdict} |"
+            f"| {row.share:.0%} | {row.spread} | {verdict} |"
         )
     return lines
 
@@ -211,8 +211,9 @@ def write_report(
         "other endpoints are measured against it in the same run. *Status* is a waiting",
         "fan's poll; *join* issues a new queue token for a new fan each request; *seat map*",
         "is an admitted fan reading a 50-seat map. This machine's speed drifts from minute",
-        "to minute, so each endpoint is measured in rounds, each against the ceiling of its",
-        "own round, and the median round is shown (every round's share beside it).",
+        "to minute, so the endpoints are measured in rounds with the ceiling measured again",
+        "between every two: each endpoint's share is against the mean of the ceilings just",
+        "before and after it. The median round is shown, every round's share beside it.",
         "",
         *_hot_table(hot),
         "",
