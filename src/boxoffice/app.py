@@ -18,7 +18,7 @@ from boxoffice.auth.tokens import TokenSigner
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
 from boxoffice.catalog.api import seat_maps
-from boxoffice.catalog.cache import SeatMapCache
+from boxoffice.catalog.cache import CatalogCache
 from boxoffice.config import Settings
 from boxoffice.context import AppContext, Clock
 from boxoffice.db import Database, utcnow
@@ -97,7 +97,7 @@ def create_app(
         ),
         clock=clock,
         metrics=metrics,
-        seat_maps=SeatMapCache(settings.seat_map_cache_ms / 1000),
+        catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
     )
 
     @asynccontextmanager

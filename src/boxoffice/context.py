@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from boxoffice.auth.tokens import TokenSigner
-from boxoffice.catalog.cache import SeatMapCache
+from boxoffice.catalog.cache import CatalogCache
 from boxoffice.config import Settings
 from boxoffice.db import Database
 from boxoffice.metrics import Metrics
@@ -24,4 +24,4 @@ class AppContext:
     waiting_room: WaitingRoom
     clock: Clock
     metrics: Metrics
-    seat_maps: SeatMapCache
+    catalog_cache: CatalogCache

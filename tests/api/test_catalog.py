@@ -189,3 +189,22 @@ async def test_a_cached_seat_map_may_lag_but_holds_are_decided_by_the_database(
         await asyncio.sleep(1.05)
         fresh = (await api.seats(b, show)).json()
         assert fresh["availableSeats"] == 2
+
+
+async def test_a_cached_schedule_listing_lags_by_at_most_the_cache_time(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    async with running_api(make_settings(seat_map_cache_ms=1000), clock) as api:
+        show = await api.make_show(seats=3)
+        a, b = await api.admitted_fan(), await api.admitted_fan()
+        url = f"/api/v1/concerts/{show.concert_id}/schedules"
+        before = (await api.client.get(url, headers=a.queue)).json()
+        assert before["schedules"][0]["availableSeats"] == 3
+        assert (await api.hold(a, show, seat_number=1)).status_code == 201
+        assert (await api.client.get(url, headers=b.queue)).json() == before
+        r = await api.client.get("/api/v1/concerts/9999/schedules", headers=b.queue)
+        assert (r.status_code, r.json()["code"]) == (404, "concert_not_found")
+        await asyncio.sleep(1.05)
+        fresh = (await api.client.get(url, headers=b.queue)).json()
+        assert fresh["schedules"][0]["availableSeats"] == 2
+        assert fresh["concertId"] == show.concert_id

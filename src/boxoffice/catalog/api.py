@@ -55,7 +55,11 @@ async def list_concerts(ctx: Ctx) -> ConcertList:
     return ConcertList(items=[ConcertPublic.of(c) for c in concerts])
 
 
-@router.get("/{concert_id}/schedules", responses=documented(*GATED, ConcertNotFound))
+@router.get(
+    "/{concert_id}/schedules",
+    response_model=ScheduleList,
+    responses=documented(*GATED, ConcertNotFound),
+)
 async def schedules(
     concert_id: ConcertId,
     _admitted: Admitted,
@@ -64,10 +68,19 @@ async def schedules(
     on: Annotated[
         date | None, Query(alias="date", description="Only schedules on this UTC date.")
     ] = None,
-) -> ScheduleList:
-    """Schedules that can still be booked, with live seat counts."""
-    found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
-    return ScheduleList(concert_id=concert_id, schedules=[SchedulePublic.of(s) for s in found])
+) -> Response:
+    """Schedules that can still be booked, with live seat counts. Like the seat map,
+    it may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS`."""
+
+    async def fill() -> bytes:
+        found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
+        listing = ScheduleList(
+            concert_id=concert_id, schedules=[SchedulePublic.of(s) for s in found]
+        )
+        return listing.model_dump_json(by_alias=True).encode()
+
+    body = await ctx.catalog_cache.get_or_fill(("schedules", concert_id, on), fill)
+    return Response(body, media_type="application/json")
 
 
 @seat_maps.get(
@@ -106,7 +119,7 @@ async def seats(request: Request) -> Response:
         )
         return SeatMapPublic.of(seat_map).model_dump_json(by_alias=True).encode()
 
-    body = await ctx.seat_maps.get_or_fill((concert_id, schedule_id, status), fill)
+    body = await ctx.catalog_cache.get_or_fill(("seats", concert_id, schedule_id, status), fill)
     return Response(body, media_type="application/json")
 
 

@@ -1,9 +1,11 @@
-"""A short-lived per-process cache of encoded seat maps.
+"""A short-lived per-process cache of encoded catalog reads: seat maps and schedule
+listings.
 
-When a sale opens every admitted fan reads the same few seat maps over and over.
-Serving them from memory for a fraction of a second turns thousands of identical
-queries into one, at the price of a map that may lag by that fraction. Who gets a
-seat is still decided by the database at hold time, never by this cache.
+When a sale opens every admitted fan lists the same concert's schedules and reads
+the same few seat maps over and over. Serving them from memory for a fraction of a
+second turns thousands of identical queries (a listing counts every seat of every
+schedule) into one, at the price of an answer that may lag by that fraction. Who
+gets a seat is still decided by the database at hold time, never by this cache.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 
 
-class SeatMapCache:
+class CatalogCache:
     def __init__(self, ttl_seconds: float, *, max_entries: int = 10_000) -> None:
         self._ttl = ttl_seconds
         self._max = max_entries
