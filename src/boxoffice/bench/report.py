@@ -46,20 +46,15 @@ WHAT_MATTERED = [
 
 
 SERVER_CHOICE = [
-    "Reading the table (the numbers vary from run to run on this machine; the pattern",
-    "has held in every run so far):",
-    "",
-    "- The access log line is the largest single cost of a cheap request. Turning it",
-    "  off (`BOXOFFICE_ACCESS_LOG=false`) makes every endpoint faster and",
-    "  cuts uvicorn's status tail several-fold; but the bare ceiling gains the",
-    "  most, so boxoffice's own work becomes a larger share of what is left.",
-    "- granian's tails stay short with the log on; its absolute throughput is ahead of",
-    "  uvicorn's with the log and level or behind without it, always at lower shares",
-    "  of its own ceiling.",
-    "- `boxoffice serve` stays on uvicorn with the access log on: the per-request",
-    "  record is what an operator goes back to after a disputed sale or a bot wave,",
-    "  and `serve --workers`, graceful shutdown and the test harness are built on it.",
-    "  Where throughput and tails matter more than that record, turn the log off.",
+    "- `boxoffice serve` stays on uvicorn with the access log on, whatever the table",
+    "  says about speed: granian always serves from a child process, and a SIGKILL to",
+    "  `granian` leaves that worker serving, orphaned (seen on this machine). In the",
+    "  embedded shape the orphan would keep its in-process line while a restarted",
+    "  server opened a second one, and fans would be admitted from both. uvicorn with",
+    "  one worker serves in the process it was started as. The access log stays on: it",
+    "  is the per-request record an operator goes back to after a disputed sale.",
+    "- The production shape keeps no state in the process, so an instance may run under",
+    "  granian instead where the table shows it ahead (docs/deployment.md says how).",
     "- JSON: orjson for the hot answers (a status body in ~0.4 us against ~4 us for the",
     "  stdlib encoder on this machine).",
 ]
@@ -127,6 +122,24 @@ def _hot_table(rows: list[HotPathRow]) -> list[str]:
         lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
             f"| {row.share:.0%} | {row.spread} | {verdict} |"
+        )
+    return lines
+
+
+def _servers_reading(servers: list[tuple[str, list[HotPathRow]]]) -> list[str]:
+    """Each alternative against the default, in this run's req/s."""
+    (_, default), *others = servers
+    base = {row.result.name: row.result for row in default}
+    lines = ["Against the default in this run (req/s ratios; the numbers move between runs):", ""]
+    for label, rows in others:
+        by = {row.result.name: row.result for row in rows}
+        ratios = ", ".join(
+            f"{name} {by[name].requests_per_second / base[name].requests_per_second:.2f}x"
+            for name in ("ceiling", "status", "seat map", "join")
+        )
+        lines.append(
+            f"- {label}: {ratios}; status p99 {by['status'].p99_ms:.0f} ms against"
+            f" {base['status'].p99_ms:.0f} ms."
         )
     return lines
 
@@ -233,6 +246,8 @@ def write_report(
         "default and on the alternatives, one after the other in this run:",
         "",
         *_servers_table(servers),
+        "",
+        *_servers_reading(servers),
         "",
         *SERVER_CHOICE,
         "",
