@@ -45,8 +45,8 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_statement_timeout_ms: int = Field(default=10_000, ge=100)
     db_retries: int = Field(default=3, ge=0, le=10)
-    # How long an instance may answer a seat map from memory (0: never). Holds are
-    # always decided by the database.
+    # How long an instance may answer a seat map or a schedule listing from memory
+    # (0: never). Holds are always decided by the database.
     seat_map_cache_ms: int = Field(default=500, ge=0, le=1000)
     load_demo_data: bool = True
     # One log line per request: the record to go back to after a disputed sale or a

@@ -35,9 +35,6 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"boxoffice serve did not become ready:\n{log.read_text()}")
 
 
-SERVERS = ("uvicorn", "granian")
-
-
 @dataclass
 class BenchServer:
     """One app process on a fresh database: ``boxoffice serve`` (uvicorn), or the same
