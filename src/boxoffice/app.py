@@ -36,7 +36,9 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import MemoryQueueStore, QueueStore
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
+from boxoffice.sales.api import router as sales_router
 from boxoffice.wallet.api import router as wallet_router
+from boxoffice.web import mount_pages
 
 log = logging.getLogger("boxoffice")
 
@@ -139,9 +141,11 @@ def create_app(
         payments_router,
         catalog_admin_router,
         queue_admin_router,
+        sales_router,
     ):
         app.include_router(router, prefix=API_V1)
     app.include_router(_ops_router())
+    mount_pages(app)
     return app
 
 
