@@ -46,7 +46,11 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
-    db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    db_statement_timeout_ms: int = Field(default=5_000, ge=100)
+    # Connecting to PostgreSQL, and waiting for a pooled connection: past either, the
+    # answer is 503 busy.
+    db_connect_timeout_ms: int = Field(default=2000, ge=50)
+    db_pool_timeout_ms: int = Field(default=2000, ge=50)
     db_retries: int = Field(default=3, ge=0, le=10)
     # How long an instance may answer a seat map or a schedule listing from memory
     # (0: never). Holds are always decided by the database.
