@@ -6,9 +6,9 @@ import argparse
 import shlex
 from pathlib import Path
 
-SCENARIOS = ("all", "hot-path", "drop", "memory")
+SCENARIOS = ("all", "hot-path", "writes", "drop", "memory")
 # wrk seconds per measurement when --seconds is not given.
-DEFAULT_SECONDS = {"hot-path": 5}
+DEFAULT_SECONDS = {"hot-path": 5, "writes": 8}
 # Options that name where things are, left out of the command a report quotes.
 _WHERE = {"postgres_url", "redis_url"}
 
@@ -16,9 +16,10 @@ _WHERE = {"postgres_url", "redis_url"}
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Measure this machine on a boxoffice server of the bench's own (fresh database "
-        "and Redis prefix): the hot path (wrk), a whole ticket drop with its invariants "
-        "checked afterwards, and memory with a long line. Each run rewrites its own "
-        "sections of the report. Exits non-zero when an invariant is broken."
+        "and Redis prefix): the hot path (wrk), the database's write path (wrk), a whole "
+        "ticket drop with its invariants checked afterwards, and memory with a long line. "
+        "Each run rewrites its own sections of the report. Exits non-zero when an "
+        "invariant is broken or a measurement was not one (answers mostly not 2xx)."
     )
     parser.add_argument(
         "scenario",
@@ -36,14 +37,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("docs/benchmarks.md"),
         help="the markdown file whose measured sections the run rewrites",
     )
-    wrk = parser.add_argument_group("wrk measurements (hot-path)")
+    wrk = parser.add_argument_group("wrk measurements (hot-path, writes)")
     wrk.add_argument(
         "--seconds",
         type=int,
-        help="wrk time per measurement (default: 5)",
+        help="wrk time per measurement (default: hot-path 5, writes 8)",
     )
     wrk.add_argument(
         "--rounds", type=int, default=3, help="interleaved rounds (the median is reported)"
+    )
+    wrk.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[16, 64],
+        help="writes: wrk connections, each measured every round (default: 16 64)",
     )
     wrk.add_argument(
         "--compare-servers",

@@ -17,8 +17,10 @@ from boxoffice_bench.args import command_line, seconds
 from boxoffice_bench.drop import DropResult, print_drop, run_drop
 from boxoffice_bench.hotpath import HotPathRow, run_hot_path
 from boxoffice_bench.memory import run_memory
+from boxoffice_bench.prepare import WRITES_ENV
 from boxoffice_bench.report import plot_drop, write_sections
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.writes import run_writes
 from boxoffice_bench.wrk import require_wrk
 
 T = TypeVar("T")
@@ -81,6 +83,21 @@ def hot_path(args: argparse.Namespace, workdir: Path) -> Outcome:
     return outcome
 
 
+def writes(args: argparse.Namespace, workdir: Path) -> Outcome:
+    result = _on_server(
+        args,
+        WRITES_ENV,
+        lambda s: run_writes(
+            s,
+            seconds=seconds(args, "writes"),
+            rounds=args.rounds,
+            connections=args.connections,
+            workdir=workdir,
+        ),
+    )
+    return Outcome({"writes": tables.writes(result)}, result.problems)
+
+
 def _drop(args: argparse.Namespace, *, fans: int, schedules: int) -> DropResult:
     result = _on_server(
         args,
@@ -120,6 +137,7 @@ def memory(args: argparse.Namespace, workdir: Path) -> Outcome:
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Outcome]] = {
     "hot-path": hot_path,
+    "writes": writes,
     "drop": drop,
     "memory": memory,
 }
@@ -128,7 +146,7 @@ SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Outcome]] = {
 def main(args: argparse.Namespace) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    if "hot-path" in names:
+    if {"hot-path", "writes"} & set(names):
         require_wrk()
     command = command_line(args)
     failures = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from boxoffice_bench.drop import DropResult, percentile
 from boxoffice_bench.hotpath import HotPathRow
 from boxoffice_bench.memory import MemoryResult
+from boxoffice_bench.writes import WritesResult
 from boxoffice_bench.wrk import WrkResult
 
 HOT_NAMES = ("ceiling", "status", "schedules", "seat map", "join")
@@ -68,6 +69,35 @@ def servers(runs: list[tuple[str, list[HotPathRow]]]) -> list[str]:
             f"- {label}: {ratios}; status p99 {by_name['status'].p99_ms:.0f} ms against"
             f" {base['status'].p99_ms:.0f} ms."
         )
+    return lines
+
+
+def writes(result: WritesResult) -> list[str]:
+    lines = [
+        f"wrk `-t1`, {result.seconds} s per measurement, {result.rounds} interleaved rounds;"
+        " the median round, every round's req/s beside it.",
+        "",
+        "| endpoint | connections | req/s | each round | p50 | p99 | 2xx | other answers "
+        "| app CPU per request | app CPU |",
+        "|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for row in result.rows:
+        r = row.median
+        each = ", ".join(f"{run.requests_per_second:,.0f}" for run in row.runs)
+        others = ", ".join(f"{status}: {n:,}" for status, n in r.others.items()) or "—"
+        if r.socket_errors:
+            others += f"; {r.socket_errors:,} socket errors"
+        cores = "—" if r.cpu_seconds is None else f"{r.cpu_seconds / r.seconds:.2f} cores"
+        lines.append(
+            f"| {row.endpoint} | {row.connections} | {r.requests_per_second:,.0f} | {each} "
+            f"| {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.ok:,} | {others} | {_cpu(r)} "
+            f"| {cores} |"
+        )
+    if result.problems:
+        lines += ["", "**Not a measurement, or an invariant broken:**", ""]
+        lines += [f"- {problem}" for problem in result.problems]
+    else:
+        lines += ["", "Invariants checked from storage afterwards: all hold."]
     return lines
 
 
