@@ -37,25 +37,30 @@ R = TypeVar("R")
 
 PRICE = 10_000
 CHARGE = 1_000
-# A reserving fan's holds at most; the server's limit is set far above it, so a
-# hold is never refused for the limit and no fan holds more than fans do.
+# A reserving fan ends with this many holds at most, what boxoffice lets a fan hold
+# by default; the bench server's limit is far above, so no hold is refused for it.
 HOLDS_PER_FAN = 4
 MAX_HOLDS_PER_USER = 1_000
+# Nobody waits in line: a whole run's admitted fans fit within capacity and pace.
+ADMITTED_AT_ONCE = 10_000_000
 HOLD_SECONDS = 300
 SEATS_PER_SCHEDULE = 10_000  # the most a schedule may have
 # Joins in flight at once: those of one turn of the event loop go to Redis as one call.
 JOINS_AT_ONCE = 500
 
-# The bench server's settings for the write runs: nobody waits in line, and the
-# admitted fans of a whole run fit within the capacity and the pace at once.
 WRITES_ENV = {
-    "BOXOFFICE_ADMISSION_CAPACITY": "10000000",
-    "BOXOFFICE_ADMISSION_PER_MINUTE": "10000000",
+    "BOXOFFICE_ADMISSION_CAPACITY": str(ADMITTED_AT_ONCE),
+    "BOXOFFICE_ADMISSION_PER_MINUTE": str(ADMITTED_AT_ONCE),
     "BOXOFFICE_MAX_HOLDS_PER_USER": str(MAX_HOLDS_PER_USER),
     "BOXOFFICE_HOLD_SECONDS": str(HOLD_SECONDS),
 }
+# The same rules for the bench's own handle on the line (the server seeded them first).
 RULES = AdmissionRules(
-    capacity=10_000_000, per_minute=10_000_000, paused=False, waiter_timeout=60, admitted_idle=600
+    capacity=ADMITTED_AT_ONCE,
+    per_minute=ADMITTED_AT_ONCE,
+    paused=False,
+    waiter_timeout=60,
+    admitted_idle=600,
 )
 
 
@@ -113,6 +118,8 @@ class SeatPool:
 
 @dataclass
 class Preparer:
+    """Makes each endpoint's requests on the run's server: its database, its line."""
+
     server: BenchServer
     db: Database
     room: WaitingRoom

@@ -83,7 +83,8 @@ class WritesResult:
 
 
 def _size(endpoint: Endpoint, earlier: list[WrkResult], seconds: int) -> int:
-    """Requests to prepare: twice the best rate seen so far, or the bound at first."""
+    """Requests to prepare: the bound at first, then twice the best rate seen so far
+    (but never less than a quarter of the bound), plus a margin."""
     rate = float(endpoint.bound)
     if earlier:
         rate = max(endpoint.bound / 4, 2 * max(r.requests_per_second for r in earlier))
