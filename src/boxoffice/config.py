@@ -60,9 +60,6 @@ class Settings(BaseSettings):
     # bot wave. It costs a large share of a cheap request's time (docs/benchmarks.md
     # measures it); /metrics counts every route either way.
     access_log: bool = True
-    # Adds GET /bench/ceiling, a bare endpoint the benchmark measures the hot path
-    # against. Off in normal running.
-    bench_endpoints: bool = False
 
     @property
     def uses_postgres(self) -> bool:
