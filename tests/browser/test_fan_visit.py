@@ -5,16 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from playwright.async_api import Page, expect
+from playwright.async_api import expect
 
 from tests.browser.conftest import Pages, Server, keep_screenshot
-
-AURORA = "Aurora Strings: Winter Nights"  # the demo catalog's first concert, 30,000 a seat
-
-
-async def sign_in(page: Page, name: str, *, label: str = "Your name", go: str = "Continue") -> None:
-    await page.get_by_label(label).fill(name)
-    await page.get_by_role("button", name=go).click()
+from tests.browser.steps import AURORA, join, open_first_date, seat, sign_in, stored
 
 
 async def test_a_fan_waits_behind_others_is_admitted_books_and_pays(
@@ -36,7 +30,7 @@ async def test_a_fan_waits_behind_others_is_admitted_books_and_pays(
     await page.get_by_role("button", name="Charge 50,000 points").dblclick()
     await expect(page.locator("#balance")).to_have_text("50,000 points")
 
-    await page.get_by_role("button", name=f"Join the line for {AURORA}").click()
+    await join(page)
     await expect(page.locator("#position")).to_have_text("1 person ahead of you")
     await expect(page).to_have_title("#2 in line — boxoffice")
     await expect(page.locator("#wait")).to_have_text(re.compile("minute"))
@@ -53,9 +47,7 @@ async def test_a_fan_waits_behind_others_is_admitted_books_and_pays(
     await expect(page.get_by_role("heading", name="It's your turn!")).to_be_visible()
     await expect(page).to_have_title("✅ Your turn! — boxoffice")
 
-    await page.locator("#dates button").first.click()
-    seats = page.locator("#seats .seat")
-    await expect(seats).to_have_count(50)
+    await open_first_date(page)
     await page.get_by_role("button", name="Seat 7, 30,000 points, Available").click()
 
     await expect(page.get_by_role("heading", name="Your hold")).to_be_visible()
@@ -79,3 +71,92 @@ async def test_a_fan_waits_behind_others_is_admitted_books_and_pays(
     await expect(ledger).to_have_count(2)  # one charge for the double click, one payment
     await expect(ledger.nth(0)).to_contain_text("Payment")
     await expect(ledger.nth(1)).to_contain_text("Charge")
+
+
+async def test_a_reload_in_the_waiting_room_keeps_the_place_in_korean(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server(admission_capacity="1")
+    api = server.api
+    for name in ("admitted", "waiting-1", "waiting-2"):
+        await api.join(await api.register(name))
+
+    fan = await pages.open(server, locale="ko-KR")
+    page = fan.page
+    await expect(page.get_by_role("heading", name="시작하기")).to_be_visible()
+    await sign_in(page, "민아", label="이름", go="계속")
+    await expect(page.locator("#who")).to_have_text("민아님, 안녕하세요")
+    await join(page, label=f"{AURORA} 대기열 입장")
+    await expect(page.locator("#position")).to_have_text("내 앞에 2명")
+    await expect(page).to_have_title("대기 3번 — boxoffice")
+    token, joined = (
+        await stored(page, "line", "token"),
+        await page.locator("#joined").text_content(),
+    )
+
+    await page.reload()
+    await expect(page.locator("#position")).to_have_text("내 앞에 2명")
+    await expect(page.locator("#joined")).to_have_text(joined or "")
+    await expect(page.locator("#wait")).to_have_text(re.compile("분"))
+    assert await stored(page, "line", "token") == token
+
+    # The switch turns the same screen to English and back.
+    await page.get_by_role("button", name="View in English (영어로 보기)").click()
+    await expect(page.locator("#position")).to_have_text("2 people ahead of you")
+    await expect(page.locator("html")).to_have_attribute("lang", "en")
+    await page.get_by_role("button", name="한국어로 보기 (view in Korean)").click()
+    await expect(page.locator("#position")).to_have_text("내 앞에 2명")
+
+
+async def test_a_reload_during_a_hold_keeps_the_hold_and_its_countdown(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server()
+    fan = await pages.open(server, phone=True)
+    page = fan.page
+    await sign_in(page, "Jun")
+    await join(page)
+    await open_first_date(page)
+    await seat(page, 12).click()
+    await expect(page.locator("#hold-intro")).to_contain_text("Seat 12 is yours")
+    before = int(await page.locator("#countdown").get_attribute("data-seconds") or "0")
+    reservation = await stored(page, "hold", "reservationId")
+
+    await page.reload()
+    await expect(page.locator("#hold-intro")).to_contain_text("Seat 12 is yours")
+    after = int(await page.locator("#countdown").get_attribute("data-seconds") or "0")
+    assert before - 30 < after <= before, (before, after)
+    assert await stored(page, "hold", "reservationId") == reservation
+
+    # Paying with no points: told in words, offered a charge, and the retry goes through.
+    fan.expect(402, "/api/v1/payments")
+    await page.get_by_role("button", name="Pay 30,000 points").click()
+    await expect(page.locator("#low-balance-text")).to_have_text(
+        "Your balance (0 points) is below the price (30,000 points)."
+    )
+    await page.get_by_role("button", name="Charge 30,000 points and pay").click()
+    await expect(page.get_by_role("heading", name="Your ticket")).to_be_visible()
+    await expect(page.locator("#ticket-facts")).to_contain_text("0 points")
+
+
+async def test_a_fan_whose_place_lapsed_is_told_and_can_join_again(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server(admission_capacity="1")
+    await server.api.join(await server.api.register("admitted"))
+    fan = await pages.open(server)
+    page = fan.page
+    await sign_in(page, "Sora")
+    await join(page)
+    await expect(page.locator("#position")).to_have_text("You're next!")
+
+    fan.expect(401, "/api/v1/queue/status")
+    token = await stored(page, "line", "token")
+    r = await server.api.client.delete(
+        "/api/v1/queue/tokens/current", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 204
+    await expect(page.locator("#line-gone-text")).to_have_text("Your place in line has lapsed.")
+    await page.get_by_role("button", name="Join the line again").click()
+    await expect(page.locator("#position")).to_have_text("You're next!")
+    assert await stored(page, "line", "token") != token

@@ -9,6 +9,7 @@ import { renderSeats } from "./seatmap.js";
 const STORE = "boxoffice.fan";
 const CHARGE_AMOUNTS = [10_000, 50_000, 100_000];
 const SEAT_REFRESH_MS = 5_000;
+const LAPSE_SETTLE_MS = 2_500;
 const MAX_BACKOFF_S = 30;
 const SECTIONS = ["signin", "concerts", "line", "booking", "hold", "ticket"];
 
@@ -19,6 +20,10 @@ let lastStatus = null;
 let holding = null; // the reservation on hold, as the API answered it
 let seatMap = null;
 let backoff = 1;
+// Seats the server just refused us: shown HELD for a moment even if a seat map from
+// a cache a fraction of a second old still says AVAILABLE.
+const taken = new Map();
+const TAKEN_MS = 3_000;
 let charging = false;
 
 function load() {
@@ -353,7 +358,11 @@ function renderSeatMap() {
   if (!seatMap) return;
   $("seatmap").hidden = false;
   $("seatmap-title").textContent = t("seatMapTitle", { date: dateTime(seatMap.concertAt) });
-  renderSeats($("seats"), seatMap.seats, pickSeat);
+  const now = Date.now();
+  const seats = seatMap.seats.map((seat) =>
+    seat.status === "AVAILABLE" && taken.get(seat.seatId) > now ? { ...seat, status: "HELD" } : seat,
+  );
+  renderSeats($("seats"), seats, pickSeat);
 }
 
 async function pickSeat(seat) {
@@ -369,6 +378,7 @@ async function pickSeat(seat) {
     showHold(reservation);
   } catch (problem) {
     if (problem.code === "seat_unavailable") {
+      taken.set(seat.seatId, Date.now() + TAKEN_MS);
       $("seat-note").textContent = t("seatTaken", { number: seat.seatNumber });
       $("seat-note").hidden = false;
       await loadSeats();
@@ -430,13 +440,18 @@ function lapsed() {
   holding = null;
   state.hold = null;
   save();
+  // The seat map comes back under the lapsed hold; it is read again once the server
+  // has surely let the hold go too (our countdown may end a moment before its own).
+  show("booking");
+  $("hold").hidden = false;
   $("hold-lapsed").textContent = t("holdLapsed", { number });
   $("hold-lapsed").hidden = false;
   $("pay").hidden = $("release").hidden = true;
   $("low-balance").hidden = true;
-  // The seat map comes back under the lapsed notice.
-  $("booking").hidden = false;
-  loadSeats();
+  loadDates().then(() => {
+    stop("seats");
+    timers.seats = setTimeout(loadSeats, LAPSE_SETTLE_MS);
+  });
 }
 
 async function release() {
