@@ -97,9 +97,15 @@ function render() {
       { name: "waiting", points: history.map((h) => ({ at: h.at, value: h.waiting })) },
       { name: "admitted", points: history.map((h) => ({ at: h.at, value: h.admitted })) },
     ],
-    { now: serverNow(), spanMs: CHART_MINUTES * 60_000 },
+    { now: serverNow(), spanMs: chartSpan() },
   );
   renderSales();
+}
+
+/** The last CHART_MINUTES, or as long as we have watched (at least half a minute). */
+function chartSpan() {
+  const watched = history.length ? serverNow() - history[0].at : 0;
+  return Math.min(CHART_MINUTES * 60_000, Math.max(30_000, watched));
 }
 
 function renderSales() {
