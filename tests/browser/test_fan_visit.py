@@ -117,13 +117,20 @@ async def test_a_reload_during_a_hold_keeps_the_hold_and_its_countdown(
     await sign_in(page, "Jun")
     await join(page)
     await open_first_date(page)
-    await seat(page, 12).click()
-    await expect(page.locator("#hold-intro")).to_contain_text("Seat 12 is yours")
+    # By keyboard: one tab stop into the map, arrows inside it (five seats a row here).
+    await page.locator("#dates button").last.focus()
+    await page.keyboard.press("Tab")
+    await expect(seat(page, 1)).to_be_focused()
+    await page.keyboard.press("ArrowRight")
+    await page.keyboard.press("ArrowDown")
+    await expect(seat(page, 7)).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#hold-intro")).to_contain_text("Seat 7 is yours")
     before = int(await page.locator("#countdown").get_attribute("data-seconds") or "0")
     reservation = await stored(page, "hold", "reservationId")
 
     await page.reload()
-    await expect(page.locator("#hold-intro")).to_contain_text("Seat 12 is yours")
+    await expect(page.locator("#hold-intro")).to_contain_text("Seat 7 is yours")
     after = int(await page.locator("#countdown").get_attribute("data-seconds") or "0")
     assert before - 30 < after <= before, (before, after)
     assert await stored(page, "hold", "reservationId") == reservation
