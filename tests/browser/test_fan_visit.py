@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 
-from playwright.async_api import expect
+from playwright.async_api import Route, expect
 
 from tests.browser.conftest import Pages, Server, keep_screenshot
 from tests.browser.steps import AURORA, join, open_first_date, seat, sign_in, stored
@@ -167,3 +168,37 @@ async def test_a_fan_whose_place_lapsed_is_told_and_can_join_again(
     await page.get_by_role("button", name="Join the line again").click()
     await expect(page.locator("#position")).to_have_text("You're next!")
     assert await stored(page, "line", "token") != token
+
+
+async def test_the_waiting_room_waits_as_long_as_a_busy_server_asks_and_carries_on(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server(admission_capacity="1")
+    await server.api.join(await server.api.register("admitted"))
+    fan = await pages.open(server)
+    page = fan.page
+    await sign_in(page, "Hana")
+    await join(page)
+    await expect(page.locator("#position")).to_have_text("You're next!")
+
+    # The next poll meets storage that is busy, as a 503 problem with Retry-After.
+    fan.expect(503, "/api/v1/queue/status")
+    busy = {"code": "busy", "status": 503, "title": "Storage is busy", "type": "about:blank"}
+    answered: list[int] = []
+
+    async def once_busy(route: Route) -> None:
+        if answered:
+            await route.continue_()
+            return
+        answered.append(503)
+        await route.fulfill(
+            status=503,
+            headers={"Retry-After": "3", "Content-Type": "application/problem+json"},
+            body=json.dumps({**busy, "detail": "storage did not answer in time"}),
+        )
+
+    await page.route("**/api/v1/queue/status", once_busy)
+    await expect(page.locator("#notice")).to_have_text("The box office is busy; retrying in 3 s.")
+    await expect(page.locator("#notice")).to_be_hidden()
+    await expect(page.locator("#position")).to_have_text("You're next!")
+    assert answered == [503]

@@ -20,10 +20,11 @@ let lastStatus = null;
 let holding = null; // the reservation on hold, as the API answered it
 let seatMap = null;
 let backoff = 1;
-// Seats the server just refused us: shown HELD for a moment even if a seat map from
-// a cache a fraction of a second old still says AVAILABLE.
+// Seats the server just refused us: shown HELD for as long as a seat map may lag
+// the database (BOXOFFICE_SEAT_MAP_CACHE_MS, at most a second), even if one read from
+// such a cache still says AVAILABLE.
 const taken = new Map();
-const TAKEN_MS = 3_000;
+const TAKEN_MS = 1_500;
 let charging = false;
 
 function load() {
@@ -253,6 +254,9 @@ function renderLine() {
     document.title = t("titleWaiting", { n: status.position });
   }
   $("wait").textContent = waitText(status.estimatedWaitSeconds);
+  const seatsLeft = typeof status.seatsLeft === "number";
+  $("line-seats").hidden = !seatsLeft;
+  if (seatsLeft) $("line-seats").textContent = t("seatsLeft", { n: status.seatsLeft });
   // The answer will say "paused" outright; until it does, an unknown wait while
   // waiting means nobody has been let in lately: the line is standing still.
   const paused = status.paused === true;
@@ -457,7 +461,7 @@ function lapsed() {
 async function release() {
   const r = holding;
   try {
-    await api.release(state.line.token, r.reservationId);
+    await api.release(state.line?.token, r.reservationId);
   } catch (problem) {
     if (problem.status !== 404) return onGatedProblem(problem);
   }
@@ -477,7 +481,7 @@ async function pay() {
   const key = (state.payKeys[r.reservationId] ||= newKey());
   save();
   try {
-    const payment = await api.pay(state.line.token, r.reservationId, key);
+    const payment = await api.pay(state.line?.token, r.reservationId, key);
     paid(r, payment);
   } catch (problem) {
     if (problem.code === "insufficient_balance") await offerCharge(r);
