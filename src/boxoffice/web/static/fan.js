@@ -20,12 +20,12 @@ let lastStatus = null;
 let holding = null; // the reservation on hold, as the API answered it
 let seatMap = null;
 let backoff = 1;
+let charging = false;
 // Seats the server just refused us: shown HELD for as long as a seat map may lag
 // the database (BOXOFFICE_SEAT_MAP_CACHE_MS, at most a second), even if one read from
 // such a cache still says AVAILABLE.
 const taken = new Map();
 const TAKEN_MS = 1_500;
-let charging = false;
 
 function load() {
   const empty = { user: null, line: null, hold: null, ticket: null, reservations: [], payKeys: {}, pendingCharge: null };
@@ -82,6 +82,7 @@ function signOut() {
   localStorage.removeItem(STORE);
   Object.assign(state, load());
   holding = lastStatus = seatMap = null;
+  $("mine").hidden = true;
   showNotice("");
   show("signin");
 }
