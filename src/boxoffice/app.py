@@ -41,6 +41,8 @@ from boxoffice.queue.model import LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import QueueStore
+from boxoffice.refunds.api import admin_router as refunds_admin_router
+from boxoffice.refunds.api import router as refunds_router
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
@@ -148,9 +150,11 @@ def create_app(
         users_router,
         wallet_router,
         reservations_router,
+        refunds_router,
         payments_router,
         catalog_admin_router,
         queue_admin_router,
+        refunds_admin_router,
         sales_router,
     ):
         app.include_router(router, prefix=API_V1)

@@ -12,7 +12,8 @@ import httpx
 from sqlalchemy import insert, select
 
 from boxoffice.auth.tokens import TokenSigner
-from boxoffice.db import Database, users, wallet_transactions, wallets
+from boxoffice.db import Database
+from boxoffice.tables import users, wallet_transactions, wallets
 from boxoffice_bench.server import ADMIN_TOKEN, SECRET_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
