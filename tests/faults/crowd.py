@@ -32,6 +32,7 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CHARGE = 5_000
 PRICE = 100
 SEATS = 5_000
+SCENARIO_BOUND_SECONDS = 240.0
 GATED = ("/api/v1/reservations", "/api/v1/payments", "/api/v1/concerts/{id}/schedules")
 
 
@@ -212,6 +213,8 @@ class Fan:
     position: int = 0
     poll_after: float = 1.0
     lost_token: bool = False
+    retried: bool = False  # the last step met a 503 or no answer before its answer
+    done: bool = False
     reservation: int | None = None
     seat_id: int | None = None
     tokens: list[tuple[str, float]] = field(default_factory=list)  # every token, when issued
@@ -242,6 +245,8 @@ class Crowd:
         self.samples: dict[tuple[str, str], list[Sample]] = {}
         self.probe_failures: dict[str, str] = {}
         self.capacity: int | None = None  # as the operator last set it, if they did
+        # A fan stops retrying past this instant, so no scenario can wait forever.
+        self.give_up_at = time.monotonic() + SCENARIO_BOUND_SECONDS
         self.stopping = asyncio.Event()
         self.shopping = asyncio.Event()  # cleared: admitted fans wait before holding
         self.shopping.set()
@@ -291,9 +296,14 @@ class Crowd:
         return sent
 
     async def step(self, fan: Fan, method: str, path: str, **kw: Any) -> Sent | None:
-        """Until an answer other than 503 busy (which is waited out as told)."""
+        """Until an answer other than 503 busy (which is waited out as told), or the
+        last answer once ``give_up_at`` has passed."""
         while not self.stopping.is_set():
             sent = await self.ask(fan, method, path, **kw)
+            if time.monotonic() > self.give_up_at:
+                return sent
+            if sent.response is None or sent.status == 503:
+                fan.retried = True
             if sent.response is None:
                 await self.nap(0.2)
                 continue
@@ -307,7 +317,7 @@ class Crowd:
     async def visit(self, fan: Fan) -> None:
         if not fan.access and not await self.enrol(fan):
             return
-        while not self.stopping.is_set():
+        while not self.stopping.is_set() and not fan.done:
             if not fan.queue and not await self.join(fan):
                 continue
             if not await self.wait_admitted(fan):
@@ -344,6 +354,7 @@ class Crowd:
         return sent is not None and sent.status == 200
 
     async def join(self, fan: Fan) -> bool:
+        fan.retried = False
         sent = await self.step(fan, "POST", "/api/v1/queue/tokens", token=fan.access)
         if sent is None:
             return False
@@ -351,7 +362,8 @@ class Crowd:
             self._note(fan, sent)
             await self.nap(1)
             return False
-        if fan.lost_token and sent.status != 201:
+        # (After a 503 the join may have gone through unanswered: then 200 is right.)
+        if fan.lost_token and sent.status != 201 and not fan.retried:
             self.violations.append(
                 f"{fan.name} joined again after its ticket vanished and was answered "
                 f"{sent.status} (an old place), not 201"
@@ -413,6 +425,12 @@ class Crowd:
                 return True
             if sent.answer.code == "seat_unavailable":
                 continue
+            if sent.answer.code == "hold_limit_reached":
+                # Holds that went through unanswered (a 503 after the commit) lapse by
+                # themselves; this fan gives up its place and goes home.
+                await self.step(fan, "DELETE", "/api/v1/queue/tokens/current", token=fan.queue)
+                fan.done = True
+                return False
             if sent.status == 403:
                 fan.state = "WAITING"
             elif sent.status == 401:
@@ -438,8 +456,10 @@ class Crowd:
                 return
             if sent.status == 201:
                 self.paid.append({**sent.json(), "seatId": fan.seat_id})
-                # The visit is over: the queue token is spent.
+                # The visit is over: the queue token is spent. The next visit goes
+                # through the other instance, so each fan's visits see both.
                 fan.reservation, fan.queue, fan.state = None, "", ""
+                fan.home = self.traffic.other(fan.home)
                 return
             if sent.status == 402 and await self.charge(fan):
                 continue
@@ -547,12 +567,14 @@ class Crowd:
             kept.append(Sample(sent.answer, body))
             # The operator's latest setting, when the scenario made one: an instance's
             # view may show the capacity it read a second ago next to live counts.
-            capacity = body.get("capacity") if self.capacity is None else self.capacity
-            if admin and sent.status == 200 and body["admitted"] > capacity:
-                self.violations.append(
-                    f"{instance}'s waiting-room view: {body['admitted']} admitted "
-                    f"with capacity {capacity}"
-                )
+            if admin and sent.status == 200 and isinstance(body, dict):
+                capacity = body.get("capacity") if self.capacity is None else self.capacity
+                admitted = body.get("admitted")
+                if isinstance(capacity, int) and isinstance(admitted, int) and admitted > capacity:
+                    self.violations.append(
+                        f"{instance}'s waiting-room view: {admitted} admitted "
+                        f"with capacity {capacity}"
+                    )
             await self.nap(every)
 
     def counts(self, phase: str) -> dict[str, int]:

@@ -119,7 +119,8 @@ async def _paused_survives_a_restart(run: FaultRun, redis: RedisServer) -> None:
     since = datetime.now().astimezone()
     await asyncio.to_thread(redis.kill)
     await asyncio.to_thread(redis.start)
-    views = await _views_once_answering(run)
+    run.crowd.give_up_at = time.monotonic() + 15
+    views = await _views_once_answering(run, bound=15)
     for name, view in views.items():
         run.problems += _view_problems(
             name,
