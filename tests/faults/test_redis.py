@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tests.faults.conftest import Launch
-from tests.faults.crowd import GATED, Fan
+from tests.faults.crowd import GATED
 from tests.faults.harness import FaultRun
 from tests.faults.services import RedisServer
 
@@ -114,7 +114,11 @@ def _old_tokens_never_passed(run: FaultRun) -> None:
 async def _paused_survives_a_restart(run: FaultRun, redis: RedisServer) -> None:
     """An operator pauses, Redis is lost again: still paused, and the line rebuilt
     from nothing admits in arrival order once resumed."""
-    before = await _views_once_answering(run, bound=5)
+    resets: dict[str, int] = {}
+    for name in run.instances:
+        sent = await run.admin(name)
+        counted = sent.json().get("lineResets") if sent.status == 200 else None
+        resets[name] = counted if isinstance(counted, int) else 0
     await run.configure("b", paused=True)
     since = datetime.now().astimezone()
     await asyncio.to_thread(redis.kill)
@@ -126,25 +130,36 @@ async def _paused_survives_a_restart(run: FaultRun, redis: RedisServer) -> None:
             name,
             view,
             paused=True,
-            resets_above=int(before.get(name, {}).get("lineResets") or 0),
+            resets_above=resets[name],
             since=since,
         )
-    newcomers = [Fan(name=f"late{i}", home="ab"[i % 2]) for i in range(3)]
-    for fan in newcomers:
-        if not await run.crowd.enrol(fan) or not await run.crowd.join(fan):
-            run.problems.append(f"{fan.name} could not register and join after the restart")
+    # Three fans of the sale come back with the token they last had: told it is gone,
+    # they join again, and stand in the empty line in the order they came back.
+    returning = [fan for fan in run.crowd.fans if fan.tokens][:3]
+    for fan, home in zip(returning, "aba", strict=False):
+        fan.home, fan.queue, fan.queue_born = home, *fan.tokens[-1]
+        old = await run.crowd.poll(fan)
+        told = None if old is None else (old.status, old.answer.code)
+        if told != (401, "token_expired"):
+            run.problems.append(
+                f"{fan.name}'s token from before the second restart was answered "
+                f"{told}; want 401 token_expired"
+            )
+        fan.queue, fan.lost_token = "", True
+        if not await run.crowd.join(fan):
+            run.problems.append(f"{fan.name} could not join again after the restart")
             return
-    joined = [(fan.state, fan.position) for fan in newcomers]
+    joined = [(fan.state, fan.position) for fan in returning]
     if joined != [("WAITING", 1), ("WAITING", 2), ("WAITING", 3)]:
         run.problems.append(
             f"three fans joining the rebuilt, paused line were answered {joined}; "
             "want WAITING at positions 1, 2, 3"
         )
     await asyncio.sleep(1.5)  # at least one admission tick on each instance
-    for fan in newcomers:
+    for fan in returning:
         fan.home = run.traffic.other(fan.home)
         await run.crowd.poll(fan)
-    polled = [(fan.state, fan.position) for fan in newcomers]
+    polled = [(fan.state, fan.position) for fan in returning]
     if polled != [("WAITING", 1), ("WAITING", 2), ("WAITING", 3)]:
         run.problems.append(
             f"polled on the other instance while paused, the three were {polled}; "
