@@ -77,6 +77,7 @@ class Answer:
     broken: str | None  # why the answer breaks the rules; None when it is normal
     excused: bool = False
     token_born: float | None = None  # when the queue token it carried was issued
+    replayed: bool = False  # the first answer to this Idempotency-Key, given again
 
     @property
     def label(self) -> str:
@@ -190,6 +191,7 @@ class Traffic:
             broken=broken,
             excused=status is None and code != "timeout" and self.excuse(instance, sent_at),
             token_born=token_born,
+            replayed=response is not None and "idempotent-replayed" in response.headers,
         )
         if keep:
             self.answers.append(answer)
