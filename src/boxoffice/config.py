@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     redis_pool_size: int = Field(default=64, ge=2)
+    # Connect and read timeout of every Redis command, and how long a request waits
+    # for a pooled Redis connection: past it, the answer is 503 busy.
+    redis_timeout_ms: int = Field(default=1000, ge=50)
     # Answer status polls from a per-process mirror of the Redis line (no I/O per
     # poll; liveness written in batches). Off: every poll is one Redis script.
     queue_status_mirror: bool = True
@@ -43,7 +46,11 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
-    db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    db_statement_timeout_ms: int = Field(default=5_000, ge=100)
+    # Connecting to PostgreSQL, and waiting for a pooled connection: past either, the
+    # answer is 503 busy.
+    db_connect_timeout_ms: int = Field(default=2000, ge=50)
+    db_pool_timeout_ms: int = Field(default=2000, ge=50)
     db_retries: int = Field(default=3, ge=0, le=10)
     # How long an instance may answer a seat map or a schedule listing from memory
     # (0: never). Holds are always decided by the database.
@@ -53,9 +60,6 @@ class Settings(BaseSettings):
     # bot wave. It costs a large share of a cheap request's time (docs/benchmarks.md
     # measures it); /metrics counts every route either way.
     access_log: bool = True
-    # Adds GET /bench/ceiling, a bare endpoint the benchmark measures the hot path
-    # against. Off in normal running.
-    bench_endpoints: bool = False
 
     @property
     def uses_postgres(self) -> bool:

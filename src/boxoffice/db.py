@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -177,6 +178,39 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
+# A line's rules as the operator set them, so a waiting-room store that lost its data
+# (or a new one) starts the line again as it was. ``line`` is "default" or
+# "concert-<id>"; ``seeded_at``/``resets`` record when the store last had to start it.
+waiting_rooms = Table(
+    "waiting_rooms",
+    metadata,
+    Column("line", String(40), primary_key=True),
+    Column("concert_id", Id, ForeignKey("concerts.id"), nullable=True, unique=True),
+    Column("capacity", Integer, nullable=False),
+    Column("per_minute", Integer, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("opens_at", UTCDateTime(), nullable=True),
+    Column("draw_seed", String(64), nullable=True),
+    Column("seeded_at", UTCDateTime(), nullable=True),
+    Column("resets", Integer, nullable=False),
+    Column("last_reset_at", UTCDateTime(), nullable=True),
+)
+
+# Each opening's draw: the seed (committed to, by its hash, before the opening) and
+# the pre-queue in the order drawn, so anyone can check the order from the seed.
+line_draws = Table(
+    "line_draws",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("line", String(40), ForeignKey("waiting_rooms.line"), nullable=False),
+    Column("opens_at", UTCDateTime(), nullable=False),
+    Column("drawn_at", UTCDateTime(), nullable=False),
+    Column("seed", String(64), nullable=False),
+    Column("entrants", Integer, nullable=False),
+    Column("draw_order", Text, nullable=False),
+    UniqueConstraint("line", "opens_at", name="uq_line_draws_line_opens_at"),
+)
+
 
 def async_url(url: str) -> str:
     """Pick the async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
@@ -213,7 +247,9 @@ class Database:
         busy_timeout_ms: int = 5_000,
         pool_size: int = 10,
         sqlite_writers: int = 1,
-        statement_timeout_ms: int = 10_000,
+        statement_timeout_ms: int = 5_000,
+        connect_timeout_ms: int = 2_000,
+        pool_timeout_ms: int = 2_000,
         retries: int = 3,
     ) -> None:
         self.url = async_url(url)
@@ -234,13 +270,20 @@ class Database:
             _configure_sqlite(self._write_engine, busy_timeout_ms)
             self._reader = self.engine
         else:
+            # Every wait is bounded, so a PostgreSQL that does not answer (frozen, or
+            # cut off by the network) is 503 busy within seconds, not a hung request:
+            # for a pooled connection, to connect, and for each statement's answer
+            # (the server's own statement_timeout cannot fire when it is not running).
             self.engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,
+                pool_timeout=pool_timeout_ms / 1000,
                 connect_args={
-                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))}
+                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))},
+                    "timeout": connect_timeout_ms / 1000,
+                    "command_timeout": statement_timeout_ms / 1000 + 1,
                 },
             )
             self._write_engine = self.engine
@@ -301,6 +344,8 @@ class Database:
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+            connect_timeout_ms=settings.db_connect_timeout_ms,
+            pool_timeout_ms=settings.db_pool_timeout_ms,
             retries=settings.db_retries,
         )
 
@@ -326,7 +371,3 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("boxoffice_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

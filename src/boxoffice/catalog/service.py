@@ -17,13 +17,22 @@ async def list_concerts(*, db: Database) -> list[Concert]:
         return await repository.list_concerts(conn)
 
 
+async def require_concert(*, db: Database, concert_id: int) -> Concert:
+    async with db.read() as conn:
+        concert = await repository.get_concert(conn, concert_id=concert_id)
+    if concert is None:
+        raise ConcertNotFound(f"no concert {concert_id}")
+    return concert
+
+
 async def bookable_schedules(
     *, db: Database, concert_id: int, on: date | None, now: datetime
 ) -> list[Schedule]:
     start = end = None
     if on is not None:
         start = datetime.combine(on, time(), tzinfo=UTC)
-        end = start + timedelta(days=1)
+        # The last day there is has no next day: its schedules run to the end of time.
+        end = None if on == date.max else start + timedelta(days=1)
     async with db.read() as conn:
         if await repository.get_concert(conn, concert_id=concert_id) is None:
             raise ConcertNotFound(f"no concert {concert_id}")
