@@ -582,7 +582,9 @@ class Crowd:
     def counts(self, phase: str) -> dict[str, int]:
         """The fans' answers sent in one phase of the fault, by status and code."""
         found = Counter(
-            a.label for a in self.traffic.answers if self.traffic.timeline.phase(a.sent_at) == phase
+            f"{a.label} (retried on the other)" if a.excused else a.label
+            for a in self.traffic.answers
+            if self.traffic.timeline.phase(a.sent_at) == phase
         )
         return dict(sorted(found.items()))
 
