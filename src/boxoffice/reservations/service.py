@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.auth import service as users
 from boxoffice.catalog.model import is_bookable
 from boxoffice.db import Database
 from boxoffice.errors import (
@@ -26,6 +25,7 @@ from boxoffice.holds import is_live_hold
 from boxoffice.reservations import repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.repository import Refunded
+from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).
 ConcertCheck = Callable[[int], None]
