@@ -1,0 +1,324 @@
+"""Paying for a hold through ``checkout``: the gate, one transaction that debits exactly
+the price, sells the seat and confirms the hold, and the end of the visit once no live
+hold is left. A retry with the same Idempotency-Key is answered the same, also after
+the visit ended; a refused payment changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from boxoffice.catalog.model import SeatStatus
+from boxoffice.db import Database
+from boxoffice.errors import (
+    AlreadyPaid,
+    HoldExpired,
+    IdempotencyKeyReused,
+    InsufficientBalance,
+    ReservationNotFound,
+    TokenExpired,
+)
+from boxoffice.idempotency.service import Outcome
+from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.payments.service import checkout
+from boxoffice.queue.service import WaitingRoom
+from boxoffice.reservations import service as reservations
+from boxoffice.reservations.model import ReservationStatus
+from boxoffice.tokens import QueueClaims
+from boxoffice.wallet import service as wallet
+from tests.service.factories import (
+    HOLD_FOR,
+    NOW,
+    TICK,
+    admit,
+    assert_consistent,
+    charge,
+    database_url,
+    hold,
+    ledger,
+    make_fan,
+    make_show,
+    seat_status,
+    waiting_room,
+)
+from tests.support import FakeClock
+
+__all__ = ["database_url"]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(NOW)
+
+
+@pytest.fixture
+def room(db: Database, clock: FakeClock) -> WaitingRoom:
+    return waiting_room(db, clock)
+
+
+async def _pay(
+    db: Database,
+    room: WaitingRoom,
+    claims: QueueClaims,
+    reservation_id: int,
+    *,
+    key: str | None = None,
+    clock: FakeClock,
+) -> Outcome[PaymentResult]:
+    return await checkout(
+        db=db,
+        waiting_room=room,
+        claims=claims,
+        reservation_id=reservation_id,
+        idempotency_key=key,
+        now=clock.now,
+    )
+
+
+async def _visit_is_live(room: WaitingRoom, claims: QueueClaims) -> bool:
+    try:
+        await room.check(claims=claims, admitted=True)
+    except TokenExpired:
+        return False
+    return True
+
+
+async def _reservation_status(
+    db: Database, *, user_id: int, reservation_id: int, clock: FakeClock
+) -> ReservationStatus:
+    mine = await reservations.get_own(
+        db=db, user_id=user_id, reservation_id=reservation_id, now=clock.now
+    )
+    return mine.status
+
+
+async def test_a_payment_debits_exactly_the_price_once_sells_the_seat_and_confirms_the_hold(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=8_000)
+    fan = await make_fan(db, balance=10_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    outcome = await _pay(db, room, claims, held.reservation_id, clock=clock)
+    paid = outcome.value
+    assert not outcome.replayed
+    assert (paid.reservation_id, paid.user_id, paid.amount, paid.balance) == (
+        held.reservation_id,
+        fan,
+        8_000,
+        2_000,
+    )
+    assert (paid.status, paid.paid_at) == (PaymentStatus.COMPLETED, NOW)
+    assert await wallet.get_balance(db=db, user_id=fan) == 2_000
+    assert await ledger(db, user_id=fan) == [("PAYMENT", -8_000), ("CHARGE", 10_000)]
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.SOLD
+    status = await _reservation_status(
+        db, user_id=fan, reservation_id=held.reservation_id, clock=clock
+    )
+    assert status is ReservationStatus.CONFIRMED
+    await assert_consistent(db)
+
+
+async def test_a_payment_that_leaves_no_live_hold_ends_the_visit(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=1_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await _pay(db, room, claims, held.reservation_id, clock=clock)
+    assert not await _visit_is_live(room, claims)
+    # To buy again the fan queues again, with a new token.
+    again = await admit(room, user_id=fan, now=clock.now)
+    assert again.jti != claims.jti
+    await assert_consistent(db)
+
+
+async def test_a_fan_holding_two_seats_pays_both_before_the_visit_ends(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=2_000)
+    one = await hold(db, user_id=fan, show=show, seat_number=1)
+    two = await hold(db, user_id=fan, show=show, seat_number=2)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await _pay(db, room, claims, one.reservation_id, clock=clock)
+    assert await _visit_is_live(room, claims)
+    await _pay(db, room, claims, two.reservation_id, clock=clock)
+    assert not await _visit_is_live(room, claims)
+    assert await wallet.get_balance(db=db, user_id=fan) == 0
+    await assert_consistent(db)
+
+
+async def test_a_hold_that_lapsed_at_the_exact_instant_does_not_keep_the_visit_open(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=1_000)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await hold(db, user_id=fan, show=show, seat_number=2, now=clock.now)  # lapses at +300 s
+    clock.advance(200)
+    paying = await hold(db, user_id=fan, show=show, seat_number=1, now=clock.now)
+    clock.advance(100)
+    await _pay(db, room, claims, paying.reservation_id, clock=clock)
+    assert not await _visit_is_live(room, claims)
+    await assert_consistent(db)
+
+
+async def test_a_retried_payment_is_answered_the_same_and_debits_once(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=5_000)
+    one = await hold(db, user_id=fan, show=show, seat_number=1)
+    await hold(db, user_id=fan, show=show, seat_number=2)  # keeps the visit open
+    claims = await admit(room, user_id=fan, now=clock.now)
+    first = await _pay(db, room, claims, one.reservation_id, key="pay-1", clock=clock)
+    clock.advance(1)
+    again = await _pay(db, room, claims, one.reservation_id, key="pay-1", clock=clock)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.value == first.value
+    assert again.status_code == first.status_code == 201
+    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await ledger(db, user_id=fan) == [("PAYMENT", -1_000), ("CHARGE", 5_000)]
+    await assert_consistent(db)
+
+
+async def test_a_retry_after_the_visit_ended_gets_the_first_answer_and_nothing_else_passes(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=5_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    first = await _pay(db, room, claims, held.reservation_id, key="pay-once", clock=clock)
+    assert not await _visit_is_live(room, claims)
+    again = await _pay(db, room, claims, held.reservation_id, key="pay-once", clock=clock)
+    assert again.replayed
+    assert again.value == first.value
+    # The spent token with a new key, or none, is refused.
+    for key in ("another", None):
+        with pytest.raises(TokenExpired):
+            await _pay(db, room, claims, held.reservation_id, key=key, clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    await assert_consistent(db)
+
+
+async def test_a_key_reused_for_another_reservation_is_refused_and_changes_nothing(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=5_000)
+    one = await hold(db, user_id=fan, show=show, seat_number=1)
+    two = await hold(db, user_id=fan, show=show, seat_number=2)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await _pay(db, room, claims, one.reservation_id, key="k", clock=clock)
+    with pytest.raises(IdempotencyKeyReused):
+        await _pay(db, room, claims, two.reservation_id, key="k", clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await seat_status(db, show=show, seat_number=2, now=clock.now) is SeatStatus.HELD
+    assert await _visit_is_live(room, claims)
+    await assert_consistent(db)
+
+
+async def test_a_balance_below_the_price_changes_nothing_and_keeps_the_key_free(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=8_000)
+    fan = await make_fan(db, balance=7_999)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    with pytest.raises(InsufficientBalance):
+        await _pay(db, room, claims, held.reservation_id, key="pay", clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 7_999
+    assert await ledger(db, user_id=fan) == [("CHARGE", 7_999)]
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.HELD
+    status = await _reservation_status(
+        db, user_id=fan, reservation_id=held.reservation_id, clock=clock
+    )
+    assert status is ReservationStatus.HELD
+    assert await _visit_is_live(room, claims)
+    await assert_consistent(db)
+    # Topping up within the hold, the fan pays with the same key.
+    await charge(db, user_id=fan, amount=1, now=clock.now)
+    outcome = await _pay(db, room, claims, held.reservation_id, key="pay", clock=clock)
+    assert (outcome.replayed, outcome.value.balance) == (False, 0)
+    await assert_consistent(db)
+
+
+async def test_a_hold_can_be_paid_until_the_instant_before_it_lapses(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=1_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    clock.now = held.held_until - TICK
+    await _pay(db, room, claims, held.reservation_id, clock=clock)
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.SOLD
+    await assert_consistent(db)
+
+
+async def test_a_hold_cannot_be_paid_from_the_exact_instant_it_lapses(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=1_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    clock.advance(HOLD_FOR.total_seconds())
+    with pytest.raises(HoldExpired):
+        await _pay(db, room, claims, held.reservation_id, clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 1_000
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.AVAILABLE
+    status = await _reservation_status(
+        db, user_id=fan, reservation_id=held.reservation_id, clock=clock
+    )
+    assert status is ReservationStatus.EXPIRED
+    await assert_consistent(db)
+
+
+async def test_a_released_hold_cannot_be_paid(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=1_000)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await reservations.release(
+        db=db, user_id=fan, reservation_id=held.reservation_id, now=clock.now
+    )
+    with pytest.raises(HoldExpired):
+        await _pay(db, room, claims, held.reservation_id, clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 1_000
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.AVAILABLE
+    await assert_consistent(db)
+
+
+async def test_paying_twice_is_refused_and_debits_once(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=5_000)
+    one = await hold(db, user_id=fan, show=show, seat_number=1)
+    await hold(db, user_id=fan, show=show, seat_number=2)  # keeps the visit open
+    claims = await admit(room, user_id=fan, now=clock.now)
+    await _pay(db, room, claims, one.reservation_id, clock=clock)
+    with pytest.raises(AlreadyPaid):
+        await _pay(db, room, claims, one.reservation_id, clock=clock)
+    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    await assert_consistent(db)
+
+
+async def test_someone_elses_reservation_or_an_unknown_one_cannot_be_paid(
+    db: Database, room: WaitingRoom, clock: FakeClock
+) -> None:
+    show = await make_show(db, price=1_000)
+    owner, other = await make_fan(db, balance=1_000), await make_fan(db, balance=1_000)
+    held = await hold(db, user_id=owner, show=show, seat_number=1)
+    claims = await admit(room, user_id=other, now=clock.now)
+    for reservation_id in (held.reservation_id, held.reservation_id + 10_000):
+        with pytest.raises(ReservationNotFound):
+            await _pay(db, room, claims, reservation_id, clock=clock)
+    assert await wallet.get_balance(db=db, user_id=other) == 1_000
+    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.HELD
+    await assert_consistent(db)
