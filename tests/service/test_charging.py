@@ -16,9 +16,16 @@ from boxoffice.errors import (
 from boxoffice.idempotency.service import Outcome
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult, EntryType
-from tests.service.factories import NOW, assert_consistent, database_url, ledger, make_fan
+from tests.service.factories import (
+    NOW,
+    assert_consistent,
+    audit_baseline,
+    database_url,
+    ledger,
+    make_fan,
+)
 
-__all__ = ["database_url"]
+__all__ = ["audit_baseline", "database_url"]
 
 MAX_CHARGE = 600
 MAX_BALANCE = 1_000

@@ -29,6 +29,7 @@ from tests.service.factories import (
     TICK,
     any_concert,
     assert_consistent,
+    audit_baseline,
     buy,
     database_url,
     hold,
@@ -37,7 +38,7 @@ from tests.service.factories import (
     seat_status,
 )
 
-__all__ = ["database_url"]
+__all__ = ["audit_baseline", "database_url"]
 
 
 async def test_a_hold_by_seat_id_is_the_fans_until_hold_for_from_now(db: Database) -> None:

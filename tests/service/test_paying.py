@@ -31,6 +31,7 @@ from tests.service.factories import (
     TICK,
     admit,
     assert_consistent,
+    audit_baseline,
     charge,
     database_url,
     hold,
@@ -42,7 +43,7 @@ from tests.service.factories import (
 )
 from tests.support import FakeClock
 
-__all__ = ["database_url"]
+__all__ = ["audit_baseline", "database_url"]
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from tests.service.factories import (
     TICK,
     admit,
     assert_consistent,
+    audit_baseline,
     buy,
     database_url,
     hold,
@@ -43,7 +44,7 @@ from tests.service.factories import (
     waiting_room,
 )
 
-__all__ = ["database_url"]
+__all__ = ["audit_baseline", "database_url"]
 
 CUTOFF = timedelta(hours=24)
 

@@ -14,6 +14,7 @@ from tests.service.factories import (
     HOLD_FOR,
     NOW,
     assert_consistent,
+    audit_baseline,
     buy,
     database_url,
     hold,
@@ -22,7 +23,7 @@ from tests.service.factories import (
     seat_status,
 )
 
-__all__ = ["database_url"]
+__all__ = ["audit_baseline", "database_url"]
 
 
 async def _status(db: Database, *, user_id: int, reservation_id: int) -> ReservationStatus:
