@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from boxoffice.background import cancelling
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
 from boxoffice.catalog.api import seat_maps
@@ -228,7 +229,7 @@ async def _tick(ctx: AppContext) -> None:
     """Keep the lines moving when nobody polls, and tidy old idempotency keys.
     Correctness never waits for this: every request advances the line itself."""
     since_sweep = IDEMPOTENCY_SWEEP_SECONDS
-    while True:
+    while not cancelling():  # a cancellation a storage client swallowed still ends it
         try:
             await _dependencies(ctx)
             for line, stats in (await ctx.control.tick()).items():

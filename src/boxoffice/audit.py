@@ -135,7 +135,7 @@ async def _double_sales(conn: AsyncConnection) -> list[str]:
 
 async def audit(db: Database) -> list[str]:
     """Every broken invariant found in storage, as readable lines."""
-    async with db.read() as conn:
+    async with db.core.connect() as conn:
         problems: list[str] = []
         for check in (
             _ledger_mismatches,

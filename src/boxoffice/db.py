@@ -1,28 +1,41 @@
-"""Engines and transactions (the schema is in ``boxoffice.tables``).
+"""The ways into the database: a writing transaction, a retried unit of work, a read
+with one snapshot, a single statement (the schema is in ``boxoffice.tables``, the
+statements in each domain's repository as ``boxoffice.query.Query``).
 
-On SQLite every writing transaction starts with ``BEGIN IMMEDIATE``: the database
-serialises writers up front instead of failing a reader that later tries to write.
+PostgreSQL is reached through an asyncpg pool of our own, with every wait bounded, so
+a database that does not answer (frozen, or cut off) is 503 busy within seconds: for a
+pooled connection, to connect, and for each statement (the server's statement_timeout
+cannot fire when it is not running). SQLite goes through SQLAlchemy's engine, every
+writing transaction starting with ``BEGIN IMMEDIATE``: the database serialises
+writers up front instead of failing a reader that later tries to write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from boxoffice.config import Settings
+from boxoffice.query import Conn, CoreConn, PostgresConn
+from boxoffice.storage_errors import Transient, Unreachable, classify, from_driver
+
+T = TypeVar("T")
+log = logging.getLogger("boxoffice")
+DISPOSE_SECONDS = 5.0
 
 
 def async_url(url: str) -> str:
-    """Pick the async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
+    """SQLAlchemy's async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
     parsed = make_url(url)
     if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
         parsed = parsed.set(drivername="sqlite+aiosqlite")
@@ -31,30 +44,17 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-# SQLSTATEs after which PostgreSQL has rolled the transaction back, so running the
-# whole use case again is safe.
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-T = TypeVar("T")
-
-
-def is_retryable(error: DBAPIError) -> bool:
-    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-    if sqlstate in _RETRYABLE_SQLSTATES:
-        return True
-    # SQLite's "database is locked" comes back before anything was written.
-    return "database is locked" in str(error.orig)
+def _postgres_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class Database:
-    """The engines plus the ways in: a writing transaction, a retried unit of work,
-    and a read."""
-
     def __init__(
         self,
         url: str,
         *,
         busy_timeout_ms: int = 5_000,
-        pool_size: int = 10,
+        pool_size: int = 20,
         sqlite_writers: int = 1,
         statement_timeout_ms: int = 5_000,
         connect_timeout_ms: int = 2_000,
@@ -64,66 +64,136 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.retries = retries
+        self._pool_size = pool_size
+        self._statement_timeout_ms = statement_timeout_ms
+        self._connect_timeout = connect_timeout_ms / 1000
+        self._pool_timeout = pool_timeout_ms / 1000
+        self._pool: asyncpg.Pool | None = None
+        self._pool_lock = asyncio.Lock()
+        self._core: AsyncEngine | None = None
         if self.is_sqlite:
-            self.engine: AsyncEngine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=pool_size
-            )
-            _configure_sqlite(self.engine, busy_timeout_ms)
+            self._core = create_async_engine(self.url, pool_size=pool_size, max_overflow=pool_size)
+            _configure_sqlite(self._core, busy_timeout_ms)
             # SQLite admits one writer at a time whatever we do; writers beyond the
             # first would only sleep in its busy handler. Queueing them for a small
             # pool of connections is faster. Correctness does not rest on it: every
             # write is still guarded in SQL, as it must be on PostgreSQL.
-            self._write_engine = create_async_engine(
+            self._sqlite_writer = create_async_engine(
                 self.url, pool_size=sqlite_writers, max_overflow=0, pool_timeout=60
             )
-            _configure_sqlite(self._write_engine, busy_timeout_ms)
-            self._reader = self.engine
-        else:
-            # Every wait is bounded, so a PostgreSQL that does not answer (frozen, or
-            # cut off by the network) is 503 busy within seconds, not a hung request:
-            # for a pooled connection, to connect, and for each statement's answer
-            # (the server's own statement_timeout cannot fire when it is not running).
-            self.engine = create_async_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=pool_size,
-                pool_pre_ping=True,
-                pool_timeout=pool_timeout_ms / 1000,
-                connect_args={
-                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))},
-                    "timeout": connect_timeout_ms / 1000,
-                    "command_timeout": statement_timeout_ms / 1000 + 1,
-                },
+            _configure_sqlite(self._sqlite_writer, busy_timeout_ms)
+
+    @property
+    def core(self) -> AsyncEngine:
+        """A SQLAlchemy engine on the same database, for tools and tests (the audit,
+        migrations' checks), not for the request path."""
+        if self._core is None:
+            self._core = create_async_engine(self.url, pool_size=2, max_overflow=8)
+        return self._core
+
+    async def _postgres(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._pool_lock:
+                if self._pool is None:
+                    self._pool = await self._open_pool()
+        return self._pool
+
+    async def _open_pool(self) -> asyncpg.Pool:
+        try:
+            made = await asyncpg.create_pool(
+                _postgres_dsn(self.url),
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=self._connect_timeout,
+                command_timeout=self._statement_timeout_ms / 1000 + 1,
+                server_settings={"statement_timeout": str(self._statement_timeout_ms)},
             )
-            self._write_engine = self.engine
-            # Reads that span several statements see one snapshot.
-            self._reader = self.engine.execution_options(isolation_level="REPEATABLE READ")
-        self._writer = self._write_engine.execution_options(boxoffice_write=True)
+        except Exception as error:
+            raise classify(error) from error
+        assert made is not None
+        return made
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        """One use case's writes: committed together or not at all."""
-        async with self._writer.begin() as conn:
-            yield conn
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        pg = await self._postgres()
+        try:
+            raw = await pg.acquire(timeout=self._pool_timeout)
+        except Exception as error:
+            raise classify(error) from error
+        try:
+            yield raw
+        except Unreachable as error:
+            if error.lost:  # every pooled connection may be as dead as this one
+                await pg.expire_connections()
+            raise
+        finally:
+            await pg.release(raw)
 
-    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    @asynccontextmanager
+    async def transaction(self, *, isolation: str = "read_committed") -> AsyncIterator[Conn]:
+        """One use case's statements: committed together or not at all."""
+        if self.is_sqlite:
+            engine = self._sqlite_writer if isolation == "read_committed" else self.core
+            options = {"boxoffice_write": isolation == "read_committed"}
+            async with engine.execution_options(**options).begin() as core_conn:
+                yield CoreConn(core_conn)
+            return
+        async with self._connection() as raw:
+            tx = raw.transaction(isolation=isolation, readonly=isolation != "read_committed")
+            try:
+                await tx.start()
+            except Exception as error:
+                raise classify(error) from error
+            try:
+                yield PostgresConn(raw)
+            except BaseException:
+                if not raw.is_closed():
+                    await tx.rollback()
+                raise
+            try:
+                await tx.commit()
+            except Exception as error:
+                # Whether it committed is not known: never run again on this.
+                raise Unreachable(f"the commit did not complete: {error!r}") from error
+
+    async def run(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """``work`` in one transaction, run again (a bounded number of times) when the
-        database rolled it back for a transient reason such as a deadlock."""
+        database rolled it back for a transient reason, or when a pooled connection
+        had died before anything was committed (the database restarted)."""
         for attempt in range(self.retries + 1):
             try:
                 async with self.transaction() as conn:
                     return await work(conn)
-            except DBAPIError as error:
-                if attempt == self.retries or not is_retryable(error):
+            except Exception as raised:
+                error = from_driver(raised)
+                if error is None:
                     raise
-                await asyncio.sleep(0.01 * 2**attempt + random.random() * 0.01)
+                if isinstance(error, Transient) and attempt < self.retries:
+                    await asyncio.sleep(0.01 * 2**attempt + random.random() * 0.01)
+                    continue
+                if isinstance(error, Unreachable) and error.lost and attempt == 0:
+                    continue
+                if error is raised:
+                    raise
+                raise error from raised
         raise AssertionError("unreachable")
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A consistent snapshot for reads; never takes the write lock."""
-        async with self._reader.begin() as conn:
+    async def read(self) -> AsyncIterator[Conn]:
+        """A consistent snapshot for several reads; never takes the write lock."""
+        async with self.transaction(isolation="repeatable_read") as conn:
             yield conn
+
+    @asynccontextmanager
+    async def statement(self) -> AsyncIterator[Conn]:
+        """A connection for reads that need no snapshot beyond each statement (each is
+        its own transaction): one round trip per statement, where ``read`` adds two."""
+        if self.is_sqlite:
+            async with self.core.connect() as core_conn:
+                yield CoreConn(core_conn)
+            return
+        async with self._connection() as raw:
+            yield PostgresConn(raw)
 
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[None]:
@@ -133,18 +203,23 @@ class Database:
             yield
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-            await conn.commit()
+        async with self._connection() as raw:
+            await raw.execute("SELECT pg_advisory_lock($1)", key)
             try:
                 yield
             finally:
-                await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-                await conn.commit()
+                await raw.execute("SELECT pg_advisory_unlock($1)", key)
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        if self.is_sqlite:
+            async with self.core.connect() as core_conn:
+                await core_conn.execute(text("SELECT 1"))
+            return
+        async with self._connection() as raw:
+            try:
+                await raw.fetchval("SELECT 1")
+            except Exception as error:
+                raise classify(error) from error
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -159,9 +234,19 @@ class Database:
         )
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self._write_engine is not self.engine:
-            await self._write_engine.dispose()
+        """Close every connection; one still in use after a few seconds is cut off, so
+        a shutdown never waits on a request that will not finish."""
+        if self._pool is not None:
+            pg, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pg.close(), timeout=DISPOSE_SECONDS)
+            except TimeoutError:
+                log.warning("database connections still in use at shutdown; closing them")
+                pg.terminate()
+        if self._core is not None:
+            await self._core.dispose()
+        if self.is_sqlite:
+            await self._sqlite_writer.dispose()
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

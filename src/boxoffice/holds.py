@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import BindParameter, ColumnElement, or_
+
+# ``now`` in SQL: the request's instant, or a bind parameter that will carry it.
+SqlNow = datetime | BindParameter[datetime]
 
 
 def is_live_hold(*, held_until: datetime | None, now: datetime) -> bool:
     return held_until is not None and held_until > now
 
 
-def live_hold(held_until: ColumnElement[datetime], now: datetime) -> ColumnElement[bool]:
+def live_hold(held_until: ColumnElement[datetime], now: SqlNow) -> ColumnElement[bool]:
     """The SQL twin of ``is_live_hold``."""
     return held_until > now
 
 
-def no_live_hold(held_until: ColumnElement[datetime], now: datetime) -> ColumnElement[bool]:
+def no_live_hold(held_until: ColumnElement[datetime], now: SqlNow) -> ColumnElement[bool]:
     """The SQL twin of ``not is_live_hold`` (a NULL ``held_until`` is no hold at all)."""
     return or_(held_until.is_(None), held_until <= now)

@@ -1,12 +1,11 @@
 """The one place errors become RFC 9457 problem responses.
 
 Domain errors carry their own status and code. Storage that cannot be reached or does
-not answer in time — the database (``DBAPIError`` with a connection or timeout cause,
-SQLAlchemy's pool timeout, a socket's ``OSError``) or Redis (redis-py's
-``ConnectionError``/``TimeoutError``) — is 503 ``busy`` with ``Retry-After``. Bad data
-the database refused is the client's (422), a broken constraint is a bug (500), and
-neither is "busy", so a client never retries them forever. Anything unexpected is a
-500 problem that keeps the connection usable.
+not answer in time — the database (``boxoffice.storage_errors`` says which errors
+those are) or Redis (redis-py's ``ConnectionError``/``TimeoutError``) — is 503 ``busy``
+with ``Retry-After``. A value the database refused is the client's (422), a broken
+constraint is a bug (500), and neither is "busy", so a client never retries them
+forever. Anything unexpected is a 500 problem that keeps the connection usable.
 """
 
 from __future__ import annotations
@@ -14,13 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -33,6 +33,13 @@ from boxoffice.errors import (
     NotFound,
     Problem,
     ValidationFailed,
+)
+from boxoffice.storage_errors import (
+    BadValue,
+    StorageError,
+    Transient,
+    Unreachable,
+    classify,
 )
 
 log = logging.getLogger("boxoffice")
@@ -96,11 +103,6 @@ def _describe_validation(errors: list[Any]) -> str:
     return "; ".join(parts)
 
 
-def _sqlstate(error: DBAPIError) -> str:
-    orig = error.orig
-    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
-
-
 def is_transient_redis_error(error: RedisError) -> bool:
     if isinstance(error, RedisConnectionError | RedisTimeoutError):
         return True
@@ -140,20 +142,15 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=headers,
         )
 
-    async def on_database_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DBAPIError)
-        sqlstate = _sqlstate(exc)
-        if isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
-            log.error("a database constraint refused a write", exc_info=exc)
-            return internal_error()
-        if sqlstate.startswith("22"):
+    async def on_storage_error(_request: Request, exc: Exception) -> JSONResponse:
+        error = classify(exc)
+        if isinstance(error, Unreachable | Transient):
+            log.warning("storage unreachable, answered as busy: %r", exc)
+            return storage_busy("storage did not answer in time; retry shortly")
+        if isinstance(error, BadValue):
             return error_response(ValidationFailed("a value is not one storage can keep"))
-        log.warning("database error answered as busy: %s", exc)
-        return storage_busy("the database did not answer in time; retry shortly")
-
-    async def on_unreachable(_request: Request, exc: Exception) -> JSONResponse:
-        log.warning("storage unreachable, answered as busy: %r", exc)
-        return storage_busy("storage did not answer in time; retry shortly")
+        log.error("the database refused a statement", exc_info=exc)
+        return internal_error()
 
     async def on_redis_error(_request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RedisError)
@@ -166,10 +163,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    app.add_exception_handler(PoolTimeout, on_unreachable)
+    app.add_exception_handler(StorageError, on_storage_error)
+    # Errors straight from a driver, should one escape a repository unclassified.
+    for raw in (DBAPIError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError):
+        app.add_exception_handler(raw, on_storage_error)
     # A socket that cannot connect, or a wait that timed out (TimeoutError is an OSError).
-    app.add_exception_handler(OSError, on_unreachable)
+    app.add_exception_handler(OSError, on_storage_error)
     app.add_exception_handler(RedisError, on_redis_error)
     app.add_middleware(UnexpectedErrors)
 

@@ -35,7 +35,7 @@ async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[
     now = datetime.now(UTC)
     db = Database(database_url)
     try:
-        async with db.transaction() as conn:
+        async with db.core.begin() as conn:
             first = (
                 await conn.execute(select(users.c.id).order_by(users.c.id.desc()).limit(1))
             ).scalar()

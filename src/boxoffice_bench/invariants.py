@@ -35,7 +35,7 @@ async def _storage(database_url: str) -> list[str]:
     db = Database(database_url)
     try:
         problems = await audit.audit(db)
-        async with db.read() as conn:
+        async with db.core.connect() as conn:
             sold = (
                 await conn.execute(
                     select(func.count())

@@ -112,7 +112,7 @@ class SeatPool:
             )
             answer.raise_for_status()
         schedule_id = int(answer.json()["scheduleId"])
-        async with self.db.read() as conn:
+        async with self.db.core.connect() as conn:
             rows = await conn.execute(
                 select(seats.c.id).where(seats.c.schedule_id == schedule_id).order_by(seats.c.id)
             )
@@ -206,7 +206,7 @@ class Preparer:
         and the seat pointing at it until the same instant. Reservation ids in order."""
         now = datetime.now(UTC)
         until = now + timedelta(seconds=HOLD_SECONDS)
-        async with self.db.transaction() as conn:
+        async with self.db.core.begin() as conn:
             ids = await conn.scalars(
                 insert(reservations).returning(reservations.c.id, sort_by_parameter_order=True),
                 [

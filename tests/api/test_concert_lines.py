@@ -139,7 +139,7 @@ async def test_fans_before_the_opening_are_drawn_into_order_at_it(
         try:
 
             async def recorded() -> bool:
-                async with db.read() as conn:
+                async with db.core.connect() as conn:
                     row = (await conn.execute(select(line_draws))).one_or_none()
                 return row is not None and row.draw_order == ",".join(map(str, order))
 

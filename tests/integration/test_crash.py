@@ -102,7 +102,7 @@ async def test_a_killed_instance_leaves_nothing_half_done_and_the_other_keeps_se
         db = Database(postgres_url)
         try:
             assert await audit.audit(db) == []
-            async with db.read() as conn:
+            async with db.core.connect() as conn:
                 confirmed = set(
                     await conn.scalars(
                         select(reservations.c.id).where(reservations.c.status == "CONFIRMED")

@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice import audit
 from boxoffice.app import create_app
@@ -25,13 +24,14 @@ from boxoffice.errors import AlreadyPaid, AlreadyRefunded, InsufficientBalance, 
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.query import Conn, CoreConn, Query
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.repository import Refunded
+from boxoffice.reservations.refund_repository import Refunded
 from boxoffice.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
@@ -65,25 +65,34 @@ async def naive_hold_seat(
     check_concert: Callable[[int], None],
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
-    async with db.read() as conn:
-        seat = await holds_repo.find_seat(
-            conn, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
-        )
-        assert seat is not None
-        row = (await conn.execute(select(seats).where(seats.c.id == seat.seat_id))).one()
+    async with db.core.connect() as conn:
+        row = (
+            await conn.execute(
+                select(seats).where(
+                    seats.c.schedule_id == schedule_id, seats.c.seat_number == seat_number
+                )
+            )
+        ).one()
     if row.sold_reservation_id is not None or (row.held_until and row.held_until > now):
         raise SeatUnavailable()
     await asyncio.sleep(0.001)
-    async with db.transaction() as conn:
+    async with db.core.begin() as conn:
         rid = await holds_repo.add_hold(
-            conn, user_id=user_id, seat=seat, until=now + hold_for, now=now
+            CoreConn(conn),
+            user_id=user_id,
+            seat_id=row.id,
+            price=row.price,
+            until=now + hold_for,
+            now=now,
+            max_holds=max_holds,
         )
+        assert rid is not None
         await conn.execute(
             update(seats)
-            .where(seats.c.id == seat.seat_id)
+            .where(seats.c.id == row.id)
             .values(hold_reservation_id=rid, held_until=now + hold_for)
         )
-        reservation = await holds_repo.get(conn, reservation_id=rid)
+        reservation = await holds_repo.get(CoreConn(conn), reservation_id=rid)
     assert reservation is not None
     return reservation
 
@@ -98,7 +107,7 @@ async def _hold_race(api: Api) -> Counter[int]:
 async def test_exactly_one_of_many_concurrent_holds_wins_a_seat(api: Api, db: Database) -> None:
     statuses = await _hold_race(api)
     assert statuses == {201: 1, 409: HOLDERS - 1}
-    async with db.read() as conn:
+    async with db.core.connect() as conn:
         held = (
             await conn.execute(select(reservations).where(reservations.c.status == "HELD"))
         ).all()
@@ -127,12 +136,12 @@ async def naive_charge(
     now: datetime,
 ) -> Outcome[ChargeResult]:
     """Read the balance, add in Python, write it back."""
-    async with db.read() as conn:
+    async with db.core.connect() as conn:
         balance = (
             await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
         ).scalar_one()
     await asyncio.sleep(0.001)
-    async with db.transaction() as conn:
+    async with db.core.begin() as conn:
         await conn.execute(
             update(wallets).where(wallets.c.user_id == user_id).values(balance=balance + amount)
         )
@@ -149,7 +158,7 @@ async def test_concurrent_charges_add_up_exactly(api: Api, db: Database) -> None
     fan, statuses = await _charge_race(api)
     assert statuses == [200] * CHARGES
     assert await api.balance(fan) == CHARGES * (CHARGES + 1) // 2
-    async with db.read() as conn:
+    async with db.core.connect() as conn:
         after = (
             (
                 await conn.execute(
@@ -187,8 +196,8 @@ async def naive_pay(
 ) -> tuple[Outcome[PaymentResult], int | None]:
     """Check the balance covers the price, then confirm and set the new balance."""
     user_id = queue_pass.user_id
-    async with db.read() as conn:
-        reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+    async with db.core.connect() as conn:
+        reservation = await holds_repo.get(CoreConn(conn), reservation_id=reservation_id)
         assert reservation is not None
         balance = (
             await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
@@ -196,9 +205,9 @@ async def naive_pay(
     if balance < reservation.price:
         raise InsufficientBalance()
     await asyncio.sleep(0.001)
-    async with db.transaction() as conn:
+    async with db.core.begin() as conn:
         await reservations_service.confirm(
-            conn,
+            CoreConn(conn),
             user_id=user_id,
             reservation_id=reservation_id,
             now=now,
@@ -295,7 +304,7 @@ async def naive_release(*, db: Database, user_id: int, reservation_id: int, now:
     """Read the reservation, then end its hold: a payment in between goes unnoticed and
     the 0-row UPDATE reads as 'already released'."""
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: Conn) -> None:
         reservation = await holds_repo.get(conn, reservation_id=reservation_id)
         assert reservation is not None
         if reservation.status is ReservationStatus.CONFIRMED:
@@ -351,7 +360,7 @@ async def test_control_read_then_release_answers_204_for_a_paid_hold(
 REFUNDERS = 20
 
 
-async def naive_refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded:
+async def naive_refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     """Check the ticket is paid, then mark it refunded with no guard on its state."""
     reservation = await holds_repo.get(conn, reservation_id=reservation_id)
     assert reservation is not None
@@ -359,9 +368,11 @@ async def naive_refund(conn: AsyncConnection, *, reservation_id: int, now: datet
         raise AlreadyRefunded()
     await asyncio.sleep(0.005)
     await conn.execute(
-        update(reservations)
-        .where(reservations.c.id == reservation_id)
-        .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
+        Query(
+            update(reservations)
+            .where(reservations.c.id == reservation_id)
+            .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
+        )
     )
     return Refunded(reservation_id, reservation.user_id, reservation.seat_id, reservation.price)
 

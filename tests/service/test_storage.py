@@ -16,14 +16,14 @@ async def test_the_migrations_build_exactly_the_declared_schema(db: Database) ->
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    async with db.engine.connect() as conn:
+    async with db.core.connect() as conn:
         assert await conn.run_sync(diff) == []
 
 
 async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url: str) -> None:
     db = Database(sqlite_url)
     try:
-        async with db.read() as conn:
+        async with db.core.connect() as conn:
             mode = (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
             timeout = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
     finally:
@@ -36,7 +36,7 @@ async def test_the_audit_reports_a_balance_that_disagrees_with_its_ledger(db: Da
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
-    async with db.transaction() as conn:
+    async with db.core.begin() as conn:
         user_id = (
             await conn.execute(insert(users).values(name="x", created_at=now).returning(users.c.id))
         ).scalar_one()

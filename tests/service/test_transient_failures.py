@@ -7,12 +7,13 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.app import create_app
 from boxoffice.catalog import service as catalog_service
 from boxoffice.config import Settings
 from boxoffice.db import Database
+from boxoffice.query import Conn
+from boxoffice.storage_errors import Refused, Transient
 from tests.support import FakeClock, serve
 
 
@@ -31,7 +32,7 @@ def _error(orig: Exception) -> DBAPIError:
 async def test_a_deadlocked_transaction_is_run_again(db: Database) -> None:
     attempts = 0
 
-    async def work(_conn: AsyncConnection) -> str:
+    async def work(_conn: Conn) -> str:
         nonlocal attempts
         attempts += 1
         if attempts < 3:
@@ -45,12 +46,12 @@ async def test_a_deadlocked_transaction_is_run_again(db: Database) -> None:
 async def test_retries_are_bounded(db: Database) -> None:
     attempts = 0
 
-    async def work(_conn: AsyncConnection) -> None:
+    async def work(_conn: Conn) -> None:
         nonlocal attempts
         attempts += 1
         raise _error(Deadlock())
 
-    with pytest.raises(DBAPIError):
+    with pytest.raises(Transient):
         await db.run(work)
     assert attempts == db.retries + 1
 
@@ -58,12 +59,12 @@ async def test_retries_are_bounded(db: Database) -> None:
 async def test_a_real_error_is_not_retried(db: Database) -> None:
     attempts = 0
 
-    async def work(_conn: AsyncConnection) -> None:
+    async def work(_conn: Conn) -> None:
         nonlocal attempts
         attempts += 1
         raise _error(Broken())
 
-    with pytest.raises(DBAPIError):
+    with pytest.raises(Refused):
         await db.run(work)
     assert attempts == 1
 

@@ -38,6 +38,10 @@ class Seat:
     price: int
     status: SeatStatus
 
+    @property
+    def is_available(self) -> bool:
+        return self.status is SeatStatus.AVAILABLE
+
 
 @dataclass(frozen=True, slots=True)
 class SeatMap:

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from boxoffice.catalog import repository
 from boxoffice.catalog.model import Concert, Schedule, SeatMap, SeatStatus
 from boxoffice.db import Database
 from boxoffice.errors import ConcertNotFound, ScheduleNotFound
+from boxoffice.query import Conn
 
 
 async def list_concerts(*, db: Database) -> list[Concert]:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         return await repository.list_concerts(conn)
 
 
 async def require_concert(*, db: Database, concert_id: int) -> Concert:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         concert = await repository.get_concert(conn, concert_id=concert_id)
     if concert is None:
         raise ConcertNotFound(f"no concert {concert_id}")
@@ -33,31 +32,34 @@ async def bookable_schedules(
         start = datetime.combine(on, time(), tzinfo=UTC)
         # The last day there is has no next day: its schedules run to the end of time.
         end = None if on == date.max else start + timedelta(days=1)
-    async with db.read() as conn:
-        if await repository.get_concert(conn, concert_id=concert_id) is None:
-            raise ConcertNotFound(f"no concert {concert_id}")
-        return await repository.bookable_schedules(
+    async with db.statement() as conn:
+        listed = await repository.bookable_schedules(
             conn, concert_id=concert_id, now=now, start=start, end=end
         )
+    if listed is None:
+        raise ConcertNotFound(f"no concert {concert_id}")
+    return listed
 
 
 async def seat_map(
     *, db: Database, concert_id: int, schedule_id: int, only: SeatStatus | None, now: datetime
 ) -> SeatMap:
-    async with db.read() as conn:
-        if await repository.get_concert(conn, concert_id=concert_id) is None:
+    async with db.statement() as conn:
+        found = await repository.seat_map(
+            conn, concert_id=concert_id, schedule_id=schedule_id, now=now
+        )
+        if found is None and await repository.get_concert(conn, concert_id=concert_id) is None:
             raise ConcertNotFound(f"no concert {concert_id}")
-        schedule = await repository.get_schedule(conn, schedule_id=schedule_id, now=now)
-        if schedule is None or schedule.concert_id != concert_id:
-            raise ScheduleNotFound(f"concert {concert_id} has no schedule {schedule_id}")
-        seats = await repository.seats_of(conn, schedule_id=schedule_id, now=now)
+    if found is None:
+        raise ScheduleNotFound(f"concert {concert_id} has no schedule {schedule_id}")
+    schedule, seats = found
     if only is not None:
         seats = [seat for seat in seats if seat.status is only]
     return SeatMap(schedule=schedule, seats=seats)
 
 
 async def add_concert(*, db: Database, title: str, venue: str) -> Concert:
-    async def work(conn: AsyncConnection) -> int:
+    async def work(conn: Conn) -> int:
         return await repository.add_concert(conn, title=title, venue=venue)
 
     concert_id = await db.run(work)
@@ -69,7 +71,7 @@ async def add_schedule(
 ) -> Schedule:
     concert_at = concert_at.astimezone(UTC)
 
-    async def work(conn: AsyncConnection) -> int:
+    async def work(conn: Conn) -> int:
         if await repository.get_concert(conn, concert_id=concert_id) is None:
             raise ConcertNotFound(f"no concert {concert_id}")
         return await repository.add_schedule(
@@ -87,13 +89,11 @@ async def add_schedule(
 
 
 async def is_empty(*, db: Database) -> bool:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         return await repository.count_concerts(conn) == 0
 
 
-async def cancel_schedule(
-    conn: AsyncConnection, *, schedule_id: int, now: datetime
-) -> tuple[int, datetime]:
+async def cancel_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> tuple[int, datetime]:
     """Take a schedule off sale for good, inside the caller's transaction: its concert
     and when it was cancelled (the first time, if it already was)."""
     cancelled = await repository.cancel_schedule(conn, schedule_id=schedule_id, now=now)

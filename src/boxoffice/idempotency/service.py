@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import Database
-from boxoffice.errors import IdempotencyKeyReused
+from boxoffice.errors import DomainError, IdempotencyKeyReused
 from boxoffice.idempotency import repository
+from boxoffice.query import Conn
+from boxoffice.storage_errors import Conflict
 
 T = TypeVar("T")
 
@@ -38,7 +38,7 @@ def fingerprint(scope: str, request: dict[str, Any]) -> str:
 
 
 async def replay(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     user_id: int,
     key: str,
@@ -56,7 +56,7 @@ async def replay(
 async def find(
     db: Database, *, user_id: int, key: str, request_fingerprint: str, adapter: TypeAdapter[T]
 ) -> Outcome[T] | None:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         return await replay(
             conn, user_id=user_id, key=key, request_fingerprint=request_fingerprint, adapter=adapter
         )
@@ -71,20 +71,15 @@ async def run_once(
     status_code: int,
     adapter: TypeAdapter[T],
     now: datetime,
-    action: Callable[[AsyncConnection], Awaitable[T]],
+    action: Callable[[Conn], Awaitable[T]],
 ) -> Outcome[T]:
+    """``action`` once per key. It is simply run, and its answer remembered under the
+    key in the same transaction, so a first request costs no extra round trip. A
+    retry of a request that succeeded either fails on its own (a paid hold cannot be
+    paid again) or collides with the remembered key, which rolls it back whole; then,
+    as when two first attempts race, the first answer is replayed."""
 
-    async def once(conn: AsyncConnection) -> Outcome[T]:
-        if key is not None:
-            earlier = await replay(
-                conn,
-                user_id=user_id,
-                key=key,
-                request_fingerprint=request_fingerprint,
-                adapter=adapter,
-            )
-            if earlier is not None:
-                return earlier
+    async def once(conn: Conn) -> Outcome[T]:
         value = await action(conn)
         if key is not None:
             await repository.remember(
@@ -100,12 +95,15 @@ async def run_once(
 
     try:
         return await db.run(once)
-    except IntegrityError:
+    except (Conflict, DomainError):
         if key is None:
             raise
-        # A concurrent first attempt with the same key committed before us; our
-        # transaction rolled back whole, so answer what that one answered.
-        return await db.run(once)
+        earlier = await find(
+            db, user_id=user_id, key=key, request_fingerprint=request_fingerprint, adapter=adapter
+        )
+        if earlier is None:
+            raise
+        return earlier
 
 
 async def forget_old(*, db: Database, cutoff: datetime) -> int:

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, insert
 
+from boxoffice.query import Conn, Query
 from boxoffice.tables import payments
 
-
-async def add(
-    conn: AsyncConnection, *, reservation_id: int, user_id: int, amount: int, now: datetime
-) -> int:
-    result = await conn.execute(
-        insert(payments)
-        .values(reservation_id=reservation_id, user_id=user_id, amount=amount, paid_at=now)
-        .returning(payments.c.id)
+ADD = Query(
+    insert(payments)
+    .values(
+        reservation_id=bindparam("reservation_id"),
+        user_id=bindparam("user_id"),
+        amount=bindparam("amount"),
+        paid_at=bindparam("now"),
     )
-    return int(result.scalar_one())
+    .returning(payments.c.id)
+)
+
+
+async def add(conn: Conn, *, reservation_id: int, user_id: int, amount: int, now: datetime) -> int:
+    found = await conn.fetchval(
+        ADD, reservation_id=reservation_id, user_id=user_id, amount=amount, now=now
+    )
+    return int(found)

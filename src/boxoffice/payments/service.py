@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import Database
 from boxoffice.errors import TokenExpired
@@ -15,6 +14,7 @@ from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.query import Conn
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.tokens import QueueClaims
@@ -81,9 +81,9 @@ async def pay(
     user_id = queue_pass.user_id
     holds_left: int | None = None
 
-    async def apply(conn: AsyncConnection) -> PaymentResult:
+    async def apply(conn: Conn) -> PaymentResult:
         nonlocal holds_left
-        reservation = await reservations.confirm(
+        confirmed = await reservations.confirm(
             conn,
             user_id=user_id,
             reservation_id=reservation_id,
@@ -93,19 +93,19 @@ async def pay(
         balance = await wallet.pay_from(
             conn,
             user_id=user_id,
-            amount=reservation.price,
+            amount=confirmed.price,
             reservation_id=reservation_id,
             now=now,
         )
         payment_id = await repository.add(
-            conn, reservation_id=reservation_id, user_id=user_id, amount=reservation.price, now=now
+            conn, reservation_id=reservation_id, user_id=user_id, amount=confirmed.price, now=now
         )
-        holds_left = await reservations.live_holds(conn, user_id=user_id, now=now)
+        holds_left = confirmed.other_holds
         return PaymentResult(
             payment_id=payment_id,
             reservation_id=reservation_id,
             user_id=user_id,
-            amount=reservation.price,
+            amount=confirmed.price,
             status=PaymentStatus.COMPLETED,
             paid_at=now,
             balance=balance,

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from boxoffice.db import Database
+from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.lines import Lines, rules_of
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, concert_line
@@ -112,7 +111,7 @@ class LineControl:
         line = DEFAULT_LINE if concert_id is None else concert_line(concert_id)
         defaults = self._lines.defaults
 
-        async def work(conn: AsyncConnection) -> StoredLine:
+        async def work(conn: Conn) -> StoredLine:
             await repository.add_if_missing(
                 conn,
                 line=line,

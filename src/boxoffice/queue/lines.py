@@ -14,9 +14,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from boxoffice.db import Database
+from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, concert_line
 from boxoffice.queue.repository import StoredLine
@@ -96,7 +95,7 @@ class Lines:
         await asyncio.shield(pending)
 
     async def _seed(self, line: str) -> None:
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: Conn) -> None:
             if line == DEFAULT_LINE:
                 await repository.add_if_missing(
                     conn,

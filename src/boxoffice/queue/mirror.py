@@ -21,6 +21,7 @@ from typing import Any
 from redis.asyncio import Redis
 from sortedcontainers import SortedList
 
+from boxoffice.background import cancelling
 from boxoffice.queue.model import RATE_WINDOW_SECONDS, LineStats
 from boxoffice.queue.scripts import LineKeys, Scripts, text
 from boxoffice.queue.store import LineMissing
@@ -113,7 +114,7 @@ class LineMirror:
         )
 
     async def _follow(self) -> None:
-        while True:
+        while not cancelling():
             try:
                 for view in list(self._views.values()):
                     if not view.synced:

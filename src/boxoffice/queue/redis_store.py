@@ -24,6 +24,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from boxoffice.background import cancelling
 from boxoffice.queue.batcher import Batcher
 from boxoffice.queue.mirror import LineMirror, MirrorEntry
 from boxoffice.queue.model import (
@@ -295,7 +296,7 @@ class RedisQueueStore:
         await self._redis.ping()
 
     async def _flush_forever(self) -> None:
-        while True:
+        while not cancelling():  # a cancellation redis-py swallowed still ends it
             await asyncio.sleep(self._flush_seconds)
             try:
                 await self._flush()

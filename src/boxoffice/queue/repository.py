@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Row, case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    String,
+    bindparam,
+    case,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as upsert
 
-from boxoffice.tables import line_draws, schedules, seats, waiting_rooms
+from boxoffice.query import Conn, Query, Row
+from boxoffice.tables import UTCDateTime, line_draws, schedules, seats, waiting_rooms
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,54 +46,118 @@ class Supply:
     unsold: int
 
 
-def _stored(row: Row[Any]) -> StoredLine:
+def _stored(row: Row) -> StoredLine:
     return StoredLine(
-        line=row.line,
-        concert_id=row.concert_id,
-        capacity=row.capacity,
-        per_minute=row.per_minute,
-        paused=bool(row.paused),
-        opens_at=row.opens_at,
-        draw_seed=row.draw_seed,
-        resets=row.resets,
-        last_reset_at=row.last_reset_at,
+        line=row["line"],
+        concert_id=row["concert_id"],
+        capacity=row["capacity"],
+        per_minute=row["per_minute"],
+        paused=bool(row["paused"]),
+        opens_at=row["opens_at"],
+        draw_seed=row["draw_seed"],
+        resets=row["resets"],
+        last_reset_at=row["last_reset_at"],
     )
 
 
-async def get(conn: AsyncConnection, *, line: str, lock: bool = False) -> StoredLine | None:
-    query = select(waiting_rooms).where(waiting_rooms.c.line == line)
-    if lock:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).one_or_none()
+LINE = bindparam("line_id", type_=String())
+NOW = bindparam("now", type_=UTCDateTime())
+_THE_LINE = waiting_rooms.c.line == LINE
+GET = Query(select(waiting_rooms).where(_THE_LINE))
+GET_LOCKED = Query(select(waiting_rooms).where(_THE_LINE).with_for_update())
+# ON CONFLICT ... DO NOTHING reads the same in PostgreSQL and SQLite: two instances
+# adding one line at once, or recording one draw, both succeed and one row is kept.
+ADD_IF_MISSING = Query(
+    upsert(waiting_rooms)
+    .values(
+        line=bindparam("line"),
+        concert_id=bindparam("concert_id"),
+        capacity=bindparam("capacity"),
+        per_minute=bindparam("per_minute"),
+        paused=False,
+        resets=0,
+    )
+    .on_conflict_do_nothing(index_elements=["line"])
+)
+SAVE_RULES = Query(
+    update(waiting_rooms)
+    .where(_THE_LINE)
+    .values(
+        capacity=bindparam("capacity"),
+        per_minute=bindparam("per_minute"),
+        paused=bindparam("paused"),
+        opens_at=bindparam("opens_at"),
+        draw_seed=bindparam("draw_seed"),
+    )
+)
+_WAS_SEEDED = waiting_rooms.c.seeded_at.is_not(None)
+MARK_SEEDED = Query(
+    update(waiting_rooms)
+    .where(_THE_LINE)
+    .values(
+        seeded_at=NOW,
+        resets=waiting_rooms.c.resets + case((_WAS_SEEDED, 1), else_=0),
+        last_reset_at=case((_WAS_SEEDED, NOW), else_=waiting_rooms.c.last_reset_at),
+    )
+)
+CONCERT_LINES = Query(select(waiting_rooms).where(waiting_rooms.c.concert_id.is_not(None)))
+OPENS_AT = bindparam("opens_at", type_=UTCDateTime())
+ADD_DRAW = Query(
+    upsert(line_draws)
+    .values(
+        line=bindparam("line"),
+        opens_at=bindparam("opens_at"),
+        drawn_at=bindparam("drawn_at"),
+        seed=bindparam("seed"),
+        entrants=bindparam("entrants"),
+        draw_order=bindparam("draw_order"),
+    )
+    .on_conflict_do_nothing(index_elements=["line", "opens_at"])
+)
+LAST_DRAW = Query(
+    select(line_draws.c.opens_at, line_draws.c.drawn_at, line_draws.c.seed, line_draws.c.entrants)
+    .where(line_draws.c.line == LINE)
+    .order_by(line_draws.c.opens_at.desc())
+    .limit(1)
+)
+DRAW_ORDER = Query(
+    select(line_draws.c.draw_order).where(
+        line_draws.c.line == LINE, line_draws.c.opens_at == OPENS_AT
+    )
+)
+SUPPLY = Query(
+    select(
+        schedules.c.concert_id,
+        func.count(seats.c.id).label("total"),
+        (func.count(seats.c.id) - func.count(seats.c.sold_reservation_id)).label("unsold"),
+    )
+    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
+    .where(
+        schedules.c.concert_id.in_(bindparam("concert_ids", expanding=True)),
+        schedules.c.concert_at > NOW,
+        schedules.c.cancelled_at.is_(None),
+    )
+    .group_by(schedules.c.concert_id),
+    expanding=True,
+)
+
+
+async def get(conn: Conn, *, line: str, lock: bool = False) -> StoredLine | None:
+    row = await conn.fetchrow(GET_LOCKED if lock else GET, line_id=line)
     return None if row is None else _stored(row)
 
 
 async def add_if_missing(
-    conn: AsyncConnection,
-    *,
-    line: str,
-    concert_id: int | None,
-    capacity: int,
-    per_minute: int,
+    conn: Conn, *, line: str, concert_id: int | None, capacity: int, per_minute: int
 ) -> None:
     """Insert the line with these rules unless a row for it exists already."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     await conn.execute(
-        dialect.insert(waiting_rooms)
-        .values(
-            line=line,
-            concert_id=concert_id,
-            capacity=capacity,
-            per_minute=per_minute,
-            paused=False,
-            resets=0,
-        )
-        .on_conflict_do_nothing(index_elements=["line"])
+        ADD_IF_MISSING, line=line, concert_id=concert_id, capacity=capacity, per_minute=per_minute
     )
 
 
 async def save_rules(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     line: str,
     capacity: int,
@@ -97,101 +167,61 @@ async def save_rules(
     draw_seed: str | None,
 ) -> None:
     await conn.execute(
-        update(waiting_rooms)
-        .where(waiting_rooms.c.line == line)
-        .values(
-            capacity=capacity,
-            per_minute=per_minute,
-            paused=paused,
-            opens_at=opens_at,
-            draw_seed=draw_seed,
-        )
+        SAVE_RULES,
+        line_id=line,
+        capacity=capacity,
+        per_minute=per_minute,
+        paused=paused,
+        opens_at=opens_at,
+        draw_seed=draw_seed,
     )
 
 
-async def mark_seeded(conn: AsyncConnection, *, line: str, now: datetime) -> None:
+async def mark_seeded(conn: Conn, *, line: str, now: datetime) -> None:
     """The store started the line: the first time, or again after it lost it (a reset)."""
-    was_seeded = waiting_rooms.c.seeded_at.is_not(None)
-    await conn.execute(
-        update(waiting_rooms)
-        .where(waiting_rooms.c.line == line)
-        .values(
-            seeded_at=now,
-            resets=waiting_rooms.c.resets + case((was_seeded, 1), else_=0),
-            last_reset_at=case((was_seeded, now), else_=waiting_rooms.c.last_reset_at),
-        )
-    )
+    await conn.execute(MARK_SEEDED, line_id=line, now=now)
 
 
-async def concert_lines(conn: AsyncConnection) -> dict[int, StoredLine]:
-    rows = await conn.execute(select(waiting_rooms).where(waiting_rooms.c.concert_id.is_not(None)))
-    return {row.concert_id: _stored(row) for row in rows}
+async def concert_lines(conn: Conn) -> dict[int, StoredLine]:
+    return {row["concert_id"]: _stored(row) for row in await conn.fetch(CONCERT_LINES)}
 
 
 async def add_draw(
-    conn: AsyncConnection,
-    *,
-    line: str,
-    opens_at: datetime,
-    drawn_at: datetime,
-    seed: str,
-    order: list[int],
+    conn: Conn, *, line: str, opens_at: datetime, drawn_at: datetime, seed: str, order: list[int]
 ) -> None:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    """Record an opening's draw once (an instance that records it again changes nothing)."""
     await conn.execute(
-        dialect.insert(line_draws)
-        .values(
-            line=line,
-            opens_at=opens_at,
-            drawn_at=drawn_at,
-            seed=seed,
-            entrants=len(order),
-            draw_order=",".join(map(str, order)),
-        )
-        .on_conflict_do_nothing(index_elements=["line", "opens_at"])
+        ADD_DRAW,
+        line=line,
+        opens_at=opens_at,
+        drawn_at=drawn_at,
+        seed=seed,
+        entrants=len(order),
+        draw_order=",".join(map(str, order)),
     )
 
 
-async def last_draw(conn: AsyncConnection, *, line: str) -> StoredDraw | None:
-    row = (
-        await conn.execute(
-            select(line_draws.c.opens_at, line_draws.c.drawn_at, line_draws.c.seed)
-            .add_columns(line_draws.c.entrants)
-            .where(line_draws.c.line == line)
-            .order_by(line_draws.c.opens_at.desc())
-            .limit(1)
-        )
-    ).one_or_none()
+async def last_draw(conn: Conn, *, line: str) -> StoredDraw | None:
+    row = await conn.fetchrow(LAST_DRAW, line_id=line)
     if row is None:
         return None
     return StoredDraw(
-        opens_at=row.opens_at, drawn_at=row.drawn_at, seed=row.seed, entrants=row.entrants
+        opens_at=row["opens_at"],
+        drawn_at=row["drawn_at"],
+        seed=row["seed"],
+        entrants=row["entrants"],
     )
 
 
-async def draw_order(conn: AsyncConnection, *, line: str, opens_at: datetime) -> list[int] | None:
-    value = (
-        await conn.execute(
-            select(line_draws.c.draw_order).where(
-                line_draws.c.line == line, line_draws.c.opens_at == opens_at
-            )
-        )
-    ).scalar_one_or_none()
+async def draw_order(conn: Conn, *, line: str, opens_at: datetime) -> list[int] | None:
+    value = await conn.fetchval(DRAW_ORDER, line_id=line, opens_at=opens_at)
     return None if value is None else [int(u) for u in str(value).split(",") if u]
 
 
-async def supply(
-    conn: AsyncConnection, *, concert_ids: list[int], now: datetime
-) -> dict[int, Supply]:
+async def supply(conn: Conn, *, concert_ids: list[int], now: datetime) -> dict[int, Supply]:
     """Seats of each concert's schedules still to come: in all, and not sold."""
-    rows = await conn.execute(
-        select(
-            schedules.c.concert_id,
-            func.count(seats.c.id),
-            func.count(seats.c.id) - func.count(seats.c.sold_reservation_id),
-        )
-        .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
-        .where(schedules.c.concert_id.in_(concert_ids), schedules.c.concert_at > now)
-        .group_by(schedules.c.concert_id)
-    )
-    return {concert: Supply(total=int(t), unsold=int(u)) for concert, t, u in rows}
+    rows = await conn.fetch(SUPPLY, concert_ids=concert_ids, now=now)
+    return {
+        row["concert_id"]: Supply(total=int(row["total"]), unsold=int(row["unsold"]))
+        for row in rows
+    }

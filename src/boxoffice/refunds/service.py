@@ -10,13 +10,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.catalog import service as catalog
 from boxoffice.db import Database
 from boxoffice.errors import RefundClosed, ReservationNotFound
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
+from boxoffice.query import Conn
 from boxoffice.refunds.model import Cancellation, RefundResult, RefundStatus, refund_open
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
@@ -59,7 +59,7 @@ async def refund_by_operator(
     *, db: Database, reservation_id: int, idempotency_key: str | None, now: datetime
 ) -> Outcome[RefundResult]:
     """The operator refunds any ticket at any time (a show that cannot go on)."""
-    async with db.read() as conn:
+    async with db.statement() as conn:
         reservation = await reservations.find(conn, reservation_id=reservation_id)
     if reservation is None:
         raise ReservationNotFound(f"no reservation {reservation_id}")
@@ -85,7 +85,7 @@ async def _refund(
     allowed: Callable[[Reservation], None],
 ) -> Outcome[RefundResult]:
 
-    async def apply(conn: AsyncConnection) -> RefundResult:
+    async def apply(conn: Conn) -> RefundResult:
         reservation = await reservations.find(conn, reservation_id=reservation_id)
         if reservation is None:
             raise ReservationNotFound(f"no reservation {reservation_id}")
@@ -125,7 +125,7 @@ async def cancel_schedule(*, db: Database, schedule_id: int, now: datetime) -> C
     refunded, in one transaction. Asked again, it refunds nobody twice and answers
     with the same totals."""
 
-    async def work(conn: AsyncConnection) -> Cancellation:
+    async def work(conn: Conn) -> Cancellation:
         concert_id, cancelled_at = await catalog.cancel_schedule(
             conn, schedule_id=schedule_id, now=now
         )

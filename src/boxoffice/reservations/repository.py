@@ -1,297 +1,338 @@
-"""SQL for holds. A seat row carries its hold, so claiming a seat is one conditional
-UPDATE whose row count says who won. The seats table's hold and sale columns
-(``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written only
-here; the catalog owns the rest of the table and reads these to show seat states."""
+"""SQL for holds and sales. A seat row carries its hold, so claiming a seat is one
+conditional UPDATE whose row count says who won. The seats table's hold and sale
+columns (``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written
+only here; the catalog owns the rest of the table and reads these to show seat states.
+
+Each use case is as few statements as its guards allow: a hold reads what it needs in
+one statement (which also locks the fan's row), inserts under the hold limit in a
+second and claims the seat in a third; a payment's confirmation says everything the
+payment needs in its RETURNING."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from boxoffice.holds import live_hold, no_live_hold
+from boxoffice.query import Conn, Query, Row
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.tables import concerts, reservations, schedules, seats
+from boxoffice.tables import UTCDateTime, concerts, reservations, schedules, seats, users
+
+HELD, CONFIRMED = ReservationStatus.HELD.value, ReservationStatus.CONFIRMED.value
+NOW = bindparam("now", type_=UTCDateTime())
+UNTIL = bindparam("until", type_=UTCDateTime())
+# Bind parameters are named unlike the columns an UPDATE sets (SQLAlchemy reserves those).
+USER = bindparam("user", type_=BigInteger())
+RESERVATION = bindparam("reservation", type_=BigInteger())
 
 
-@dataclass(frozen=True, slots=True)
-class SeatRef:
-    seat_id: int
-    price: int
-
-
-async def find_seat(
-    conn: AsyncConnection, *, schedule_id: int, seat_id: int | None, seat_number: int | None
-) -> SeatRef | None:
-    query = select(seats.c.id, seats.c.price).where(seats.c.schedule_id == schedule_id)
-    if seat_id is not None:
-        query = query.where(seats.c.id == seat_id)
-    else:
-        query = query.where(seats.c.seat_number == seat_number)
-    row = (await conn.execute(query)).one_or_none()
-    return None if row is None else SeatRef(seat_id=row.id, price=row.price)
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleRef:
-    concert_id: int
-    concert_at: datetime
-    cancelled: bool
-
-
-async def schedule_of(conn: AsyncConnection, *, schedule_id: int) -> ScheduleRef | None:
-    row = (
-        await conn.execute(
-            select(schedules.c.concert_id, schedules.c.concert_at, schedules.c.cancelled_at).where(
-                schedules.c.id == schedule_id
-            )
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    cancelled = row.cancelled_at is not None
-    return ScheduleRef(concert_id=row.concert_id, concert_at=row.concert_at, cancelled=cancelled)
-
-
-async def count_live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
-    result = await conn.execute(
+def _live_holds_of(
+    user: ColumnElement[int], *, besides: ColumnElement[int] | None = None
+) -> ColumnElement[int]:
+    """How many live holds the user has (besides one reservation, if given). Its own
+    name for the table, so that it reads the same inside a statement on reservations."""
+    held = reservations.alias("held")
+    query = (
         select(func.count())
-        .select_from(reservations)
+        .select_from(held)
         .where(
-            reservations.c.user_id == user_id,
-            reservations.c.status == ReservationStatus.HELD.value,
-            live_hold(reservations.c.held_until, now),
+            held.c.user_id == user,
+            held.c.status == HELD,
+            live_hold(held.c.held_until, NOW),
         )
     )
-    return int(result.scalar_one())
+    if besides is not None:
+        query = query.where(held.c.id != besides)
+    return query.scalar_subquery()
+
+
+@dataclass(frozen=True, slots=True)
+class HoldTarget:
+    """What a hold needs to know, read in one statement."""
+
+    concert_id: int
+    concert_title: str
+    concert_at: datetime
+    cancelled: bool
+    seat_id: int | None
+    seat_number: int | None
+    price: int | None
+
+
+def _target(by_number: bool) -> Query:
+    seat_match = (
+        seats.c.seat_number == bindparam("seat_number", type_=Integer())
+        if by_number
+        else seats.c.id == bindparam("seat", type_=BigInteger())
+    )
+    return Query(
+        select(
+            schedules.c.concert_id,
+            schedules.c.concert_at,
+            schedules.c.cancelled_at,
+            concerts.c.title,
+            seats.c.id.label("seat_id"),
+            seats.c.seat_number,
+            seats.c.price,
+        )
+        .select_from(
+            users.join(schedules, schedules.c.id == bindparam("schedule", type_=BigInteger()))
+            .join(concerts, concerts.c.id == schedules.c.concert_id)
+            .outerjoin(seats, and_(seats.c.schedule_id == schedules.c.id, seat_match))
+        )
+        .where(users.c.id == USER)
+        .with_for_update(of=users)
+    )
+
+
+TARGET_BY_ID, TARGET_BY_NUMBER = _target(by_number=False), _target(by_number=True)
+
+# Inserted only while the fan holds fewer than the limit: counted after the fan's row
+# lock was taken (a statement of its own), so two holds of one fan cannot both pass.
+ADD_HOLD = Query(
+    insert(reservations)
+    .from_select(
+        ["user_id", "seat_id", "price", "status", "held_until", "created_at"],
+        select(
+            USER,
+            bindparam("seat", type_=BigInteger()),
+            bindparam("price", type_=BigInteger()),
+            literal(HELD),
+            UNTIL,
+            NOW,
+        ).where(_live_holds_of(USER) < bindparam("max_holds", type_=Integer())),
+    )
+    .returning(reservations.c.id)
+)
+CLAIM_SEAT = Query(
+    update(seats)
+    .where(
+        seats.c.id == bindparam("seat", type_=BigInteger()),
+        seats.c.sold_reservation_id.is_(None),
+        no_live_hold(seats.c.held_until, NOW),
+    )
+    .values(hold_reservation_id=RESERVATION, held_until=UNTIL)
+)
+COUNT_LIVE_HOLDS = Query(select(_live_holds_of(USER)))
+GET = Query(
+    select(
+        reservations.c.id,
+        reservations.c.user_id,
+        reservations.c.price,
+        reservations.c.status,
+        reservations.c.held_until,
+        seats.c.id.label("seat_id"),
+        seats.c.seat_number,
+        schedules.c.id.label("schedule_id"),
+        schedules.c.concert_at,
+        schedules.c.cancelled_at,
+        concerts.c.id.label("concert_id"),
+        concerts.c.title,
+    )
+    .select_from(
+        reservations.join(seats, seats.c.id == reservations.c.seat_id)
+        .join(schedules, schedules.c.id == seats.c.schedule_id)
+        .join(concerts, concerts.c.id == schedules.c.concert_id)
+    )
+    .where(reservations.c.id == RESERVATION)
+)
+_CANCELLED_SHOW = (
+    select(schedules.c.cancelled_at)
+    .where(seats.c.id == reservations.c.seat_id, schedules.c.id == seats.c.schedule_id)
+    .scalar_subquery()
+)
+# A live hold of the fan's, on a show not cancelled, becomes a sale. The row lock this
+# UPDATE takes is what a release or a second payment of the same hold waits for.
+CONFIRM = Query(
+    update(reservations)
+    .where(
+        reservations.c.id == RESERVATION,
+        reservations.c.user_id == USER,
+        reservations.c.status == HELD,
+        live_hold(reservations.c.held_until, NOW),
+        _CANCELLED_SHOW.is_(None),
+    )
+    .values(status=CONFIRMED, confirmed_at=NOW)
+    .returning(reservations.c.seat_id, reservations.c.price)
+)
+# The concert a sold seat is of, and how many other live holds its buyer has.
+SALE_CONTEXT = Query(
+    select(
+        schedules.c.concert_id,
+        _live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+    )
+    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
+    .where(seats.c.id == bindparam("seat", type_=BigInteger()))
+)
+END_HOLD = Query(
+    update(reservations)
+    .where(
+        reservations.c.id == RESERVATION,
+        reservations.c.user_id == USER,
+        reservations.c.status == HELD,
+        live_hold(reservations.c.held_until, NOW),
+    )
+    .values(status=bindparam("status"))
+    .returning(reservations.c.seat_id)
+)
+FREE_SEAT = Query(
+    update(seats)
+    .where(
+        seats.c.id == bindparam("seat", type_=BigInteger()),
+        seats.c.hold_reservation_id == RESERVATION,
+    )
+    .values(hold_reservation_id=None, held_until=None)
+)
+SELL_SEAT = Query(
+    update(seats)
+    .where(
+        seats.c.id == bindparam("seat", type_=BigInteger()),
+        seats.c.hold_reservation_id == RESERVATION,
+        live_hold(seats.c.held_until, NOW),
+        seats.c.sold_reservation_id.is_(None),
+    )
+    .values(sold_reservation_id=RESERVATION, hold_reservation_id=None, held_until=None)
+)
+
+
+async def hold_target(
+    conn: Conn, *, user_id: int, schedule_id: int, seat_id: int | None, seat_number: int | None
+) -> HoldTarget | None:
+    """The schedule, its concert and the seat asked for, locking the fan's row; None
+    when the schedule (or the fan) does not exist."""
+    if seat_id is not None:
+        row = await conn.fetchrow(TARGET_BY_ID, user=user_id, schedule=schedule_id, seat=seat_id)
+    else:
+        row = await conn.fetchrow(
+            TARGET_BY_NUMBER, user=user_id, schedule=schedule_id, seat_number=seat_number
+        )
+    if row is None:
+        return None
+    return HoldTarget(
+        concert_id=row["concert_id"],
+        concert_title=row["title"],
+        concert_at=row["concert_at"],
+        cancelled=row["cancelled_at"] is not None,
+        seat_id=row["seat_id"],
+        seat_number=row["seat_number"],
+        price=row["price"],
+    )
 
 
 async def add_hold(
-    conn: AsyncConnection, *, user_id: int, seat: SeatRef, until: datetime, now: datetime
-) -> int:
-    result = await conn.execute(
-        insert(reservations)
-        .values(
-            user_id=user_id,
-            seat_id=seat.seat_id,
-            price=seat.price,
-            status=ReservationStatus.HELD.value,
-            held_until=until,
-            created_at=now,
-        )
-        .returning(reservations.c.id)
+    conn: Conn,
+    *,
+    user_id: int,
+    seat_id: int,
+    price: int,
+    until: datetime,
+    now: datetime,
+    max_holds: int,
+) -> int | None:
+    """A HELD reservation, unless the fan already holds ``max_holds``; its id or None."""
+    found = await conn.fetchval(
+        ADD_HOLD,
+        user=user_id,
+        seat=seat_id,
+        price=price,
+        until=until,
+        now=now,
+        max_holds=max_holds,
     )
-    return int(result.scalar_one())
+    return None if found is None else int(found)
 
 
 async def claim_seat(
-    conn: AsyncConnection, *, seat_id: int, reservation_id: int, until: datetime, now: datetime
+    conn: Conn, *, seat_id: int, reservation_id: int, until: datetime, now: datetime
 ) -> bool:
     """Point the seat at this hold if nobody owns it and no live hold covers it."""
-    result = await conn.execute(
-        update(seats)
-        .where(
-            seats.c.id == seat_id,
-            seats.c.sold_reservation_id.is_(None),
-            no_live_hold(seats.c.held_until, now),
-        )
-        .values(hold_reservation_id=reservation_id, held_until=until)
+    claimed = await conn.execute(
+        CLAIM_SEAT, seat=seat_id, reservation=reservation_id, until=until, now=now
     )
-    return result.rowcount == 1
+    return claimed == 1
 
 
-async def get(conn: AsyncConnection, *, reservation_id: int) -> Reservation | None:
-    row = (
-        await conn.execute(
-            select(
-                reservations.c.id,
-                reservations.c.user_id,
-                reservations.c.price,
-                reservations.c.status,
-                reservations.c.held_until,
-                seats.c.id.label("seat_id"),
-                seats.c.seat_number,
-                schedules.c.id.label("schedule_id"),
-                schedules.c.concert_at,
-                schedules.c.cancelled_at,
-                concerts.c.id.label("concert_id"),
-                concerts.c.title,
-            )
-            .select_from(
-                reservations.join(seats, seats.c.id == reservations.c.seat_id)
-                .join(schedules, schedules.c.id == seats.c.schedule_id)
-                .join(concerts, concerts.c.id == schedules.c.concert_id)
-            )
-            .where(reservations.c.id == reservation_id)
-        )
-    ).one_or_none()
+async def count_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int:
+    return int(await conn.fetchval(COUNT_LIVE_HOLDS, user=user_id, now=now))
+
+
+def reservation_of(row: Row) -> Reservation:
+    return Reservation(
+        reservation_id=row["id"],
+        user_id=row["user_id"],
+        concert_id=row["concert_id"],
+        concert_title=row["title"],
+        schedule_id=row["schedule_id"],
+        concert_at=row["concert_at"],
+        seat_id=row["seat_id"],
+        seat_number=row["seat_number"],
+        price=row["price"],
+        status=ReservationStatus(row["status"]),
+        held_until=row["held_until"],
+        show_cancelled=row["cancelled_at"] is not None,
+    )
+
+
+async def get(conn: Conn, *, reservation_id: int) -> Reservation | None:
+    row = await conn.fetchrow(GET, reservation=reservation_id)
+    return None if row is None else reservation_of(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    seat_id: int
+    price: int
+    concert_id: int
+    other_holds: int
+
+
+async def confirm(
+    conn: Conn, *, reservation_id: int, user_id: int, now: datetime
+) -> Confirmed | None:
+    """The user's live hold, on a show not cancelled, made CONFIRMED; None if it was not
+    one (then nothing changed)."""
+    row = await conn.fetchrow(CONFIRM, reservation=reservation_id, user=user_id, now=now)
     if row is None:
         return None
-    return Reservation(
-        reservation_id=row.id,
-        user_id=row.user_id,
-        concert_id=row.concert_id,
-        concert_title=row.title,
-        schedule_id=row.schedule_id,
-        concert_at=row.concert_at,
-        seat_id=row.seat_id,
-        seat_number=row.seat_number,
-        price=row.price,
-        status=ReservationStatus(row.status),
-        held_until=row.held_until,
-        show_cancelled=row.cancelled_at is not None,
+    context = await conn.fetchrow(
+        SALE_CONTEXT, seat=row["seat_id"], user=user_id, reservation=reservation_id, now=now
+    )
+    assert context is not None
+    return Confirmed(
+        row["seat_id"], row["price"], context["concert_id"], int(context["other_holds"])
     )
 
 
 async def end_hold(
-    conn: AsyncConnection,
-    *,
-    reservation_id: int,
-    user_id: int,
-    status: ReservationStatus,
-    now: datetime,
+    conn: Conn, *, reservation_id: int, user_id: int, status: ReservationStatus, now: datetime
 ) -> int | None:
     """Move the user's live hold to ``status``; its seat, or None if it was not a live
     hold of theirs. On PostgreSQL the UPDATE waits for a concurrent writer of the row
     and then looks again, so of a release and a payment racing, one sees the other."""
-    values: dict[str, object] = {"status": status.value}
-    if status is ReservationStatus.CONFIRMED:
-        values["confirmed_at"] = now
-    result = await conn.execute(
-        update(reservations)
-        .where(
-            reservations.c.id == reservation_id,
-            reservations.c.user_id == user_id,
-            reservations.c.status == ReservationStatus.HELD.value,
-            live_hold(reservations.c.held_until, now),
-        )
-        .values(**values)
-        .returning(reservations.c.seat_id)
+    seat_id = await conn.fetchval(
+        END_HOLD, reservation=reservation_id, user=user_id, status=status.value, now=now
     )
-    seat_id = result.scalar_one_or_none()
     return None if seat_id is None else int(seat_id)
 
 
-async def free_seat(conn: AsyncConnection, *, seat_id: int, reservation_id: int) -> None:
-    await conn.execute(
-        update(seats)
-        .where(seats.c.id == seat_id, seats.c.hold_reservation_id == reservation_id)
-        .values(hold_reservation_id=None, held_until=None)
-    )
+async def free_seat(conn: Conn, *, seat_id: int, reservation_id: int) -> None:
+    await conn.execute(FREE_SEAT, seat=seat_id, reservation=reservation_id)
 
 
-async def sell_seat(
-    conn: AsyncConnection, *, seat_id: int, reservation_id: int, now: datetime
-) -> bool:
+async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:
     """Turn this reservation's live hold on the seat into a sale."""
-    result = await conn.execute(
-        update(seats)
-        .where(
-            and_(
-                seats.c.id == seat_id,
-                seats.c.hold_reservation_id == reservation_id,
-                live_hold(seats.c.held_until, now),
-                seats.c.sold_reservation_id.is_(None),
-            )
-        )
-        .values(sold_reservation_id=reservation_id, hold_reservation_id=None, held_until=None)
-    )
-    return result.rowcount == 1
-
-
-@dataclass(frozen=True, slots=True)
-class Refunded:
-    reservation_id: int
-    user_id: int
-    seat_id: int
-    price: int
-
-
-async def refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded | None:
-    """Mark a paid reservation refunded and put its seat back on sale; None if it was
-    not CONFIRMED (the UPDATE's guard is what makes a refund happen once)."""
-    row = (
-        await conn.execute(
-            update(reservations)
-            .where(
-                reservations.c.id == reservation_id,
-                reservations.c.status == ReservationStatus.CONFIRMED.value,
-            )
-            .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
-            .returning(reservations.c.user_id, reservations.c.seat_id, reservations.c.price)
-        )
-    ).one_or_none()
-    if row is None:
-        return None
-    await _unsell(conn, seat_ids=[row.seat_id], reservation_ids=[reservation_id])
-    return Refunded(reservation_id, row.user_id, row.seat_id, row.price)
-
-
-def _of_schedule(schedule_id: int) -> ColumnElement[bool]:
-    return reservations.c.seat_id.in_(select(seats.c.id).where(seats.c.schedule_id == schedule_id))
-
-
-async def refund_schedule(
-    conn: AsyncConnection, *, schedule_id: int, now: datetime
-) -> list[Refunded]:
-    """Refund every paid reservation of a schedule and release its holds, all seats
-    back on sale; what this call refunded (nothing, when called again)."""
-    await conn.execute(
-        update(seats)
-        .where(seats.c.schedule_id == schedule_id)
-        .values(hold_reservation_id=None, held_until=None)
-    )
-    await conn.execute(
-        update(reservations)
-        .where(_of_schedule(schedule_id), reservations.c.status == ReservationStatus.HELD.value)
-        .values(status=ReservationStatus.CANCELLED.value)
-    )
-    rows = (
-        await conn.execute(
-            update(reservations)
-            .where(
-                _of_schedule(schedule_id),
-                reservations.c.status == ReservationStatus.CONFIRMED.value,
-            )
-            .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
-            .returning(
-                reservations.c.id,
-                reservations.c.user_id,
-                reservations.c.seat_id,
-                reservations.c.price,
-            )
-        )
-    ).all()
-    refunded = [Refunded(r.id, r.user_id, r.seat_id, r.price) for r in rows]
-    await _unsell(
-        conn,
-        seat_ids=[r.seat_id for r in refunded],
-        reservation_ids=[r.reservation_id for r in refunded],
-    )
-    return sorted(refunded, key=lambda r: r.reservation_id)
-
-
-async def _unsell(
-    conn: AsyncConnection, *, seat_ids: list[int], reservation_ids: list[int]
-) -> None:
-    if seat_ids:
-        await conn.execute(
-            update(seats)
-            .where(seats.c.id.in_(seat_ids), seats.c.sold_reservation_id.in_(reservation_ids))
-            .values(sold_reservation_id=None)
-        )
-
-
-async def refunded_of_schedule(conn: AsyncConnection, *, schedule_id: int) -> tuple[int, int]:
-    """How many of a schedule's reservations were refunded, and for how much."""
-    row = (
-        await conn.execute(
-            select(func.count(), func.coalesce(func.sum(reservations.c.price), 0)).where(
-                _of_schedule(schedule_id),
-                reservations.c.status == ReservationStatus.REFUNDED.value,
-            )
-        )
-    ).one()
-    return int(row[0]), int(row[1])
+    sold = await conn.execute(SELL_SEAT, seat=seat_id, reservation=reservation_id, now=now)
+    return sold == 1

@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from boxoffice.catalog.model import is_bookable
 from boxoffice.db import Database
 from boxoffice.errors import (
@@ -21,10 +19,11 @@ from boxoffice.errors import (
     SeatNotFound,
     SeatUnavailable,
 )
-from boxoffice.holds import is_live_hold
-from boxoffice.reservations import repository
+from boxoffice.query import Conn
+from boxoffice.reservations import refund_repository, repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.repository import Refunded
+from boxoffice.reservations.refund_repository import Refunded
+from boxoffice.reservations.repository import Confirmed
 from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).
@@ -43,41 +42,55 @@ async def hold_seat(
     max_holds: int,
     check_concert: ConcertCheck,
 ) -> Reservation:
-    async def work(conn: AsyncConnection) -> Reservation:
-        await users.lock_user(conn, user_id=user_id)
-        schedule = await repository.schedule_of(conn, schedule_id=schedule_id)
-        if (
-            schedule is None
-            or schedule.cancelled
-            or not is_bookable(concert_at=schedule.concert_at, now=now)
-        ):
-            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
-        check_concert(schedule.concert_id)
-        seat = await repository.find_seat(
-            conn, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
+    until = now + hold_for
+
+    async def work(conn: Conn) -> Reservation:
+        target = await repository.hold_target(
+            conn, user_id=user_id, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
         )
-        if seat is None:
+        if target is None:
+            await users.lock_user(conn, user_id=user_id)  # raises for a user who is gone
+            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
+        if target.cancelled or not is_bookable(concert_at=target.concert_at, now=now):
+            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
+        check_concert(target.concert_id)
+        if target.seat_id is None or target.price is None or target.seat_number is None:
             which = f"id {seat_id}" if seat_id is not None else f"number {seat_number}"
             raise SeatNotFound(f"schedule {schedule_id} has no seat with {which}")
-        if await repository.count_live_holds(conn, user_id=user_id, now=now) >= max_holds:
-            raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
-        until = now + hold_for
         reservation_id = await repository.add_hold(
-            conn, user_id=user_id, seat=seat, until=until, now=now
+            conn,
+            user_id=user_id,
+            seat_id=target.seat_id,
+            price=target.price,
+            until=until,
+            now=now,
+            max_holds=max_holds,
         )
+        if reservation_id is None:
+            raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
         if not await repository.claim_seat(
-            conn, seat_id=seat.seat_id, reservation_id=reservation_id, until=until, now=now
+            conn, seat_id=target.seat_id, reservation_id=reservation_id, until=until, now=now
         ):
             raise SeatUnavailable("someone else holds or bought this seat")
-        reservation = await repository.get(conn, reservation_id=reservation_id)
-        assert reservation is not None
-        return reservation
+        return Reservation(
+            reservation_id=reservation_id,
+            user_id=user_id,
+            concert_id=target.concert_id,
+            concert_title=target.concert_title,
+            schedule_id=schedule_id,
+            concert_at=target.concert_at,
+            seat_id=target.seat_id,
+            seat_number=target.seat_number,
+            price=target.price,
+            status=ReservationStatus.HELD,
+            held_until=until,
+        )
 
     return await db.run(work)
 
 
 async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> Reservation:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         reservation = await repository.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:
         raise ReservationNotFound(f"you have no reservation {reservation_id}")
@@ -88,7 +101,7 @@ async def release(*, db: Database, user_id: int, reservation_id: int, now: datet
     """Give a held seat back at once. Releasing a lapsed or released hold is a no-op; a
     paid one is refused, also when its payment commits while this release runs."""
 
-    async def work(conn: AsyncConnection) -> None:
+    async def work(conn: Conn) -> None:
         seat_id = await repository.end_hold(
             conn,
             reservation_id=reservation_id,
@@ -110,62 +123,56 @@ async def release(*, db: Database, user_id: int, reservation_id: int, now: datet
 
 
 async def confirm(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     user_id: int,
     reservation_id: int,
     now: datetime,
     check_concert: ConcertCheck,
-) -> Reservation:
-    """Turn the user's live hold into a sale, inside the caller's transaction."""
-    reservation = await repository.get(conn, reservation_id=reservation_id)
-    if reservation is None or reservation.user_id != user_id:
-        raise ReservationNotFound(f"you have no reservation {reservation_id}")
-    check_concert(reservation.concert_id)
-    if reservation.status is ReservationStatus.CONFIRMED:
-        raise AlreadyPaid(f"reservation {reservation_id} is already paid")
-    if reservation.status is ReservationStatus.REFUNDED:
-        raise AlreadyPaid(f"reservation {reservation_id} was paid and refunded")
-    if reservation.show_cancelled:
-        raise HoldExpired(f"the show of reservation {reservation_id} was cancelled")
-    if reservation.status is ReservationStatus.CANCELLED or not is_live_hold(
-        held_until=reservation.held_until, now=now
-    ):
-        raise HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
-    seat_id = await repository.end_hold(
-        conn,
-        reservation_id=reservation_id,
-        user_id=user_id,
-        status=ReservationStatus.CONFIRMED,
-        now=now,
+) -> Confirmed:
+    """Turn the user's live hold into a sale, inside the caller's transaction: its
+    seat, price, concert and the fan's other live holds."""
+    confirmed = await repository.confirm(
+        conn, reservation_id=reservation_id, user_id=user_id, now=now
     )
-    if seat_id is None:
-        # Another request changed it between our read and our write; say what it did.
-        again = await repository.get(conn, reservation_id=reservation_id)
-        if again is not None and again.status is ReservationStatus.CONFIRMED:
-            raise AlreadyPaid(f"reservation {reservation_id} is already paid")
-        raise HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
+    if confirmed is None:
+        raise await _why_not_payable(conn, user_id=user_id, reservation_id=reservation_id)
+    check_concert(confirmed.concert_id)
     if not await repository.sell_seat(
-        conn, seat_id=seat_id, reservation_id=reservation_id, now=now
+        conn, seat_id=confirmed.seat_id, reservation_id=reservation_id, now=now
     ):
         raise HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
-    return reservation
+    return confirmed
 
 
-async def live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
-    """How many live holds the user has left, inside the caller's transaction."""
+async def _why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> Exception:
+    """The error a payment gets for a reservation its confirmation did not take."""
+    reservation = await repository.get(conn, reservation_id=reservation_id)
+    if reservation is None or reservation.user_id != user_id:
+        return ReservationNotFound(f"you have no reservation {reservation_id}")
+    if reservation.status is ReservationStatus.CONFIRMED:
+        return AlreadyPaid(f"reservation {reservation_id} is already paid")
+    if reservation.status is ReservationStatus.REFUNDED:
+        return AlreadyPaid(f"reservation {reservation_id} was paid and refunded")
+    if reservation.show_cancelled:
+        return HoldExpired(f"the show of reservation {reservation_id} was cancelled")
+    return HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
+
+
+async def live_holds(conn: Conn, *, user_id: int, now: datetime) -> int:
+    """How many live holds the user has, inside the caller's transaction."""
     return await repository.count_live_holds(conn, user_id=user_id, now=now)
 
 
-async def find(conn: AsyncConnection, *, reservation_id: int) -> Reservation | None:
+async def find(conn: Conn, *, reservation_id: int) -> Reservation | None:
     """A reservation by id, whoever owns it, inside the caller's transaction."""
     return await repository.get(conn, reservation_id=reservation_id)
 
 
-async def refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded:
+async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     """Turn a sale back into an AVAILABLE seat, inside the caller's transaction. Of two
     refunds of one reservation, however they race, one finds it CONFIRMED."""
-    refunded = await repository.refund(conn, reservation_id=reservation_id, now=now)
+    refunded = await refund_repository.refund(conn, reservation_id=reservation_id, now=now)
     if refunded is not None:
         return refunded
     again = await repository.get(conn, reservation_id=reservation_id)
@@ -174,13 +181,11 @@ async def refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -
     raise NotPaid(f"reservation {reservation_id} is not paid, so there is nothing to refund")
 
 
-async def refund_schedule(
-    conn: AsyncConnection, *, schedule_id: int, now: datetime
-) -> list[Refunded]:
+async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> list[Refunded]:
     """Refund every paid seat of a schedule and release its holds, inside the caller's
     transaction; what this call refunded (nothing, the second time)."""
-    return await repository.refund_schedule(conn, schedule_id=schedule_id, now=now)
+    return await refund_repository.refund_schedule(conn, schedule_id=schedule_id, now=now)
 
 
-async def refunded_of_schedule(conn: AsyncConnection, *, schedule_id: int) -> tuple[int, int]:
-    return await repository.refunded_of_schedule(conn, schedule_id=schedule_id)
+async def refunded_of_schedule(conn: Conn, *, schedule_id: int) -> tuple[int, int]:
+    return await refund_repository.refunded_of_schedule(conn, schedule_id=schedule_id)

@@ -8,39 +8,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Select, bindparam, case, func, select
 
 from boxoffice.catalog.repository import seat_is_free
+from boxoffice.holds import SqlNow
+from boxoffice.query import Conn, Query
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.sales.model import ConcertSales, ScheduleSales
-from boxoffice.tables import concerts, payments, reservations, schedules, seats
+from boxoffice.tables import UTCDateTime, concerts, payments, reservations, schedules, seats
 
 
-async def concerts_with_sales(conn: AsyncConnection, *, now: datetime) -> list[ConcertSales]:
+async def concerts_with_sales(conn: Conn, *, now: datetime) -> list[ConcertSales]:
     """Every concert, with its schedules' seat counts at ``now`` and revenue."""
     listed = {
-        row.id: ConcertSales(concert_id=row.id, title=row.title, venue=row.venue)
-        for row in await conn.execute(select(concerts).order_by(concerts.c.id))
+        row["id"]: ConcertSales(concert_id=row["id"], title=row["title"], venue=row["venue"])
+        for row in await conn.fetch(CONCERTS)
     }
-    for row in await conn.execute(_schedule_query(now)):
-        sold, available = int(row.sold), int(row.available)
-        listed[row.concert_id].schedules.append(
+    for row in await conn.fetch(SCHEDULES, now=now):
+        sold, available, total = int(row["sold"]), int(row["available"]), int(row["total"])
+        listed[row["concert_id"]].schedules.append(
             ScheduleSales(
-                schedule_id=row.id,
-                concert_id=row.concert_id,
-                concert_at=row.concert_at,
-                total_seats=int(row.total),
+                schedule_id=row["id"],
+                concert_id=row["concert_id"],
+                concert_at=row["concert_at"],
+                total_seats=total,
                 sold=sold,
-                held=int(row.total) - sold - available,
+                held=total - sold - available,
                 available=available,
-                revenue=int(row.revenue),
+                revenue=int(row["revenue"]),
             )
         )
     return list(listed.values())
 
 
-def _schedule_query(now: datetime) -> Select[Any]:
+def _schedule_query(now: SqlNow) -> Select[Any]:
     # A payment is revenue while its reservation stays confirmed (a refunded ticket's
     # money went back).
     revenue = (
@@ -81,3 +82,7 @@ def _schedule_query(now: datetime) -> Select[Any]:
         )
         .order_by(schedules.c.concert_id, schedules.c.concert_at, schedules.c.id)
     )
+
+
+CONCERTS = Query(select(concerts).order_by(concerts.c.id))
+SCHEDULES = Query(_schedule_query(bindparam("now", type_=UTCDateTime())))

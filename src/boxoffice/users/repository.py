@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import bindparam, insert, select
 
+from boxoffice.query import Conn, Query
 from boxoffice.tables import users
 
-
-async def add_user(conn: AsyncConnection, *, name: str, now: datetime) -> int:
-    result = await conn.execute(
-        insert(users).values(name=name, created_at=now).returning(users.c.id)
-    )
-    return int(result.scalar_one())
+ADD_USER = Query(
+    insert(users).values(name=bindparam("name"), created_at=bindparam("now")).returning(users.c.id)
+)
+LOCK_USER = Query(select(users.c.id).where(users.c.id == bindparam("user_id")).with_for_update())
 
 
-async def lock_user(conn: AsyncConnection, *, user_id: int) -> bool:
+async def add_user(conn: Conn, *, name: str, now: datetime) -> int:
+    return int(await conn.fetchval(ADD_USER, name=name, now=now))
+
+
+async def lock_user(conn: Conn, *, user_id: int) -> bool:
     """Serialise one user's concurrent writes (row lock on PostgreSQL; SQLite's
     writers are already serial). False if there is no such user."""
-    result = await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
-    return result.scalar_one_or_none() is not None
+    return await conn.fetchval(LOCK_USER, user_id=user_id) is not None

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from boxoffice.db import Database
 from boxoffice.errors import UserNotFound
+from boxoffice.query import Conn
 from boxoffice.tokens import TokenSigner
 from boxoffice.users import repository
 from boxoffice.wallet import service as wallet_service
@@ -24,7 +23,7 @@ class Registration:
 async def register(
     *, db: Database, signer: TokenSigner, name: str, now: datetime, token_ttl: timedelta
 ) -> Registration:
-    async def work(conn: AsyncConnection) -> int:
+    async def work(conn: Conn) -> int:
         user_id = await repository.add_user(conn, name=name, now=now)
         await wallet_service.open_wallet(conn, user_id=user_id)
         return user_id
@@ -34,7 +33,7 @@ async def register(
     return Registration(user_id=user_id, name=name, access_token=token)
 
 
-async def lock_user(conn: AsyncConnection, *, user_id: int) -> None:
+async def lock_user(conn: Conn, *, user_id: int) -> None:
     """Take the user's row lock inside the caller's transaction."""
     if not await repository.lock_user(conn, user_id=user_id):
         raise UserNotFound("the token names a user that does not exist")

@@ -4,61 +4,87 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import BigInteger, bindparam, insert, select, update
 
+from boxoffice.query import Conn, Query
 from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.tables import wallets
 from boxoffice.wallet.model import EntryType, LedgerEntry
 
+# Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
+_USER = wallets.c.user_id == bindparam("user", type_=BigInteger())
+CREATE = Query(insert(wallets).values(user_id=bindparam("user_id"), balance=0))
+BALANCE = Query(select(wallets.c.balance).where(_USER))
+CREDIT = Query(
+    update(wallets)
+    .where(
+        _USER,
+        wallets.c.balance
+        <= bindparam("ceiling", type_=BigInteger) - bindparam("amount", type_=BigInteger),
+    )
+    .values(balance=wallets.c.balance + bindparam("amount"))
+    .returning(wallets.c.balance)
+)
+GIVE_BACK = Query(
+    update(wallets)
+    .where(_USER)
+    .values(balance=wallets.c.balance + bindparam("amount"))
+    .returning(wallets.c.balance)
+)
+DEBIT = Query(
+    update(wallets)
+    .where(_USER, wallets.c.balance >= bindparam("amount"))
+    .values(balance=wallets.c.balance - bindparam("amount"))
+    .returning(wallets.c.balance)
+)
+ADD_ENTRY = Query(
+    insert(ledger)
+    .values(
+        user_id=bindparam("user_id"),
+        type=bindparam("type"),
+        amount=bindparam("amount"),
+        balance_after=bindparam("balance_after"),
+        reservation_id=bindparam("reservation_id"),
+        created_at=bindparam("now"),
+    )
+    .returning(ledger.c.id)
+)
+ENTRIES = Query(
+    select(ledger.c.id, ledger.c.type, ledger.c.amount, ledger.c.balance_after, ledger.c.created_at)
+    .where(ledger.c.user_id == bindparam("user_id"))
+    .order_by(ledger.c.id.desc())
+    .limit(bindparam("limit"))
+)
 
-async def create(conn: AsyncConnection, *, user_id: int) -> None:
-    await conn.execute(insert(wallets).values(user_id=user_id, balance=0))
+
+async def create(conn: Conn, *, user_id: int) -> None:
+    await conn.execute(CREATE, user_id=user_id)
 
 
-async def balance(conn: AsyncConnection, *, user_id: int) -> int | None:
-    result = await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
-    value = result.scalar_one_or_none()
+async def balance(conn: Conn, *, user_id: int) -> int | None:
+    value = await conn.fetchval(BALANCE, user=user_id)
     return None if value is None else int(value)
 
 
-async def credit(conn: AsyncConnection, *, user_id: int, amount: int, ceiling: int) -> int | None:
+async def credit(conn: Conn, *, user_id: int, amount: int, ceiling: int) -> int | None:
     """Add ``amount`` unless that would pass ``ceiling``; the new balance, or None."""
-    result = await conn.execute(
-        update(wallets)
-        .where(wallets.c.user_id == user_id, wallets.c.balance <= ceiling - amount)
-        .values(balance=wallets.c.balance + amount)
-        .returning(wallets.c.balance)
-    )
-    value = result.scalar_one_or_none()
+    value = await conn.fetchval(CREDIT, user=user_id, amount=amount, ceiling=ceiling)
     return None if value is None else int(value)
 
 
-async def give_back(conn: AsyncConnection, *, user_id: int, amount: int) -> int:
+async def give_back(conn: Conn, *, user_id: int, amount: int) -> int:
     """Add ``amount`` whatever the ceiling (money coming back is not a new charge)."""
-    result = await conn.execute(
-        update(wallets)
-        .where(wallets.c.user_id == user_id)
-        .values(balance=wallets.c.balance + amount)
-        .returning(wallets.c.balance)
-    )
-    return int(result.scalar_one())
+    return int(await conn.fetchval(GIVE_BACK, user=user_id, amount=amount))
 
 
-async def debit(conn: AsyncConnection, *, user_id: int, amount: int) -> int | None:
+async def debit(conn: Conn, *, user_id: int, amount: int) -> int | None:
     """Take ``amount`` if the balance covers it; the new balance, or None."""
-    result = await conn.execute(
-        update(wallets)
-        .where(wallets.c.user_id == user_id, wallets.c.balance >= amount)
-        .values(balance=wallets.c.balance - amount)
-        .returning(wallets.c.balance)
-    )
-    value = result.scalar_one_or_none()
+    value = await conn.fetchval(DEBIT, user=user_id, amount=amount)
     return None if value is None else int(value)
 
 
 async def add_entry(
-    conn: AsyncConnection,
+    conn: Conn,
     *,
     user_id: int,
     entry_type: EntryType,
@@ -67,37 +93,27 @@ async def add_entry(
     reservation_id: int | None,
     now: datetime,
 ) -> int:
-    result = await conn.execute(
-        insert(ledger)
-        .values(
-            user_id=user_id,
-            type=entry_type.value,
-            amount=amount,
-            balance_after=balance_after,
-            reservation_id=reservation_id,
-            created_at=now,
-        )
-        .returning(ledger.c.id)
+    entry_id = await conn.fetchval(
+        ADD_ENTRY,
+        user_id=user_id,
+        type=entry_type.value,
+        amount=amount,
+        balance_after=balance_after,
+        reservation_id=reservation_id,
+        now=now,
     )
-    return int(result.scalar_one())
+    return int(entry_id)
 
 
-async def entries(conn: AsyncConnection, *, user_id: int, limit: int) -> list[LedgerEntry]:
-    rows = await conn.execute(
-        select(
-            ledger.c.id, ledger.c.type, ledger.c.amount, ledger.c.balance_after, ledger.c.created_at
-        )
-        .where(ledger.c.user_id == user_id)
-        .order_by(ledger.c.id.desc())
-        .limit(limit)
-    )
+async def entries(conn: Conn, *, user_id: int, limit: int) -> list[LedgerEntry]:
+    rows = await conn.fetch(ENTRIES, user_id=user_id, limit=limit)
     return [
         LedgerEntry(
-            transaction_id=row.id,
-            type=EntryType(row.type),
-            amount=row.amount,
-            balance_after=row.balance_after,
-            created_at=row.created_at,
+            transaction_id=row["id"],
+            type=EntryType(row["type"]),
+            amount=row["amount"],
+            balance_after=row["balance_after"],
+            created_at=row["created_at"],
         )
         for row in rows
     ]

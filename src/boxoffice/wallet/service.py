@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
+from boxoffice.query import Conn
 from boxoffice.wallet import repository
 from boxoffice.wallet.model import (
     ChargeResult,
@@ -24,12 +24,12 @@ from boxoffice.wallet.model import (
 _charge_adapter = TypeAdapter(ChargeResult)
 
 
-async def open_wallet(conn: AsyncConnection, *, user_id: int) -> None:
+async def open_wallet(conn: Conn, *, user_id: int) -> None:
     await repository.create(conn, user_id=user_id)
 
 
 async def get_balance(*, db: Database, user_id: int) -> int:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         balance = await repository.balance(conn, user_id=user_id)
     if balance is None:
         raise UserNotFound("the token names a user that does not exist")
@@ -48,7 +48,7 @@ async def charge(
 ) -> Outcome[ChargeResult]:
     check_charge_amount(amount, max_charge=max_charge)
 
-    async def apply(conn: AsyncConnection) -> ChargeResult:
+    async def apply(conn: Conn) -> ChargeResult:
         balance = await repository.credit(conn, user_id=user_id, amount=amount, ceiling=max_balance)
         if balance is None:
             if await repository.balance(conn, user_id=user_id) is None:
@@ -80,7 +80,7 @@ async def charge(
 
 
 async def pay_from(
-    conn: AsyncConnection, *, user_id: int, amount: int, reservation_id: int, now: datetime
+    conn: Conn, *, user_id: int, amount: int, reservation_id: int, now: datetime
 ) -> int:
     """Debit a payment and record it; the new balance. Part of the caller's transaction."""
     balance = await repository.debit(conn, user_id=user_id, amount=amount)
@@ -99,7 +99,7 @@ async def pay_from(
 
 
 async def refund_to(
-    conn: AsyncConnection, *, user_id: int, amount: int, reservation_id: int, now: datetime
+    conn: Conn, *, user_id: int, amount: int, reservation_id: int, now: datetime
 ) -> tuple[int, int]:
     """Give a payment back and record it: the new balance and the ledger entry's id.
     The balance ceiling does not apply. Part of the caller's transaction."""
@@ -117,5 +117,5 @@ async def refund_to(
 
 
 async def history(*, db: Database, user_id: int, limit: int) -> list[LedgerEntry]:
-    async with db.read() as conn:
+    async with db.statement() as conn:
         return await repository.entries(conn, user_id=user_id, limit=limit)
