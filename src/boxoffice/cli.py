@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from boxoffice import migrations
-from boxoffice.config import Settings
+from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
 from boxoffice.db import Database, utcnow
 from boxoffice.demo import load_demo, load_demo_if_empty
 
@@ -69,7 +69,7 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
         created = asyncio.run(_demo(settings, only_if_empty=True))
         if created:
             print(f"boxoffice: empty catalog, loaded {created} demo schedules")
-    if settings.admin_token == Settings.model_fields["admin_token"].default:
+    if settings.admin_token == DEFAULT_ADMIN_TOKEN:
         print(
             "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
             "before exposing this server"

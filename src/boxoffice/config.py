@@ -7,6 +7,11 @@ import secrets
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Printed in the README, so anyone may know it: the embedded shape starts with it (and
+# says so), the production shape refuses it.
+DEFAULT_ADMIN_TOKEN = "change-me-admin-token"
+MIN_ADMIN_TOKEN_LENGTH = 24
+
 
 def _random_secret() -> str:
     return secrets.token_urlsafe(32)
@@ -25,7 +30,9 @@ class Settings(BaseSettings):
     # Unset, the embedded shape makes up a key per process (tokens then do not
     # survive a restart); with PostgreSQL it must be set, see _secret_key_required.
     secret_key: str = ""
-    admin_token: str = "change-me-admin-token"
+    # The operator's bearer token; with PostgreSQL it must be a real one, see
+    # _admin_token_required.
+    admin_token: str = DEFAULT_ADMIN_TOKEN
 
     hold_seconds: int = Field(default=300, ge=1)
     max_holds_per_user: int = Field(default=4, ge=1)
@@ -73,6 +80,23 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 32:
             # HS256 wants a key at least as long as its 32-byte hash.
             raise ValueError("BOXOFFICE_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _admin_token_required(self) -> Settings:
+        # The embedded shape keeps the default (serve warns about it); the production
+        # shape faces the internet, where the README's token would pause the sale.
+        if self.uses_postgres:
+            if self.admin_token == DEFAULT_ADMIN_TOKEN:
+                raise ValueError(
+                    "BOXOFFICE_ADMIN_TOKEN must be set when the database is PostgreSQL: "
+                    "the default one is printed in the README"
+                )
+            if len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"BOXOFFICE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} "
+                    "characters when the database is PostgreSQL"
+                )
         return self
 
     @field_validator("database_url")
