@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     redis_pool_size: int = Field(default=64, ge=2)
+    # Connect and read timeout of every Redis command, and how long a request waits
+    # for a free pooled Redis connection; past it the request answers 503 busy.
+    redis_timeout_ms: int = Field(default=1_000, ge=50)
     # Answer status polls from a per-process mirror of the Redis line (no I/O per
     # poll; liveness written in batches). Off: every poll is one Redis script.
     queue_status_mirror: bool = True
@@ -50,7 +53,13 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
-    db_statement_timeout_ms: int = Field(default=10_000, ge=100)
+    # How long connecting to PostgreSQL may take before the request answers 503 busy.
+    db_connect_timeout_ms: int = Field(default=2_000, ge=50)
+    # How long a request waits for a free pooled database connection.
+    db_pool_timeout_ms: int = Field(default=2_000, ge=50)
+    # PostgreSQL cancels a statement running longer; the client gives up one second
+    # after that, should the server not answer at all.
+    db_statement_timeout_ms: int = Field(default=5_000, ge=100)
     db_retries: int = Field(default=3, ge=0, le=10)
     # How long an instance may answer a seat map or a schedule listing from memory
     # (0: never). Holds are always decided by the database.
