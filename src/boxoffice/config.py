@@ -69,6 +69,31 @@ class Settings(BaseSettings):
     # bot wave. It costs a large share of a cheap request's time (docs/benchmarks.md
     # measures it); /metrics counts every route either way.
     access_log: bool = True
+
+    # What one client may send or hold open; each case gets its answer and, but for an
+    # idle connection, a closed connection. Every body here is a small JSON document
+    # (the largest, a concert with a 200-character title and venue, is under 5 KiB
+    # even with every character escaped), so 16 KiB is room enough; a body past it
+    # is refused from its Content-Length before it is read (413), or cut off when it
+    # passes the limit while streaming.
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # A request line and headers past this answer 431. A fan's browser sends about
+    # 1 KiB (the bearer token is 300 bytes); nginx allows 8 KiB a line by default.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
+    # A request head (or a new connection's first one) must arrive whole within this;
+    # a head sent slowly or not at all holds a connection for nothing.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The body must arrive within this of its head (408 otherwise).
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # An idle connection between requests is closed after this. Longer than the
+    # longest poll interval (15 s), so a polling fan keeps one connection.
+    keep_alive_seconds: int = Field(default=20, ge=1)
+    # Open connections per process; one more is closed as soon as it is accepted, so
+    # a flood of connections cannot take the file descriptors the database and Redis
+    # need. serve raises the process's open-file limit to fit, as far as the system
+    # allows, and lowers this to fit otherwise.
+    max_connections: int = Field(default=10_000, ge=1)
     # Adds GET /bench/ceiling, a bare endpoint the benchmark measures the hot path
     # against. Off in normal running.
     bench_endpoints: bool = False
