@@ -18,8 +18,6 @@ from boxoffice.demo import load_demo, load_demo_if_empty
 
 log = logging.getLogger("boxoffice")
 
-GRACEFUL_SHUTDOWN_SECONDS = 30
-
 
 def _settings() -> Settings:
     try:
@@ -54,8 +52,7 @@ def cmd_demo_data(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
+    from boxoffice import server
     from boxoffice.app import create_app, settle
 
     if workers > 1 and not settings.redis_url:
@@ -74,20 +71,13 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
             "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
             "before exposing this server"
         )
-    common = {
-        "host": host,
-        "port": port,
-        "log_level": "info",
-        "access_log": settings.access_log,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-    }
     if workers == 1:
-        uvicorn.run(settle(create_app(settings)), **common)  # type: ignore[arg-type]
+        server.run(settle(create_app(settings)), settings, host=host, port=port)
         return
     # Workers build their own Settings from the environment; they must all sign
     # tokens with one key, so a key made up here is handed down to them.
     os.environ["BOXOFFICE_SECRET_KEY"] = settings.secret_key
-    uvicorn.run("boxoffice.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    server.run(server.WORKER_APP, settings, host=host, port=port, workers=workers)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
