@@ -21,7 +21,7 @@ from boxoffice import migrations
 from boxoffice.app import create_app
 from boxoffice.config import Settings
 from boxoffice.db import Database
-from tests.support import ADMIN_TOKEN, SECRET_KEY, Api, FakeClock, serve
+from tests.support import ADMIN_TOKEN, SECRET_KEY, Api, FakeClock, RedisLineClock, serve
 
 POSTGRES_URL = os.environ.get(
     "BOXOFFICE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -112,12 +112,11 @@ def queue_settings(backend: str, request: pytest.FixtureRequest) -> dict[str, An
     if backend == "embedded":
         return {"redis_url": None}
     # Status polls go to Redis itself here, so a test that moves the clock sees the
-    # line move on its next request; the mirror has tests of its own.
-    return {
-        "redis_url": REDIS_URL,
-        "redis_prefix": request.getfixturevalue("redis_prefix"),
-        "queue_status_mirror": False,
-    }
+    # line move on its next request; the mirror has tests of its own. The lines run on
+    # the test's clock, as the in-process store does.
+    prefix = request.getfixturevalue("redis_prefix")
+    request.getfixturevalue("clock").follow(RedisLineClock(REDIS_URL, prefix))
+    return {"redis_url": REDIS_URL, "redis_prefix": prefix, "queue_status_mirror": False}
 
 
 @pytest.fixture

@@ -4,30 +4,69 @@ factories that speak the public API the way a fan or an operator would."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from redis import Redis
+
+from boxoffice.queue.redis_store import CLOCK_NOW_KEY
+from boxoffice.queue.scripts import LineKeys
 
 ADMIN_TOKEN = "admin-test-token"
 SECRET_KEY = "test-secret-key-that-is-long-enough"
 
 
 class FakeClock:
+    """The app's clock, moved by hand; ``follow`` keeps another clock (a Redis line's)
+    at the same instant."""
+
     def __init__(self, start: datetime | None = None) -> None:
         self.now = start or datetime.now(UTC).replace(microsecond=0)
+        self._followers: list[Callable[[float], None]] = []
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+        for follower in self._followers:
+            follower(self.now.timestamp())
+
+    def follow(self, follower: Callable[[float], None]) -> None:
+        self._followers.append(follower)
+        follower(self.now.timestamp())
+
+
+class RedisLineClock:
+    """Sets the clock of every line under a Redis prefix, the Redis store's test hook
+    (``clock_now``): its lines then run on the test's time instead of Redis ``TIME``."""
+
+    _clients: ClassVar[dict[str, Redis]] = {}
+
+    def __init__(self, url: str, prefix: str, *, line: str | None = None) -> None:
+        self._redis = self._clients.setdefault(url, Redis.from_url(url))
+        self._prefix = prefix
+        self._line = line
+
+    def __call__(self, now: float) -> None:
+        """Set the time of every line (or of the one line this clock is for), and the
+        time a line seeded from now on starts at."""
+        self._redis.set(self._prefix + CLOCK_NOW_KEY, repr(now))
+        if self._line is not None:
+            keys = [LineKeys.of(self._prefix, self._line).line]
+        else:
+            keys = list(self._redis.scan_iter(match=f"{self._prefix}{{*}}:line", count=1000))
+        for key in keys:
+            if self._redis.exists(key):  # a line not seeded yet starts from the key above
+                self._redis.hset(key, CLOCK_NOW_KEY, repr(now))
 
 
 @asynccontextmanager
@@ -66,7 +105,6 @@ class Fan:
     user_id: int
     access_token: str
     queue_token: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def access(self) -> dict[str, str]:
@@ -194,9 +232,13 @@ async def running_api(settings: Any, clock: FakeClock) -> AsyncIterator[Api]:
         yield Api(client, clock)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 5.0) -> None:
-    """Until ``check`` holds; fails the test if it does not within ``within`` seconds."""
+async def eventually(check: Callable[[], Awaitable[bool] | bool], within: float = 5.0) -> None:
+    """Until ``check`` (plain or async) holds; fails the test if it does not within
+    ``within`` seconds."""
     deadline = asyncio.get_running_loop().time() + within
-    while not await check():
+    while True:
+        result = check()
+        if await result if inspect.isawaitable(result) else result:
+            return
         assert asyncio.get_running_loop().time() < deadline, "never came true"
         await asyncio.sleep(0.01)

@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from boxoffice.auth.api import router as users_router
@@ -19,21 +20,27 @@ from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
 from boxoffice.catalog.api import seat_maps
 from boxoffice.catalog.cache import CatalogCache
+from boxoffice.clock import Clock, utcnow
 from boxoffice.config import Settings
-from boxoffice.context import AppContext, Clock
-from boxoffice.db import Database, utcnow
+from boxoffice.context import AppContext
+from boxoffice.db import Database
 from boxoffice.deps import Ctx
-from boxoffice.errors import Busy, documented, install_error_handlers
+from boxoffice.errors import Busy
 from boxoffice.idempotency import service as idempotency
 from boxoffice.metrics import Metrics, MetricsMiddleware
+from boxoffice.openapi import document_busy
 from boxoffice.payments.api import router as payments_router
+from boxoffice.problems import error_response, install_error_handlers
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
 from boxoffice.queue.api import router as queue_router
-from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.control import LineControl
+from boxoffice.queue.lines import Lines
+from boxoffice.queue.memory import MemoryQueueStore
+from boxoffice.queue.model import LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
-from boxoffice.queue.store import MemoryQueueStore, QueueStore
+from boxoffice.queue.store import QueueStore
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
@@ -44,6 +51,7 @@ log = logging.getLogger("boxoffice")
 
 TICK_SECONDS = 1.0
 IDEMPOTENCY_SWEEP_SECONDS = 3600.0
+READY_TIMEOUT_SECONDS = 2.0
 
 DESCRIPTION = """
 Concert ticketing with a fair virtual waiting room.
@@ -57,11 +65,13 @@ the *queue token* from joining the line (the key to the gated endpoints once adm
 and the *admin token* from configuration.
 
 **Errors** are RFC 9457 problems (`application/problem+json`) with a stable `code`.
+Any endpoint may answer **503 `busy`** with `Retry-After` when the database or the
+waiting-room store is unreachable or too slow (after a bounded wait): retry then.
 """
 
 
-def admission_rules(settings: Settings) -> AdmissionRules:
-    return AdmissionRules(
+def line_defaults(settings: Settings) -> LineRules:
+    return LineRules(
         capacity=settings.admission_capacity,
         per_minute=settings.admission_per_minute,
         paused=False,
@@ -70,37 +80,46 @@ def admission_rules(settings: Settings) -> AdmissionRules:
     )
 
 
-def build_queue_store(settings: Settings) -> QueueStore:
-    rules = admission_rules(settings)
+def build_queue_store(settings: Settings, clock: Clock) -> QueueStore:
     if settings.redis_url:
         return RedisQueueStore.from_url(
             settings.redis_url,
-            defaults=rules,
             prefix=settings.redis_prefix,
             mirror=settings.queue_status_mirror,
             pool_size=settings.redis_pool_size,
+            timeout_seconds=settings.redis_timeout_ms / 1000,
         )
-    return MemoryQueueStore(rules)
+    return MemoryQueueStore(lambda: clock().timestamp())
+
+
+def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppContext:
+    db = Database.from_settings(settings)
+    signer = TokenSigner(settings.secret_key)
+    lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
+    return AppContext(
+        settings=settings,
+        db=db,
+        signer=signer,
+        waiting_room=WaitingRoom(
+            store=store,
+            lines=lines,
+            signer=signer,
+            db=db,
+            token_ttl_seconds=settings.queue_token_ttl_seconds,
+        ),
+        lines=lines,
+        control=LineControl(db=db, store=store, lines=lines, clock=clock),
+        clock=clock,
+        metrics=Metrics(),
+        catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
+    )
 
 
 def create_app(
     settings: Settings, *, clock: Clock = utcnow, queue_store: QueueStore | None = None
 ) -> FastAPI:
-    db = Database.from_settings(settings)
-    signer = TokenSigner(settings.secret_key)
-    store = queue_store or build_queue_store(settings)
-    metrics = Metrics()
-    ctx = AppContext(
-        settings=settings,
-        db=db,
-        signer=signer,
-        waiting_room=WaitingRoom(
-            store=store, signer=signer, token_ttl_seconds=settings.queue_token_ttl_seconds
-        ),
-        clock=clock,
-        metrics=metrics,
-        catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
-    )
+    store = queue_store or build_queue_store(settings, clock)
+    ctx = build_context(settings, clock, store)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -113,21 +132,12 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await store.close()
-            await db.dispose()
+            await ctx.db.dispose()
 
-    app = FastAPI(
-        title="boxoffice",
-        version="1.0.0",
-        description=DESCRIPTION,
-        lifespan=lifespan,
-    )
+    app = FastAPI(title="boxoffice", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx
     install_error_handlers(app)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-
-    if settings.bench_endpoints:
-        # The barest FastAPI endpoint there is: declared on the app itself, tried first.
-        app.add_api_route("/bench/ceiling", ceiling, include_in_schema=False)
+    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)
@@ -146,6 +156,7 @@ def create_app(
         app.include_router(router, prefix=API_V1)
     app.include_router(_ops_router())
     mount_pages(app)
+    document_busy(app)
     return app
 
 
@@ -164,64 +175,67 @@ def settle(app: FastAPI) -> FastAPI:
     return app
 
 
+async def _check(probe: Awaitable[None]) -> str:
+    try:
+        await asyncio.wait_for(probe, timeout=READY_TIMEOUT_SECONDS)
+    except Exception:
+        return "unreachable"
+    return "ok"
+
+
+async def _dependencies(ctx: AppContext) -> dict[str, str]:
+    """Whether each dependency answers, within a bound; kept in the metrics as well."""
+    database, waiting_room = await asyncio.gather(
+        _check(ctx.db.ping()), _check(ctx.waiting_room.store.ping())
+    )
+    checks = {"database": database, "waitingRoom": waiting_room}
+    for name, state in checks.items():
+        ctx.metrics.dependency_up.labels(name).set(1 if state == "ok" else 0)
+    return checks
+
+
 def _ops_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz")
     async def healthz() -> dict[str, str]:
-        """The process is up."""
+        """The process is up (nothing else is checked)."""
         return {"status": "ok"}
 
-    @router.get("/readyz", responses=documented(Busy))
-    async def readyz(ctx: Ctx) -> dict[str, str]:
-        """Storage answers: safe to send traffic here."""
-        try:
-            await asyncio.wait_for(ctx.db.ping(), timeout=2.0)
-        except Exception as exc:
-            raise Busy("the database does not answer") from exc
-        return {"status": "ready"}
+    @router.get("/readyz", responses={503: {"description": "A dependency is unreachable."}})
+    async def readyz(ctx: Ctx) -> JSONResponse:
+        """Each dependency answers: safe to send traffic here. 503 `busy` names the one
+        that does not."""
+        checks = await _dependencies(ctx)
+        if all(state == "ok" for state in checks.values()):
+            return JSONResponse({"status": "ready", "checks": checks})
+        down = ", ".join(name for name, state in checks.items() if state != "ok")
+        return error_response(Busy(f"not ready: {down} unreachable"), extensions={"checks": checks})
 
     @router.get("/metrics", response_class=Response)
     async def metrics(ctx: Ctx) -> Response:
-        """Prometheus text exposition."""
-        stats = await ctx.waiting_room.store.advance(now=ctx.clock().timestamp())
-        ctx.metrics.waiting.set(stats.waiting)
-        ctx.metrics.admitted.set(stats.admitted)
+        """Prometheus text exposition (the line's counts as of the last tick)."""
         return Response(generate_latest(ctx.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router
 
 
-CEILING_BODY = {
-    "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "x" * 150 + ".signature-signature-signat",
-    "status": "WAITING",
-    "position": 1234,
-    "estimatedWaitSeconds": 120,
-    "pollAfterSeconds": 15,
-    "expiresAt": "2026-12-24T19:00:00.123456Z",
-}
-
-
-async def ceiling() -> dict[str, object]:
-    """What the framework alone costs: a status-shaped answer with no work behind it."""
-    return CEILING_BODY
-
-
 async def _tick(ctx: AppContext) -> None:
-    """Keep the line moving when nobody polls, and tidy old idempotency keys.
+    """Keep the lines moving when nobody polls, and tidy old idempotency keys.
     Correctness never waits for this: every request advances the line itself."""
     since_sweep = IDEMPOTENCY_SWEEP_SECONDS
     while True:
         try:
-            now = ctx.clock()
-            stats = await ctx.waiting_room.store.advance(now=now.timestamp())
-            ctx.metrics.waiting.set(stats.waiting)
-            ctx.metrics.admitted.set(stats.admitted)
+            await _dependencies(ctx)
+            for line, stats in (await ctx.control.tick()).items():
+                ctx.metrics.waiting.labels(line).set(stats.waiting)
+                ctx.metrics.admitted.labels(line).set(stats.admitted)
             if since_sweep >= IDEMPOTENCY_SWEEP_SECONDS:
                 since_sweep = 0.0
-                cutoff = now - timedelta(seconds=ctx.settings.idempotency_ttl_seconds)
+                cutoff = ctx.clock() - timedelta(seconds=ctx.settings.idempotency_ttl_seconds)
                 await idempotency.forget_old(db=ctx.db, cutoff=cutoff)
-        except Exception:
-            log.exception("background tick failed; retrying")
+        except Exception as exc:
+            ctx.metrics.tick_failures.inc()
+            log.warning("background tick failed (%r); retrying", exc)
         await asyncio.sleep(TICK_SECONDS)
         since_sweep += TICK_SECONDS

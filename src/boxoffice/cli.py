@@ -12,8 +12,9 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from boxoffice import migrations
+from boxoffice.clock import utcnow
 from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
-from boxoffice.db import Database, utcnow
+from boxoffice.db import Database
 from boxoffice.demo import load_demo, load_demo_if_empty
 
 log = logging.getLogger("boxoffice")

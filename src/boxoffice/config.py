@@ -25,8 +25,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     redis_pool_size: int = Field(default=64, ge=2)
     # Connect and read timeout of every Redis command, and how long a request waits
-    # for a free pooled Redis connection; past it the request answers 503 busy.
-    redis_timeout_ms: int = Field(default=1_000, ge=50)
+    # for a pooled Redis connection: past it, the answer is 503 busy.
+    redis_timeout_ms: int = Field(default=1000, ge=50)
     # Answer status polls from a per-process mirror of the Redis line (no I/O per
     # poll; liveness written in batches). Off: every poll is one Redis script.
     queue_status_mirror: bool = True

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from boxoffice.auth.tokens import TokenSigner
 from boxoffice.catalog.cache import CatalogCache
+from boxoffice.clock import Clock
 from boxoffice.config import Settings
 from boxoffice.db import Database
 from boxoffice.metrics import Metrics
+from boxoffice.queue.control import LineControl
+from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(slots=True)
@@ -22,6 +21,8 @@ class AppContext:
     db: Database
     signer: TokenSigner
     waiting_room: WaitingRoom
+    lines: Lines
+    control: LineControl
     clock: Clock
     metrics: Metrics
     catalog_cache: CatalogCache

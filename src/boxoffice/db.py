@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -177,6 +178,39 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
+# A line's rules as the operator set them, so a waiting-room store that lost its data
+# (or a new one) starts the line again as it was. ``line`` is "default" or
+# "concert-<id>"; ``seeded_at``/``resets`` record when the store last had to start it.
+waiting_rooms = Table(
+    "waiting_rooms",
+    metadata,
+    Column("line", String(40), primary_key=True),
+    Column("concert_id", Id, ForeignKey("concerts.id"), nullable=True, unique=True),
+    Column("capacity", Integer, nullable=False),
+    Column("per_minute", Integer, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("opens_at", UTCDateTime(), nullable=True),
+    Column("draw_seed", String(64), nullable=True),
+    Column("seeded_at", UTCDateTime(), nullable=True),
+    Column("resets", Integer, nullable=False),
+    Column("last_reset_at", UTCDateTime(), nullable=True),
+)
+
+# Each opening's draw: the seed (committed to, by its hash, before the opening) and
+# the pre-queue in the order drawn, so anyone can check the order from the seed.
+line_draws = Table(
+    "line_draws",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("line", String(40), ForeignKey("waiting_rooms.line"), nullable=False),
+    Column("opens_at", UTCDateTime(), nullable=False),
+    Column("drawn_at", UTCDateTime(), nullable=False),
+    Column("seed", String(64), nullable=False),
+    Column("entrants", Integer, nullable=False),
+    Column("draw_order", Text, nullable=False),
+    UniqueConstraint("line", "opens_at", name="uq_line_draws_line_opens_at"),
+)
+
 
 def async_url(url: str) -> str:
     """Pick the async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
@@ -326,7 +360,3 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("boxoffice_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

@@ -1,7 +1,7 @@
 """Request dependencies shared by the routers: credentials, the clock, the context.
 
-Every dependency is ``async def`` although none awaits: FastAPI runs a plain ``def``
-dependency in a worker thread, and that hop costs more than the work itself.
+Every dependency is ``async def``, even those that never await: FastAPI runs a plain
+``def`` dependency in a worker thread, and that hop costs more than the work itself.
 """
 
 from __future__ import annotations
@@ -93,14 +93,15 @@ async def queue_claims(
     return ctx.signer.read_queue(bearer_token(credentials), now=now)
 
 
-async def check_queue_token(request: Request, token: str, *, admitted: bool) -> QueuePass:
+async def check_queue_token(
+    request: Request, token: str, *, admitted: bool, concert_id: int | None = None
+) -> QueuePass:
     """The gate, callable from a route that reads its request directly. Reads the
     context and clock itself instead of through sub-dependencies: each one costs
     FastAPI more to resolve than it does to run, on the busiest routes."""
     ctx: AppContext = request.app.state.ctx
-    now = request_instant(request)
-    claims = ctx.signer.read_queue(token, now=now)
-    return await ctx.waiting_room.check(claims=claims, now=now, admitted=admitted)
+    claims = ctx.signer.read_queue(token, now=request_instant(request))
+    return await ctx.waiting_room.check(claims=claims, admitted=admitted, concert_id=concert_id)
 
 
 async def _pass(request: Request, credentials: Bearer, *, admitted: bool) -> QueuePass:
@@ -126,7 +127,7 @@ async def user_from_either(
     token = bearer_token(credentials)
     if ctx.signer.token_type(token) == "queue":
         claims = ctx.signer.read_queue(token, now=now)
-        return (await ctx.waiting_room.check(claims=claims, now=now, admitted=False)).user_id
+        return (await ctx.waiting_room.check(claims=claims, admitted=False)).user_id
     return ctx.signer.read_access(token, now=now).user_id
 
 

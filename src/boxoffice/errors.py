@@ -1,18 +1,11 @@
-"""Domain errors and the one place they become RFC 9457 problem responses."""
+"""Domain errors: what happened, with the status and stable code it is answered with
+(``boxoffice.problems`` turns them into RFC 9457 responses)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, ClassVar
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DBAPIError
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = logging.getLogger("boxoffice")
 
 PROBLEM_TYPE_BASE = "https://boxoffice.dev/problems/"
 
@@ -131,10 +124,41 @@ class IdempotencyKeyReused(DomainError):
 
 
 class Busy(DomainError):
+    """Storage (the database or the waiting-room store) is unreachable or too slow,
+    after a bounded wait: any endpoint may answer it, and a retry may succeed."""
+
     code = "busy"
     status = 503
     title = "Storage is busy"
     headers: ClassVar[dict[str, str] | None] = {"Retry-After": "1"}
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"
+    status = 413
+    title = "The request body is too large"
+
+
+class SoldOut(DomainError):
+    code = "sold_out"
+    status = 409
+    title = "Sold out"
+
+
+class RefundClosed(DomainError):
+    code = "refund_closed"
+    status = 409
+    title = "Refunds are closed for this concert"
+
+
+class UserNotFound(DomainError):
+    """A well-signed token names a user storage does not have (a database reset or
+    restored from before the user registered): the credential is no good."""
+
+    code = "invalid_token"
+    status = 401
+    title = "Missing or invalid credential"
+    headers: ClassVar[dict[str, str] | None] = {"WWW-Authenticate": "Bearer"}
 
 
 class NotFound(DomainError):
@@ -147,84 +171,6 @@ class MethodNotAllowed(DomainError):
     code = "method_not_allowed"
     status = 405
     title = "Method not allowed"
-
-
-def problem_response(
-    *, status: int, code: str, title: str, detail: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    body = Problem(
-        type=PROBLEM_TYPE_BASE + code.replace("_", "-"),
-        title=title,
-        status=status,
-        detail=detail,
-        code=code,
-    )
-    return JSONResponse(
-        body.model_dump(),
-        status_code=status,
-        media_type="application/problem+json",
-        headers=headers,
-    )
-
-
-def error_response(error: DomainError) -> JSONResponse:
-    return problem_response(
-        status=error.status,
-        code=error.code,
-        title=error.title,
-        detail=error.detail,
-        headers=error.headers,
-    )
-
-
-def _describe_validation(errors: list[Any]) -> str:
-    parts = []
-    for err in errors[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DomainError)
-        return error_response(exc)
-
-    async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return error_response(ValidationFailed(_describe_validation(list(exc.errors()))))
-
-    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        if exc.status_code == 404:
-            return error_response(NotFound("no such resource"))
-        if exc.status_code == 405:
-            return error_response(MethodNotAllowed("this resource does not accept that method"))
-        return problem_response(
-            status=exc.status_code,
-            code="http_error",
-            title="HTTP error",
-            detail=str(exc.detail),
-            headers=getattr(exc, "headers", None),
-        )
-
-    async def on_database_error(_request: Request, exc: Exception) -> JSONResponse:
-        log.warning("storage error answered as busy: %s", exc)
-        return error_response(Busy("storage did not answer in time; retry shortly"))
-
-    async def on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error", exc_info=exc)
-        return problem_response(
-            status=500, code="internal_error", title="Internal error", detail="unexpected error"
-        )
-
-    app.add_exception_handler(Exception, on_unexpected)
-    app.add_exception_handler(DomainError, on_domain_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(DBAPIError, on_database_error)
-    # A database or Redis that cannot be reached raises the socket's own error.
-    app.add_exception_handler(OSError, on_database_error)
 
 
 def documented(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:

@@ -13,13 +13,8 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boxoffice.config import Settings
-from boxoffice.errors import DomainError, error_response
-
-
-class PayloadTooLarge(DomainError):
-    code = "payload_too_large"
-    status = 413
-    title = "The request body is too large"
+from boxoffice.errors import DomainError, PayloadTooLarge
+from boxoffice.problems import error_response
 
 
 class RequestTimedOut(DomainError):

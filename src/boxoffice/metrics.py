@@ -27,10 +27,21 @@ class Metrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.waiting = Gauge(
-            "boxoffice_queue_waiting", "Fans waiting in line", registry=self.registry
+            "boxoffice_queue_waiting", "Fans waiting in line", ["line"], registry=self.registry
         )
         self.admitted = Gauge(
-            "boxoffice_queue_admitted", "Fans admitted and active", registry=self.registry
+            "boxoffice_queue_admitted", "Fans admitted and active", ["line"], registry=self.registry
+        )
+        self.dependency_up = Gauge(
+            "boxoffice_dependency_up",
+            "1 while the dependency (database, waitingRoom) answers this instance",
+            ["dependency"],
+            registry=self.registry,
+        )
+        self.tick_failures = Counter(
+            "boxoffice_background_tick_failures",
+            "Background ticks that failed (storage unreachable)",
+            registry=self.registry,
         )
         self.holds = Counter("boxoffice_holds", "Seats held", registry=self.registry)
         self.payments = Counter("boxoffice_payments", "Payments completed", registry=self.registry)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 # Ids and money are 64-bit integers in storage; larger numbers are refused as input
@@ -16,10 +16,25 @@ MAX_INT64 = 2**63 - 1
 EntityId = Annotated[int, Field(ge=1, le=MAX_INT64)]
 
 
-class ApiModel(BaseModel):
-    """camelCase on the wire, snake_case in Python; unknown fields refused."""
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise ValueError("must not contain control characters")
+    return value
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+# Text a person typed: trimmed, not empty, no control characters (NUL included, which
+# PostgreSQL cannot store).
+Printable = AfterValidator(_printable)
+Trimmed = StringConstraints(strip_whitespace=True, min_length=1)
+
+
+class ApiModel(BaseModel):
+    """camelCase on the wire, snake_case in Python; unknown fields refused. Built from
+    the domain's objects with ``model_validate(obj)`` (their attributes by name)."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", from_attributes=True
+    )
 
 
 def utc_text(moment: datetime) -> str:

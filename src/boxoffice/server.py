@@ -35,8 +35,9 @@ from uvicorn.server import ServerState
 from uvicorn.supervisors import Multiprocess
 
 from boxoffice.config import Settings
-from boxoffice.errors import DomainError, error_response
+from boxoffice.errors import DomainError
 from boxoffice.limits import HeadersTooLarge, install_limits
+from boxoffice.problems import error_response
 
 log = logging.getLogger("boxoffice")
 

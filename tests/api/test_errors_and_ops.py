@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from boxoffice.app import CEILING_BODY
-from boxoffice.config import Settings
-from tests.support import Api, FakeClock, running_api
+from tests.support import Api
 
 
 async def test_unknown_routes_are_404_problems(api: Api) -> None:
@@ -59,21 +55,12 @@ async def test_bad_path_ids_get_a_422_problem(api: Api, path_id: str) -> None:
     assert r.status_code == 422
 
 
-async def test_the_benchmark_ceiling_exists_only_when_asked_for(
-    api: Api, make_settings: Callable[..., Settings], clock: FakeClock
-) -> None:
-    r = await api.client.get("/bench/ceiling")
-    assert (r.status_code, r.json()["code"]) == (404, "not_found")
-    async with running_api(make_settings(bench_endpoints=True), clock) as bench:
-        r = await bench.client.get("/bench/ceiling")
-        assert (r.status_code, r.json()) == (200, CEILING_BODY)
-        spec = (await bench.client.get("/openapi.json")).json()
-        assert "/bench/ceiling" not in spec["paths"]
-
-
 async def test_health_and_readiness(api: Api) -> None:
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
-    assert (await api.client.get("/readyz")).json() == {"status": "ready"}
+    assert (await api.client.get("/readyz")).json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "waitingRoom": "ok"},
+    }
 
 
 async def test_metrics_count_requests_by_route_and_the_line(api: Api) -> None:
@@ -93,7 +80,7 @@ async def test_metrics_count_requests_by_route_and_the_line(api: Api) -> None:
     assert f'route="{seat_map}",status="200"}} 1.0' in text
     assert "boxoffice_holds_total 1.0" in text
     assert "boxoffice_payments_total 1.0" in text
-    assert "boxoffice_queue_waiting 0.0" in text
+    assert 'boxoffice_queue_waiting{line="default"} 0.0' in text
     assert "boxoffice_queue_admitted" in text
 
 

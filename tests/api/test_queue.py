@@ -177,6 +177,8 @@ async def test_an_operator_can_pause_and_resize_the_waiting_room(
             "waiting": 2,
             "admitted": 0,
             "admittedLastMinute": 0,
+            "lineResets": 0,
+            "lineResetAt": None,
         }
         r = await api.client.patch(
             "/api/v1/admin/waiting-room",

@@ -1,4 +1,4 @@
-"""Races through the real app on SQLite, each beside a control.
+"""Races through the real app, in both shapes, each beside a control.
 
 A control swaps the guarded step for the obvious check-then-write version (read in
 one step, write in another) and shows that the same load then breaks the rule, so
@@ -15,20 +15,22 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice import audit
-from boxoffice.app import admission_rules, create_app
+from boxoffice.app import create_app
 from boxoffice.config import Settings
 from boxoffice.db import Database, reservations, seats, wallet_transactions, wallets
-from boxoffice.errors import InsufficientBalance, SeatUnavailable
+from boxoffice.errors import AlreadyPaid, InsufficientBalance, SeatUnavailable
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.queue.model import LineStats, Ticket
-from boxoffice.queue.store import MemoryQueueStore
+from boxoffice.queue.memory import MemoryQueueStore
+from boxoffice.queue.service import QueuePass, WaitingRoom
+from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
-from boxoffice.reservations.model import Reservation
+from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
 from tests.support import Api, FakeClock, Fan, serve
@@ -58,6 +60,7 @@ async def naive_hold_seat(
     now: datetime,
     hold_for: timedelta,
     max_holds: int,
+    check_concert: Callable[[int], None],
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
     async with db.read() as conn:
@@ -172,9 +175,16 @@ async def test_control_read_modify_write_charges_lose_updates(
 
 
 async def naive_pay(
-    *, db: Database, user_id: int, reservation_id: int, idempotency_key: str | None, now: datetime
-) -> Outcome[PaymentResult]:
+    *,
+    db: Database,
+    waiting_room: WaitingRoom,
+    queue_pass: QueuePass,
+    reservation_id: int,
+    idempotency_key: str | None,
+    now: datetime,
+) -> tuple[Outcome[PaymentResult], int | None]:
     """Check the balance covers the price, then confirm and set the new balance."""
+    user_id = queue_pass.user_id
     async with db.read() as conn:
         reservation = await holds_repo.get(conn, reservation_id=reservation_id)
         assert reservation is not None
@@ -186,7 +196,11 @@ async def naive_pay(
     await asyncio.sleep(0.001)
     async with db.transaction() as conn:
         await reservations_service.confirm(
-            conn, user_id=user_id, reservation_id=reservation_id, now=now
+            conn,
+            user_id=user_id,
+            reservation_id=reservation_id,
+            now=now,
+            check_concert=lambda _concert: None,
         )
         await conn.execute(
             update(wallets)
@@ -196,7 +210,7 @@ async def naive_pay(
     result = PaymentResult(
         0, reservation_id, user_id, reservation.price, PaymentStatus.COMPLETED, now, 0
     )
-    return Outcome(result, 201, replayed=False)
+    return Outcome(result, 201, replayed=False), 1
 
 
 async def _payment_race(api: Api, price: int) -> tuple[Fan, Counter[int]]:
@@ -232,14 +246,15 @@ class CountThenInsertStore(MemoryQueueStore):
     """Assigns a position by counting the line, then joining it, as two steps."""
 
     async def join(
-        self, *, user_id: int, jti: str, now: float, token_expires_at: int
-    ) -> tuple[Ticket, LineStats, bool]:
-        ahead = len(self._waiting_seqs)
+        self, *, line: str, user_id: int, jti: str, token_expires_at: int
+    ) -> Seen | None:
+        ahead = len(self._line(line).waiting)
         await asyncio.sleep(0)
-        ticket, stats, created = await super().join(
-            user_id=user_id, jti=jti, now=now, token_expires_at=token_expires_at
+        seen = await super().join(
+            line=line, user_id=user_id, jti=jti, token_expires_at=token_expires_at
         )
-        return replace(ticket, position=ahead + 1), stats, created
+        assert seen is not None
+        return replace(seen, ticket=replace(seen.ticket, position=ahead + 1))
 
 
 async def _join_race(
@@ -264,5 +279,66 @@ async def test_control_count_then_insert_joins_share_positions(
     make_settings: Callable[..., Settings], clock: FakeClock
 ) -> None:
     settings = make_settings(admission_capacity=0)
-    positions = await _join_race(settings, clock, CountThenInsertStore(admission_rules(settings)))
+    store = CountThenInsertStore(lambda: clock().timestamp())
+    positions = await _join_race(settings, clock, store)
     assert len(set(positions)) < JOINERS
+
+
+# --- a release racing a payment -------------------------------------------------------
+
+ROUNDS = 40
+
+
+async def naive_release(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> None:
+    """Read the reservation, then end its hold: a payment in between goes unnoticed and
+    the 0-row UPDATE reads as 'already released'."""
+
+    async def work(conn: AsyncConnection) -> None:
+        reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+        assert reservation is not None
+        if reservation.status is ReservationStatus.CONFIRMED:
+            raise AlreadyPaid()
+        await asyncio.sleep(0.005)
+        seat_id = await holds_repo.end_hold(
+            conn,
+            reservation_id=reservation_id,
+            user_id=user_id,
+            status=ReservationStatus.CANCELLED,
+            now=now,
+        )
+        if seat_id is not None:
+            await holds_repo.free_seat(conn, seat_id=seat_id, reservation_id=reservation_id)
+
+    await db.run(work)
+
+
+async def _release_pay_rounds(api: Api) -> list[tuple[int, int]]:
+    """Per round: (release status, payment status) for one hold released and paid at once."""
+    show = await api.make_show(seats=ROUNDS, price=100)
+    outcomes = []
+    for seat in range(1, ROUNDS + 1):
+        fan = await api.admitted_fan(balance=100)
+        rid = (await api.hold(fan, show, seat_number=seat)).json()["reservationId"]
+        released, paid = await asyncio.gather(
+            api.client.delete(f"/api/v1/reservations/{rid}", headers=fan.queue),
+            api.pay(fan, rid),
+        )
+        outcomes.append((released.status_code, paid.status_code))
+    return outcomes
+
+
+async def test_a_release_racing_a_payment_never_answers_204_for_a_paid_hold(
+    api: Api, db: Database
+) -> None:
+    outcomes = await _release_pay_rounds(api)
+    assert set(outcomes) <= {(204, 409), (409, 201)}, Counter(outcomes)
+    assert await audit.audit(db) == []
+
+
+@pytest.mark.parametrize("backend", ["production"])  # SQLite runs one writer at a time
+async def test_control_read_then_release_answers_204_for_a_paid_hold(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reservations_service, "release", naive_release)
+    outcomes = await _release_pay_rounds(api)
+    assert (204, 201) in outcomes

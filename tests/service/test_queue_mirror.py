@@ -1,29 +1,37 @@
-"""The per-process mirror of the Redis line: status polls answered without I/O, the
-same answers as Redis a moment later, liveness written in batches."""
+"""The per-process mirror of the Redis lines: status polls answered without I/O, the
+same answers as Redis a moment later, liveness written in batches, and a line that
+Redis lost or started afresh loaded again on its own."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
+from redis import Redis
 
-from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.model import DEFAULT_LINE, LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
+from boxoffice.queue.scripts import LineKeys
 from tests.conftest import REDIS_URL
-from tests.support import eventually
+from tests.support import RedisLineClock, eventually
 
 NOW = 1_800_000_000.0
 FAR = 10**10
+LINE = DEFAULT_LINE
+RULES = LineRules(
+    capacity=0, per_minute=1000, paused=False, waiter_timeout=30.0, admitted_idle=100.0
+)
+
+Pair = tuple[RedisQueueStore, RedisQueueStore]
 
 
 @pytest.fixture
-async def pair(redis_prefix: str) -> AsyncIterator[tuple[RedisQueueStore, RedisQueueStore]]:
+async def pair(redis_prefix: str) -> AsyncIterator[Pair]:
     """Two instances' stores on one Redis line; the second answers polls from its mirror."""
-    rules = AdmissionRules(
-        capacity=0, per_minute=1000, paused=False, waiter_timeout=30.0, admitted_idle=100.0
-    )
-    writer = RedisQueueStore.from_url(REDIS_URL, defaults=rules, prefix=redis_prefix)
-    reader = RedisQueueStore.from_url(REDIS_URL, defaults=rules, prefix=redis_prefix, mirror=True)
+    writer = RedisQueueStore.from_url(REDIS_URL, prefix=redis_prefix)
+    reader = RedisQueueStore.from_url(REDIS_URL, prefix=redis_prefix, mirror=True)
+    RedisLineClock(REDIS_URL, redis_prefix)(NOW)
+    await writer.seed(LINE, RULES)
     await writer.start()
     await reader.start()
     yield writer, reader
@@ -31,79 +39,99 @@ async def pair(redis_prefix: str) -> AsyncIterator[tuple[RedisQueueStore, RedisQ
     await writer.close()
 
 
-async def _join(store: RedisQueueStore, user: int, now: float = NOW) -> None:
-    await store.join(user_id=user, jti=f"j{user}", now=now, token_expires_at=FAR)
+async def _join(store: RedisQueueStore, user: int, jti: str | None = None) -> None:
+    await store.join(line=LINE, user_id=user, jti=jti or f"j{user}", token_expires_at=FAR)
 
 
-async def test_mirrored_positions_match_redis_after_joins_and_departures(
-    pair: tuple[RedisQueueStore, RedisQueueStore],
-) -> None:
+def _known(reader: RedisQueueStore, user: int, jti: str | None = None) -> bool:
+    mirror = reader._mirror
+    return mirror is not None and mirror.find(LINE, user, jti or f"j{user}") is not None
+
+
+async def _peeked(reader: RedisQueueStore, user: int) -> None:
+    await reader.peek(line=LINE, user_id=user, jti=f"j{user}")  # the mirror follows the line
+
+
+async def test_mirrored_positions_match_redis_after_joins_and_departures(pair: Pair) -> None:
     writer, reader = pair
+    await _peeked(reader, 0)
     for user in range(1, 21):
         await _join(writer, user)
     for user in (3, 7, 8):
-        await writer.leave(user_id=user, jti=f"j{user}", now=NOW)
+        await writer.leave(line=LINE, user_id=user, jti=f"j{user}")
 
     async def positions_agree() -> bool:
         for user in set(range(1, 21)) - {3, 7, 8}:
-            mirrored = await reader.peek(user_id=user, jti=f"j{user}", now=NOW)
-            truth = await writer.touch(user_id=user, jti=f"j{user}", now=NOW)
-            if mirrored is None or truth is None or mirrored[0].position != truth[0].position:
+            if not _known(reader, user):
+                return False
+            mirrored = await reader.peek(line=LINE, user_id=user, jti=f"j{user}")
+            truth = await writer.touch(line=LINE, user_id=user, jti=f"j{user}")
+            if mirrored is None or truth is None:
+                return False
+            if mirrored.ticket.position != truth.ticket.position:
                 return False
         return True
 
     await eventually(positions_agree)
-    mirror = reader._mirror
-    assert mirror is not None
-    assert mirror.stats(NOW).waiting == 17
+    assert reader._mirror is not None
+    assert reader._mirror.stats(LINE, NOW).waiting == 17
 
 
-async def test_a_departed_ticket_stops_answering_from_the_mirror(
-    pair: tuple[RedisQueueStore, RedisQueueStore],
-) -> None:
+async def test_a_departed_ticket_stops_answering_from_the_mirror(pair: Pair) -> None:
     writer, reader = pair
+    await _peeked(reader, 0)
     await _join(writer, 1)
     await eventually(lambda: _known(reader, 1))
-    await writer.spend(user_id=1, jti="j1", now=NOW)
+    await writer.spend(line=LINE, user_id=1, jti="j1")
 
     async def gone() -> bool:
-        return await reader.peek(user_id=1, jti="j1", now=NOW) is None
+        return await reader.peek(line=LINE, user_id=1, jti="j1") is None
 
     await eventually(gone)
 
 
-async def _known(reader: RedisQueueStore, user: int) -> bool:
-    mirror = reader._mirror
-    return mirror is not None and mirror.find(user, f"j{user}") is not None
-
-
-async def test_a_ticket_the_mirror_has_not_seen_yet_is_asked_of_redis(
-    pair: tuple[RedisQueueStore, RedisQueueStore],
-) -> None:
+async def test_a_ticket_the_mirror_has_not_seen_yet_is_asked_of_redis(pair: Pair) -> None:
     writer, reader = pair
-    await eventually(lambda: _synced(reader))
+    await _peeked(reader, 0)
     await _join(writer, 1)
     await _join(writer, 2)
-    seen = await reader.peek(user_id=2, jti="j2", now=NOW)
+    seen = await reader.peek(line=LINE, user_id=2, jti="j2")
     assert seen is not None
-    assert seen[0].position == 2
-
-
-async def _synced(reader: RedisQueueStore) -> bool:
-    return reader._mirror is not None and reader._mirror.synced
+    assert seen.ticket.position == 2
 
 
 async def test_polls_answered_by_the_mirror_keep_a_waiter_alive(
-    pair: tuple[RedisQueueStore, RedisQueueStore],
+    pair: Pair, redis_prefix: str
 ) -> None:
     writer, reader = pair
+    clock = RedisLineClock(REDIS_URL, redis_prefix)
+    await _peeked(reader, 0)
     await _join(writer, 1)  # polls, through the mirror
     await _join(writer, 2)  # falls silent
-    await eventually(lambda: _known(reader, 1))
-    await eventually(lambda: _known(reader, 2))
-    assert await reader.peek(user_id=1, jti="j1", now=NOW + 20) is not None
+    await eventually(lambda: _known(reader, 1) and _known(reader, 2))
+    clock(NOW + 20)
+    assert await reader.peek(line=LINE, user_id=1, jti="j1") is not None
     await reader._flush()  # what the background flusher does every half second
-    stats = await writer.advance(now=NOW + 35)  # the waiter timeout is 30 s
+    clock(NOW + 35)
+    stats = await writer.advance(line=LINE)  # the waiter timeout is 30 s
     assert stats.waiting == 1
-    assert await writer.touch(user_id=1, jti="j1", now=NOW + 35) is not None
-    assert await writer.touch(user_id=2, jti="j2", now=NOW + 35) is None
+    assert await writer.touch(line=LINE, user_id=1, jti="j1") is not None
+    assert await writer.touch(line=LINE, user_id=2, jti="j2") is None
+
+
+async def test_a_line_redis_lost_is_loaded_again_and_old_tickets_stop_answering(
+    pair: Pair, redis_prefix: str
+) -> None:
+    writer, reader = pair
+    await _peeked(reader, 0)
+    await _join(writer, 1)
+    await eventually(lambda: _known(reader, 1))
+    client = Redis.from_url(REDIS_URL)
+    try:
+        client.delete(*LineKeys.of(redis_prefix, LINE).all())  # a restart that kept nothing
+    finally:
+        client.close()
+    await writer.seed(LINE, RULES)
+    await _join(writer, 2, jti="fresh")
+    await eventually(lambda: _known(reader, 2, "fresh") and not _known(reader, 1))
+    assert await reader.peek(line=LINE, user_id=1, jti="j1") is None

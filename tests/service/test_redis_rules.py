@@ -1,6 +1,6 @@
-"""The shared admission rules on Redis: re-read at most once a second per instance,
-in the background and by one read however many requests want them at that moment,
-and never rolled back by a read that was already out when this instance changed them."""
+"""A Redis line's shared rules: re-read at most once a second per instance, in the
+background and by one read however many requests want them at that moment, and never
+rolled back by a read that was already out when this instance changed them."""
 
 from __future__ import annotations
 
@@ -11,20 +11,19 @@ from typing import Any
 
 import pytest
 
-from boxoffice.queue import redis_store
-from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue import rules_cache
+from boxoffice.queue.model import DEFAULT_LINE, LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from tests.conftest import REDIS_URL
 from tests.support import eventually
 
-RULES = AdmissionRules(
-    capacity=5, per_minute=60, paused=False, waiter_timeout=30.0, admitted_idle=100.0
-)
+RULES = LineRules(capacity=5, per_minute=60, paused=False, waiter_timeout=30.0, admitted_idle=100.0)
 
 
 @pytest.fixture
 async def store(redis_prefix: str) -> AsyncIterator[RedisQueueStore]:
-    s = RedisQueueStore.from_url(REDIS_URL, defaults=RULES, prefix=redis_prefix)
+    s = RedisQueueStore.from_url(REDIS_URL, prefix=redis_prefix)
+    await s.seed(DEFAULT_LINE, RULES)
     await s.start()
     yield s
     await s.close()
@@ -54,7 +53,7 @@ async def test_the_first_requests_share_one_read_and_wait_for_it(
 ) -> None:
     reads = CountedReads(store, monkeypatch)
     reads.release.clear()
-    waiting = [asyncio.ensure_future(store.rules()) for _ in range(50)]
+    waiting = [asyncio.ensure_future(store.rules(DEFAULT_LINE)) for _ in range(50)]
     await asyncio.sleep(0.05)
     assert not any(w.done() for w in waiting)  # nothing to answer with yet
     reads.release.set()
@@ -65,11 +64,11 @@ async def test_the_first_requests_share_one_read_and_wait_for_it(
 async def test_later_requests_never_wait_for_a_due_read(
     store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await store.rules()
+    await store.rules(DEFAULT_LINE)
     reads = CountedReads(store, monkeypatch)
-    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(rules_cache, "RULES_REFRESH_SECONDS", 0.0)
     reads.release.clear()  # the read, once started, hangs
-    answers = [await asyncio.wait_for(store.rules(), timeout=1) for _ in range(50)]
+    answers = [await asyncio.wait_for(store.rules(DEFAULT_LINE), timeout=1) for _ in range(50)]
     assert answers == [RULES] * 50
     await asyncio.sleep(0.05)
     assert reads.count == 1
@@ -79,17 +78,17 @@ async def test_later_requests_never_wait_for_a_due_read(
 async def test_rules_changed_elsewhere_arrive_once_due(
     store: RedisQueueStore, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    other = RedisQueueStore.from_url(REDIS_URL, defaults=RULES, prefix=redis_prefix)
+    other = RedisQueueStore.from_url(REDIS_URL, prefix=redis_prefix)
     try:
-        assert await store.rules() == RULES
+        assert await store.rules(DEFAULT_LINE) == RULES
         changed = replace(RULES, capacity=9)
-        await other.set_rules(changed)
-        assert await store.rules() == RULES  # read under a second ago: kept
-        monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
-        await store.rules()  # due: the read starts
+        await other.configure(DEFAULT_LINE, changed)
+        assert await store.rules(DEFAULT_LINE) == RULES  # read under a second ago: kept
+        monkeypatch.setattr(rules_cache, "RULES_REFRESH_SECONDS", 0.0)
+        await store.rules(DEFAULT_LINE)  # due: the read starts
 
         async def arrived() -> bool:
-            return await store.rules() == changed
+            return await store.rules(DEFAULT_LINE) == changed
 
         await eventually(arrived)
     finally:
@@ -100,14 +99,14 @@ async def test_a_read_already_out_does_not_undo_a_change_made_here(
     store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = CountedReads(store, monkeypatch)
-    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 0.0)
-    await store.rules()
+    monkeypatch.setattr(rules_cache, "RULES_REFRESH_SECONDS", 0.0)
+    await store.rules(DEFAULT_LINE)
     reads.release.clear()
-    assert await store.rules() == RULES  # due: a read starts and is held
+    assert await store.rules(DEFAULT_LINE) == RULES  # due: a read starts and is held
     await asyncio.sleep(0.05)  # ...with its (old) answer in hand
     changed = replace(RULES, paused=True)
-    await store.set_rules(changed)
+    await store.configure(DEFAULT_LINE, changed)
     reads.release.set()
     await asyncio.sleep(0.05)
-    monkeypatch.setattr(redis_store, "RULES_REFRESH_SECONDS", 60.0)
-    assert await store.rules() == changed
+    monkeypatch.setattr(rules_cache, "RULES_REFRESH_SECONDS", 60.0)
+    assert await store.rules(DEFAULT_LINE) == changed

@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from boxoffice.queue.model import (
-    AdmissionRules,
+    LineRules,
     LineStats,
     QueueState,
     admissible,
+    draw_rank,
     estimate_wait,
     is_stale,
+    join_place,
     lapses_at,
     poll_after,
+    seen_at,
+    shown_position,
+    sold_out_lapsed,
+    ticket_state,
 )
 
 
-def rules(**changes: object) -> AdmissionRules:
-    base = AdmissionRules(
+def rules(**changes: object) -> LineRules:
+    base = LineRules(
         capacity=100, per_minute=600, paused=False, waiter_timeout=60.0, admitted_idle=600.0
     )
     return base.changed(
@@ -34,26 +42,35 @@ def stats(admitted_last_minute: int = 0, observed: float = 60.0) -> LineStats:
 
 
 def test_admission_fills_free_places_from_the_head() -> None:
-    assert admissible(waiting=500, admitted=90, admitted_last_minute=0, rules=rules()) == 10
+    assert (
+        admissible(waiting=500, admitted=90, admitted_last_minute=0, rules=rules(), now=0.0) == 10
+    )
 
 
 def test_admission_never_passes_capacity() -> None:
-    assert admissible(waiting=500, admitted=100, admitted_last_minute=0, rules=rules()) == 0
-    assert admissible(waiting=500, admitted=120, admitted_last_minute=0, rules=rules()) == 0
+    assert (
+        admissible(waiting=500, admitted=100, admitted_last_minute=0, rules=rules(), now=0.0) == 0
+    )
+    assert (
+        admissible(waiting=500, admitted=120, admitted_last_minute=0, rules=rules(), now=0.0) == 0
+    )
 
 
 def test_admission_keeps_to_the_pace_per_minute() -> None:
     r = rules(per_minute=30)
-    assert admissible(waiting=500, admitted=0, admitted_last_minute=25, rules=r) == 5
-    assert admissible(waiting=500, admitted=0, admitted_last_minute=30, rules=r) == 0
+    assert admissible(waiting=500, admitted=0, admitted_last_minute=25, rules=r, now=0.0) == 5
+    assert admissible(waiting=500, admitted=0, admitted_last_minute=30, rules=r, now=0.0) == 0
 
 
 def test_admission_admits_no_more_than_are_waiting() -> None:
-    assert admissible(waiting=3, admitted=0, admitted_last_minute=0, rules=rules()) == 3
+    assert admissible(waiting=3, admitted=0, admitted_last_minute=0, rules=rules(), now=0.0) == 3
 
 
 def test_a_paused_room_admits_nobody() -> None:
-    assert admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=rules(paused=True)) == 0
+    assert (
+        admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=rules(paused=True), now=0.0)
+        == 0
+    )
 
 
 def test_the_wait_is_unknown_until_someone_has_been_admitted() -> None:
@@ -87,7 +104,7 @@ def test_the_poll_interval_grows_with_the_distance_from_the_front(
 
 
 def test_the_poll_interval_leaves_room_to_poll_before_the_waiter_timeout() -> None:
-    short = AdmissionRules(
+    short = LineRules(
         capacity=1, per_minute=1, paused=False, waiter_timeout=9.0, admitted_idle=60.0
     )
     assert poll_after(position=10_000, rules=short) == 3
@@ -100,5 +117,55 @@ def test_a_waiter_is_stale_exactly_at_the_timeout() -> None:
 
 def test_lapse_times_depend_on_the_state() -> None:
     r = rules()
-    assert lapses_at(state=QueueState.WAITING, last_seen=10.0, rules=r) == 70.0
-    assert lapses_at(state=QueueState.ADMITTED, last_seen=10.0, rules=r) == 610.0
+    assert lapses_at(admitted=False, last_seen=10.0, rules=r) == 70.0
+    assert lapses_at(admitted=True, last_seen=10.0, rules=r) == 610.0
+
+
+def test_nobody_is_admitted_before_the_opening_or_once_sold_out() -> None:
+    before = replace(rules(), opens_at=100.0)
+    assert admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=before, now=99.9) == 0
+    assert admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=before, now=100) == 5
+    sold = replace(rules(), sold_out_at=50.0)
+    assert admissible(waiting=5, admitted=0, admitted_last_minute=0, rules=sold, now=60.0) == 0
+
+
+def test_a_tickets_state_comes_from_the_line() -> None:
+    before = replace(rules(), opens_at=100.0)
+    assert ticket_state(admitted=False, rules=before, now=99.0) is QueueState.PRE_QUEUE
+    assert ticket_state(admitted=False, rules=before, now=100.0) is QueueState.WAITING
+    assert ticket_state(admitted=True, rules=rules(), now=0.0) is QueueState.ADMITTED
+    sold = replace(rules(), sold_out_at=1.0)
+    assert ticket_state(admitted=True, rules=sold, now=2.0) is QueueState.SOLD_OUT
+
+
+def test_positions_are_shown_only_while_waiting_or_admitted() -> None:
+    assert shown_position(QueueState.WAITING, 0) == 1
+    assert shown_position(QueueState.ADMITTED, 0) == 0
+    assert shown_position(QueueState.PRE_QUEUE, 3) is None
+    assert shown_position(QueueState.SOLD_OUT, 3) is None
+
+
+def test_draw_ranks_are_fractions_fixed_by_the_seed_and_the_fan() -> None:
+    ranks = [draw_rank("seed", user) for user in range(1, 200)]
+    assert all(0.0 <= r < 1.0 for r in ranks)
+    assert len(set(ranks)) == len(ranks)
+    assert draw_rank("seed", 7) == draw_rank("seed", 7) != draw_rank("other", 7)
+
+
+def test_fans_after_the_opening_are_placed_behind_the_whole_pre_queue() -> None:
+    r = replace(rules(), opens_at=100.0, seed="s")
+    assert join_place(rules=r, seq=1, user_id=5, now=99.0) == draw_rank("s", 5) < 1.0
+    assert join_place(rules=r, seq=1, user_id=5, now=100.0) == 1.0
+
+
+def test_a_pre_queues_liveness_starts_at_the_opening() -> None:
+    r = replace(rules(), opens_at=100.0)
+    assert seen_at(rules=r, now=10.0) == 100.0
+    assert seen_at(rules=r, now=150.0) == 150.0
+
+
+def test_a_sold_out_line_lapses_one_waiter_timeout_later() -> None:
+    r = replace(rules(), sold_out_at=10.0)  # waiter timeout 60 s
+    assert not sold_out_lapsed(r, 69.9)
+    assert sold_out_lapsed(r, 70.0)
+    assert not sold_out_lapsed(rules(), 1e12)

@@ -22,8 +22,4 @@ async def register(body: UserCreate, ctx: Ctx, now: Now) -> UserCreated:
         now=now,
         token_ttl=timedelta(seconds=ctx.settings.access_token_ttl_seconds),
     )
-    return UserCreated(
-        user_id=registration.user_id,
-        name=registration.name,
-        access_token=registration.access_token,
-    )
+    return UserCreated.model_validate(registration)

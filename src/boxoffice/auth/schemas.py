@@ -2,20 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field
 
-from boxoffice.schemas import ApiModel
+from boxoffice.schemas import ApiModel, Printable, Trimmed
 
 
 class UserCreate(ApiModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-
-    @field_validator("name")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.isprintable():
-            raise ValueError("name must not contain control characters")
-        return value
+    name: Annotated[str, Trimmed, Field(max_length=100), Printable]
 
 
 class UserCreated(ApiModel):

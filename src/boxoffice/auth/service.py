@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from boxoffice.auth import repository
 from boxoffice.auth.tokens import TokenSigner
 from boxoffice.db import Database
-from boxoffice.errors import InvalidToken
+from boxoffice.errors import UserNotFound
 from boxoffice.wallet import service as wallet_service
 
 
@@ -37,4 +37,4 @@ async def register(
 async def lock_user(conn: AsyncConnection, *, user_id: int) -> None:
     """Take the user's row lock inside the caller's transaction."""
     if not await repository.lock_user(conn, user_id=user_id):
-        raise InvalidToken("the token names a user that does not exist")
+        raise UserNotFound("the token names a user that does not exist")

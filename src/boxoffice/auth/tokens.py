@@ -24,8 +24,8 @@ import orjson
 from jwt.algorithms import HMACAlgorithm
 
 from boxoffice.errors import InvalidToken, TokenExpired
+from boxoffice.queue.model import DEFAULT_LINE
 
-ALGORITHM = "HS256"
 # The only header boxoffice issues or accepts: {"alg":"HS256","typ":"JWT"}, as PyJWT
 # writes it. Any other algorithm (``none`` included) is refused before anything else.
 HEADER = b"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -49,6 +49,7 @@ class QueueClaims:
     seq: int
     issued_at: int
     expires_at: int
+    line: str = DEFAULT_LINE
 
 
 def new_jti() -> str:
@@ -76,6 +77,8 @@ class TokenSigner:
             "iat": claims.issued_at,
             "exp": claims.expires_at,
         }
+        if claims.line != DEFAULT_LINE:
+            payload["ln"] = claims.line
         return self._sign(payload)
 
     def _sign(self, payload: dict[str, object]) -> str:
@@ -135,15 +138,17 @@ class TokenSigner:
         payload = self._decode(token, "queue", now)
         jti, seq = payload.get("jti"), payload.get("seq")
         iat, exp = payload.get("iat"), payload.get("exp")
+        line = payload.get("ln", DEFAULT_LINE)
         if not (
             isinstance(jti, str)
             and isinstance(seq, int)
             and isinstance(iat, int)
             and isinstance(exp, int)
+            and isinstance(line, str)
         ):
             raise InvalidToken("the queue token lacks its claims")
         claims = QueueClaims(
-            user_id=_user_id(payload), jti=jti, seq=seq, issued_at=iat, expires_at=exp
+            user_id=_user_id(payload), jti=jti, seq=seq, issued_at=iat, expires_at=exp, line=line
         )
         if len(self._queue_claims) >= VERIFIED_CACHE_SIZE:
             self._queue_claims.clear()
@@ -168,9 +173,14 @@ def _b64(data: bytes) -> bytes:
 
 
 def _unb64(data: bytes) -> bytes:
-    """base64url without padding, strictly: a stray character is an error, not skipped."""
+    """base64url without padding, strictly and canonically: a stray character, the
+    ``+``/``/`` alphabet or non-zero padding bits are errors, so each token has exactly
+    one spelling (and one entry in the verified-token cache)."""
     padded = data.translate(_FROM_URLSAFE) + b"=" * (-len(data) % 4)
-    return binascii.a2b_base64(padded, strict_mode=True)
+    decoded = binascii.a2b_base64(padded, strict_mode=True)
+    if _b64(decoded) != data:
+        raise binascii.Error("not the canonical base64url encoding")
+    return decoded
 
 
 def _user_id(payload: dict[str, object]) -> int:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from redis.asyncio import Redis
 
 from boxoffice.bench.server import BenchServer
-from boxoffice.queue.model import AdmissionRules
+from boxoffice.queue.model import DEFAULT_LINE
 from boxoffice.queue.redis_store import RedisQueueStore
 
 
@@ -24,22 +24,17 @@ class MemoryResult:
 async def _fill(server: BenchServer, fans: int) -> float:
     redis = Redis.from_url(server.redis_url)
     before = (await redis.info("memory"))["used_memory"]
-    store = RedisQueueStore(
-        redis,
-        defaults=AdmissionRules(
-            capacity=0, per_minute=0, paused=True, waiter_timeout=3600.0, admitted_idle=600.0
-        ),
-        prefix=server.prefix,
-    )
-    await store.set_rules(replace(await store.rules(), paused=True))
+    # The server has seeded its default line by now (its tick does, every second).
+    store = RedisQueueStore(redis, prefix=server.prefix)
+    await store.configure(DEFAULT_LINE, replace(await store.rules(DEFAULT_LINE), paused=True))
     now = time.time()
     for start in range(0, fans, 50):
         await asyncio.gather(
             *(
                 store.join(
+                    line=DEFAULT_LINE,
                     user_id=10_000_000 + i,
                     jti=f"bench-{i:012d}",
-                    now=now,
                     token_expires_at=int(now) + 43_200,
                 )
                 for i in range(start, min(fans, start + 50))

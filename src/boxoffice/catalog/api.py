@@ -14,7 +14,6 @@ from boxoffice.catalog.schemas import (
     ScheduleCreate,
     ScheduleCreated,
     ScheduleList,
-    SchedulePublic,
     SeatMapPublic,
 )
 from boxoffice.context import AppContext
@@ -51,8 +50,7 @@ GATED = (InvalidToken, TokenExpired, NotAdmitted)
 
 @router.get("")
 async def list_concerts(ctx: Ctx) -> ConcertList:
-    concerts = await service.list_concerts(db=ctx.db)
-    return ConcertList(items=[ConcertPublic.of(c) for c in concerts])
+    return ConcertList.model_validate({"items": await service.list_concerts(db=ctx.db)})
 
 
 @router.get(
@@ -71,12 +69,11 @@ async def schedules(
 ) -> Response:
     """Schedules that can still be booked, with live seat counts. Like the seat map,
     it may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS`."""
+    ctx.waiting_room.require_line(_admitted, concert_id)
 
     async def fill() -> bytes:
         found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
-        listing = ScheduleList(
-            concert_id=concert_id, schedules=[SchedulePublic.of(s) for s in found]
-        )
+        listing = ScheduleList.model_validate({"concert_id": concert_id, "schedules": found})
         return listing.model_dump_json(by_alias=True).encode()
 
     body = await ctx.catalog_cache.get_or_fill(("schedules", concert_id, on), fill)
@@ -109,7 +106,7 @@ async def seats(request: Request) -> Response:
     schedule_id = path_id(request, "schedule_id")
     status = _seat_status(request.query_params.get("status"))
     token = token_from_header(request.headers.get("authorization"))
-    await check_queue_token(request, token, admitted=True)
+    await check_queue_token(request, token, admitted=True, concert_id=concert_id)
     ctx: AppContext = request.app.state.ctx
     now = request_instant(request)
 
@@ -135,7 +132,7 @@ def _seat_status(text: str | None) -> SeatStatus | None:
 
 @admin_router.post("", status_code=201, responses=documented(InvalidToken))
 async def add_concert(body: ConcertCreate, ctx: Ctx) -> ConcertPublic:
-    return ConcertPublic.of(
+    return ConcertPublic.model_validate(
         await service.add_concert(db=ctx.db, title=body.title, venue=body.venue)
     )
 
@@ -154,10 +151,4 @@ async def add_schedule(concert_id: ConcertId, body: ScheduleCreate, ctx: Ctx) ->
         seat_count=body.seat_count,
         price=body.price,
     )
-    return ScheduleCreated(
-        schedule_id=s.schedule_id,
-        concert_id=s.concert_id,
-        concert_at=s.concert_at,
-        total_seats=s.total_seats,
-        available_seats=s.available_seats,
-    )
+    return ScheduleCreated.model_validate(s)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from boxoffice.holds import is_live_hold
+
 
 class SeatStatus(StrEnum):
     AVAILABLE = "AVAILABLE"
@@ -44,10 +46,9 @@ class SeatMap:
 
 
 def seat_status(*, sold: bool, held_until: datetime | None, now: datetime) -> SeatStatus:
-    """A hold counts until the instant it lapses, and not a moment after."""
     if sold:
         return SeatStatus.SOLD
-    if held_until is not None and held_until > now:
+    if is_live_hold(held_until=held_until, now=now):
         return SeatStatus.HELD
     return SeatStatus.AVAILABLE
 

@@ -5,19 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.catalog.model import Concert, Schedule, Seat, seat_status
 from boxoffice.db import concerts, schedules, seats
+from boxoffice.holds import no_live_hold
 
 
 def _free(now: datetime) -> ColumnElement[bool]:
     """The SQL twin of ``seat_status(...) is AVAILABLE``."""
-    return and_(
-        seats.c.sold_reservation_id.is_(None),
-        or_(seats.c.held_until.is_(None), seats.c.held_until <= now),
-    )
+    return and_(seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.held_until, now))
 
 
 async def list_concerts(conn: AsyncConnection) -> list[Concert]:

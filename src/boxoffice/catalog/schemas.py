@@ -1,24 +1,21 @@
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, Field
 
-from boxoffice.catalog.model import Concert, Schedule, SeatMap, SeatStatus
-from boxoffice.schemas import MAX_INT64, ApiModel
+from boxoffice.catalog.model import SeatMap, SeatStatus
+from boxoffice.schemas import MAX_INT64, ApiModel, Printable, Trimmed
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, Trimmed, Field(max_length=200), Printable]
 
 
 class ConcertPublic(ApiModel):
     concert_id: int
     title: str
     venue: str
-
-    @classmethod
-    def of(cls, concert: Concert) -> ConcertPublic:
-        return cls(concert_id=concert.concert_id, title=concert.title, venue=concert.venue)
 
 
 class ConcertList(ApiModel):
@@ -30,15 +27,6 @@ class SchedulePublic(ApiModel):
     concert_at: datetime
     total_seats: int
     available_seats: int
-
-    @classmethod
-    def of(cls, s: Schedule) -> SchedulePublic:
-        return cls(
-            schedule_id=s.schedule_id,
-            concert_at=s.concert_at,
-            total_seats=s.total_seats,
-            available_seats=s.available_seats,
-        )
 
 
 class ScheduleList(ApiModel):
@@ -67,19 +55,8 @@ class SeatMapPublic(ApiModel):
 
     @classmethod
     def of(cls, m: SeatMap) -> SeatMapPublic:
-        return cls(
-            concert_id=m.schedule.concert_id,
-            schedule_id=m.schedule.schedule_id,
-            concert_at=m.schedule.concert_at,
-            total_seats=m.schedule.total_seats,
-            available_seats=m.schedule.available_seats,
-            seats=[
-                SeatPublic(
-                    seat_id=s.seat_id, seat_number=s.seat_number, price=s.price, status=s.status
-                )
-                for s in m.seats
-            ],
-        )
+        """A seat map's schedule fields sit at the top level of the answer."""
+        return cls.model_validate({**asdict(m.schedule), "seats": m.seats})
 
 
 class ConcertCreate(ApiModel):

@@ -17,6 +17,14 @@ async def list_concerts(*, db: Database) -> list[Concert]:
         return await repository.list_concerts(conn)
 
 
+async def require_concert(*, db: Database, concert_id: int) -> Concert:
+    async with db.read() as conn:
+        concert = await repository.get_concert(conn, concert_id=concert_id)
+    if concert is None:
+        raise ConcertNotFound(f"no concert {concert_id}")
+    return concert
+
+
 async def bookable_schedules(
     *, db: Database, concert_id: int, on: date | None, now: datetime
 ) -> list[Schedule]:

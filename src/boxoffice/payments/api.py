@@ -14,9 +14,9 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
+from boxoffice.idempotency.api import mark_replayed
 from boxoffice.payments import service
 from boxoffice.payments.schemas import PaymentCreate, PaymentPublic
-from boxoffice.reservations import service as reservations
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 
@@ -46,31 +46,16 @@ async def pay(
     """Pay for a held seat from the wallet. When no live hold is left, the queue token
     is spent: the visit is over. A retry with the same `Idempotency-Key` gets the first
     answer back, even after the token was spent by that first payment."""
-    if key is not None:
-        earlier = await service.replay(
-            db=ctx.db,
-            user_id=claims.user_id,
-            reservation_id=body.reservation_id,
-            idempotency_key=key,
-        )
-        if earlier is not None:
-            response.status_code = earlier.status_code
-            response.headers["Idempotent-Replayed"] = "true"
-            return PaymentPublic.of(earlier.value)
-    admitted = await ctx.waiting_room.check(claims=claims, now=now, admitted=True)
-    outcome = await service.pay(
+    outcome = await service.checkout(
         db=ctx.db,
-        user_id=admitted.user_id,
+        waiting_room=ctx.waiting_room,
+        claims=claims,
         reservation_id=body.reservation_id,
         idempotency_key=key,
         now=now,
     )
-    if outcome.replayed:
-        response.status_code = outcome.status_code
-        response.headers["Idempotent-Replayed"] = "true"
-    else:
+    mark_replayed(outcome, response)
+    if not outcome.replayed:
         ctx.metrics.payments.inc()
         ctx.metrics.points_paid.inc(outcome.value.amount)
-        if await reservations.live_holds(db=ctx.db, user_id=admitted.user_id, now=now) == 0:
-            await ctx.waiting_room.spend(user_id=admitted.user_id, jti=admitted.jti, now=now)
-    return PaymentPublic.of(outcome.value)
+    return PaymentPublic.model_validate(outcome.value)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.payments.model import PaymentStatus
 from boxoffice.schemas import ApiModel, EntityId
 
 
@@ -21,15 +21,3 @@ class PaymentPublic(ApiModel):
     status: PaymentStatus
     paid_at: datetime
     balance: int = Field(description="The wallet balance after this payment.")
-
-    @classmethod
-    def of(cls, p: PaymentResult) -> PaymentPublic:
-        return cls(
-            payment_id=p.payment_id,
-            reservation_id=p.reservation_id,
-            user_id=p.user_id,
-            amount=p.amount,
-            status=p.status,
-            paid_at=p.paid_at,
-            balance=p.balance,
-        )

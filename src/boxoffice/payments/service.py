@@ -1,5 +1,6 @@
 """Paying for a hold: one transaction confirms the hold, sells the seat, debits the
-wallet, writes the ledger and the payment, or does none of it."""
+wallet, writes the ledger and the payment, or does none of it. ``checkout`` is the
+whole use case a fan's payment request is: the gate, the payment, the end of the visit."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from datetime import datetime
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from boxoffice.auth.tokens import QueueClaims
 from boxoffice.db import Database
+from boxoffice.errors import TokenExpired
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.wallet import service as wallet
 
@@ -23,31 +27,68 @@ def _fingerprint(reservation_id: int) -> str:
     return idempotency.fingerprint("payment", {"reservationId": reservation_id})
 
 
-async def replay(
-    *, db: Database, user_id: int, reservation_id: int, idempotency_key: str
-) -> Outcome[PaymentResult] | None:
-    """The answer already given to this key, if any; checked before the queue gate
-    because a successful payment spends the token that a retry still carries."""
-    return await idempotency.find(
-        db,
-        user_id=user_id,
-        key=idempotency_key,
-        request_fingerprint=_fingerprint(reservation_id),
-        adapter=_adapter,
+async def checkout(
+    *,
+    db: Database,
+    waiting_room: WaitingRoom,
+    claims: QueueClaims,
+    reservation_id: int,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Outcome[PaymentResult]:
+    """Gate, pay, and end the visit once no live hold is left. A payment spends the
+    token its retry still carries, so a retry whose token is no longer live gets the
+    first answer back when its ``Idempotency-Key`` has one (a live token's retry is
+    replayed by the payment itself)."""
+    try:
+        queue_pass = await waiting_room.check(claims=claims, admitted=True)
+    except TokenExpired:
+        if idempotency_key is not None:
+            earlier = await idempotency.find(
+                db,
+                user_id=claims.user_id,
+                key=idempotency_key,
+                request_fingerprint=_fingerprint(reservation_id),
+                adapter=_adapter,
+            )
+            if earlier is not None:
+                return earlier
+        raise
+    outcome, holds_left = await pay(
+        db=db,
+        waiting_room=waiting_room,
+        queue_pass=queue_pass,
+        reservation_id=reservation_id,
+        idempotency_key=idempotency_key,
+        now=now,
     )
+    if not outcome.replayed and holds_left == 0:
+        await waiting_room.spend(queue_pass=queue_pass)
+    return outcome
 
 
 async def pay(
     *,
     db: Database,
-    user_id: int,
+    waiting_room: WaitingRoom,
+    queue_pass: QueuePass,
     reservation_id: int,
     idempotency_key: str | None,
     now: datetime,
-) -> Outcome[PaymentResult]:
+) -> tuple[Outcome[PaymentResult], int | None]:
+    """The payment, and how many live holds the fan has left after it (None when the
+    answer was a replay)."""
+    user_id = queue_pass.user_id
+    holds_left: int | None = None
+
     async def apply(conn: AsyncConnection) -> PaymentResult:
+        nonlocal holds_left
         reservation = await reservations.confirm(
-            conn, user_id=user_id, reservation_id=reservation_id, now=now
+            conn,
+            user_id=user_id,
+            reservation_id=reservation_id,
+            now=now,
+            check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
         )
         balance = await wallet.pay_from(
             conn,
@@ -59,6 +100,7 @@ async def pay(
         payment_id = await repository.add(
             conn, reservation_id=reservation_id, user_id=user_id, amount=reservation.price, now=now
         )
+        holds_left = await reservations.live_holds(conn, user_id=user_id, now=now)
         return PaymentResult(
             payment_id=payment_id,
             reservation_id=reservation_id,
@@ -69,7 +111,7 @@ async def pay(
             balance=balance,
         )
 
-    return await idempotency.run_once(
+    outcome = await idempotency.run_once(
         db=db,
         user_id=user_id,
         key=idempotency_key,
@@ -79,3 +121,4 @@ async def pay(
         now=now,
         action=apply,
     )
+    return outcome, None if outcome.replayed else holds_left

@@ -1,9 +1,11 @@
-"""A per-process mirror of the Redis line, kept current by tailing its event stream.
+"""A per-process mirror of the Redis lines, kept current by tailing their event streams.
 
 Status polls are most of a sale's traffic. With the mirror, an instance answers a
-poll from memory — position by bisecting a sorted list of arrival numbers — and
-never waits on Redis. The mirror trails Redis by the time one event takes to
-arrive (milliseconds); anything it does not know yet is asked of Redis directly.
+poll from memory — position by bisecting a sorted list of places — and never waits on
+Redis. The mirror trails Redis by the time one event takes to arrive (milliseconds);
+anything it does not know yet is asked of Redis directly. A line that Redis started
+afresh (a restart that lost its data, or a seed) is loaded again from a snapshot: its
+epoch is checked every second, and a clear event or a lost connection forces it.
 """
 
 from __future__ import annotations
@@ -11,19 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
 from sortedcontainers import SortedList
 
-from boxoffice.queue.model import RATE_WINDOW_SECONDS, LineStats, QueueState
+from boxoffice.queue.model import RATE_WINDOW_SECONDS, LineStats
+from boxoffice.queue.scripts import LineKeys, Scripts, text
+from boxoffice.queue.store import LineMissing
 
 log = logging.getLogger("boxoffice.queue")
 
 READ_BLOCK_MS = 1_000
 READ_BATCH = 10_000
+EPOCH_CHECK_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -32,27 +38,43 @@ class MirrorEntry:
     seq: int
     issued_at: int
     token_expires_at: int
-    state: QueueState
+    place: float
+    admitted: bool
 
 
-def _s(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+@dataclass(slots=True)
+class _View:
+    keys: LineKeys
+    entries: dict[int, MirrorEntry] = field(default_factory=dict)
+    waiting: SortedList = field(default_factory=SortedList)  # (place, user)
+    admitted: int = 0
+    admissions: deque[float] = field(default_factory=deque)
+    first_admission: float | None = None
+    last_id: str = "0-0"
+    epoch: str = ""
+    synced: bool = False
 
 
 class LineMirror:
-    def __init__(self, client: Redis, *, prefix: str, snapshot: Any) -> None:
+    def __init__(self, client: Redis, scripts: Scripts, *, prefix: str) -> None:
         self._redis = client
-        self._events_key = prefix + "events"
-        self._snapshot_script = snapshot
+        self._scripts = scripts
         self._prefix = prefix
-        self.entries: dict[int, MirrorEntry] = {}
-        self.waiting = SortedList()
-        self._admitted = 0
-        self._admissions: deque[float] = deque()
-        self._first_admission: float | None = None
-        self._last_id = "0-0"
-        self.synced = False
+        self._views: dict[str, _View] = {}
+        self._by_stream: dict[str, _View] = {}
         self._task: asyncio.Task[None] | None = None
+        self._checked_at = 0.0
+
+    def follow(self, line: str) -> None:
+        """Start mirroring ``line`` (it is loaded on the mirror's next turn)."""
+        if line not in self._views:
+            view = _View(LineKeys.of(self._prefix, line))
+            self._views[line] = view
+            self._by_stream[view.keys.events] = view
+
+    def synced(self, line: str) -> bool:
+        view = self._views.get(line)
+        return view is not None and view.synced
 
     def start(self) -> None:
         if self._task is None:
@@ -64,100 +86,132 @@ class LineMirror:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        await self._redis.aclose()
 
-    def find(self, user_id: int, jti: str) -> tuple[MirrorEntry, int] | None:
-        """The user's entry and position, if the mirror knows this very ticket."""
-        entry = self.entries.get(user_id)
+    def find(self, line: str, user_id: int, jti: str) -> tuple[MirrorEntry, int] | None:
+        """The user's entry and how many wait ahead, if the mirror knows this ticket."""
+        view = self._views.get(line)
+        if view is None or not view.synced:
+            return None
+        entry = view.entries.get(user_id)
         if entry is None or entry.jti != jti:
             return None
-        if entry.state is QueueState.ADMITTED:
+        if entry.admitted:
             return entry, 0
-        return entry, self.waiting.bisect_left(entry.seq) + 1
+        return entry, view.waiting.bisect_left((entry.place, user_id))
 
-    def stats(self, now: float) -> LineStats:
-        while self._admissions and self._admissions[0] <= now - RATE_WINDOW_SECONDS:
-            self._admissions.popleft()
-        observed = 0.0 if self._first_admission is None else now - self._first_admission
+    def stats(self, line: str, now: float) -> LineStats:
+        view = self._views[line]
+        while view.admissions and view.admissions[0] <= now - RATE_WINDOW_SECONDS:
+            view.admissions.popleft()
+        first = view.first_admission
         return LineStats(
-            waiting=len(self.waiting),
-            admitted=self._admitted,
-            admitted_last_minute=len(self._admissions),
-            observed_seconds=observed,
+            waiting=len(view.waiting),
+            admitted=view.admitted,
+            admitted_last_minute=len(view.admissions),
+            observed_seconds=0.0 if first is None else now - first,
         )
 
     async def _follow(self) -> None:
         while True:
             try:
-                if not self.synced:
-                    await self._load()
+                for view in list(self._views.values()):
+                    if not view.synced:
+                        with contextlib.suppress(LineMissing):  # seeded on first use
+                            await self._load(view)
+                await self._check_epochs()
                 await self._read()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("waiting-room mirror lost Redis; resynchronising")
-                self.synced = False
+            except Exception as exc:
+                log.warning("waiting-room mirror lost Redis (%r); resynchronising", exc)
+                for view in self._views.values():
+                    view.synced = False
                 await asyncio.sleep(0.5)
 
-    async def _load(self) -> None:
-        raw = await self._snapshot_script(args=[self._prefix, "0"])
-        last_id, waiting, admitted, admissions, first = raw
-        self.entries.clear()
-        self.waiting.clear()
-        for rows, state in ((waiting, QueueState.WAITING), (admitted, QueueState.ADMITTED)):
-            for i in range(0, len(rows), 6):
-                user, jti, seq, iat, exp, _ = rows[i : i + 6]
+    async def _load(self, view: _View) -> None:
+        reply = await self._scripts.run("snapshot", view.keys)
+        last_id, epoch, waiting, admitted, admissions, first = reply.body
+        view.entries.clear()
+        view.waiting.clear()
+        for rows, is_admitted in ((waiting, False), (admitted, True)):
+            for user, jti, seq, iat, exp, place in rows:
                 entry = MirrorEntry(
-                    jti=_s(jti),
+                    jti=text(jti),
                     seq=int(seq),
-                    issued_at=int(float(iat)),
-                    token_expires_at=int(float(exp)),
-                    state=state,
+                    issued_at=int(iat),
+                    token_expires_at=int(text(exp)),
+                    place=float(text(place)) if text(place) else 0.0,
+                    admitted=is_admitted,
                 )
-                self.entries[int(user)] = entry
-                if state is QueueState.WAITING:
-                    self.waiting.add(entry.seq)
-        self._admitted = len(admitted) // 6
+                view.entries[int(user)] = entry
+                if not is_admitted:
+                    view.waiting.add((entry.place, int(user)))
+        view.admitted = len(admitted)
         # ZRANGE ... WITHSCORES comes back in score (time) order already.
-        self._admissions = deque(float(admissions[i + 1]) for i in range(0, len(admissions), 2))
-        self._first_admission = float(_s(first)) if _s(first) else None
-        self._last_id = _s(last_id)
-        self.synced = True
+        view.admissions = deque(float(admissions[i + 1]) for i in range(0, len(admissions), 2))
+        view.first_admission = float(text(first)) if text(first) else None
+        view.last_id, view.epoch, view.synced = text(last_id), text(epoch), True
+
+    async def _check_epochs(self) -> None:
+        """A line started afresh under the mirror's feet is loaded again."""
+        if time.monotonic() - self._checked_at < EPOCH_CHECK_SECONDS or not self._views:
+            return
+        self._checked_at = time.monotonic()
+        views = list(self._views.values())
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for view in views:
+                pipe.hget(view.keys.line, "epoch")
+            epochs = await pipe.execute()
+        for view, epoch in zip(views, epochs, strict=True):
+            if view.synced and (epoch is None or text(epoch) != view.epoch):
+                view.synced = False
 
     async def _read(self) -> None:
-        batches: Any = await self._redis.xread(
-            {self._events_key: self._last_id}, count=READ_BATCH, block=READ_BLOCK_MS
-        )
-        for _stream, events in batches or ():
+        streams: dict[Any, Any] = {
+            v.keys.events: v.last_id for v in self._views.values() if v.synced
+        }
+        if not streams:
+            await asyncio.sleep(READ_BLOCK_MS / 1000)
+            return
+        batches: Any = await self._redis.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
+        for stream, events in batches or ():
+            view = self._by_stream[text(stream)]
             for event_id, fields in events:
-                self._apply({_s(k): _s(v) for k, v in fields.items()})
-                self._last_id = _s(event_id)
+                if view.synced:
+                    _apply(view, {text(k): text(v) for k, v in fields.items()})
+                    view.last_id = text(event_id)
 
-    def _apply(self, event: dict[str, str]) -> None:
-        kind, user = event["e"], int(event["u"])
-        seq = int(event["s"])
-        if kind == "j":
-            self.entries[user] = MirrorEntry(
-                jti=event["k"],
-                seq=seq,
-                issued_at=int(event["i"]),
-                token_expires_at=int(event["x"]),
-                state=QueueState.WAITING,
-            )
-            self.waiting.add(seq)
-        elif kind == "a":
-            entry = self.entries.get(user)
-            if entry is not None and entry.seq == seq:
-                entry.state = QueueState.ADMITTED
-            self.waiting.discard(seq)
-            self._admitted += 1
-            at = float(event["t"])
-            self._admissions.append(at)
-            if self._first_admission is None:
-                self._first_admission = at
-        elif kind == "r":
-            entry = self.entries.get(user)
-            if entry is not None and entry.seq == seq:
-                del self.entries[user]
-                if entry.state is QueueState.ADMITTED:
-                    self._admitted -= 1
-            self.waiting.discard(seq)
+
+def _apply(view: _View, event: dict[str, str]) -> None:
+    kind = event["e"]
+    if kind == "c":  # the line was cleared: load it again
+        view.synced = False
+        return
+    user, seq = int(event["u"]), int(event["s"])
+    entry = view.entries.get(user)
+    if kind == "j":
+        place = float(event["p"])
+        view.entries[user] = MirrorEntry(
+            jti=event["k"],
+            seq=seq,
+            issued_at=int(event["i"]),
+            token_expires_at=int(event["x"]),
+            place=place,
+            admitted=False,
+        )
+        view.waiting.add((place, user))
+    elif kind == "a" and entry is not None and entry.seq == seq:
+        entry.admitted = True
+        view.waiting.discard((entry.place, user))
+        view.admitted += 1
+        at = float(event["t"])
+        view.admissions.append(at)
+        if view.first_admission is None:
+            view.first_admission = at
+    elif kind == "r" and entry is not None and entry.seq == seq:
+        del view.entries[user]
+        if entry.admitted:
+            view.admitted -= 1
+        else:
+            view.waiting.discard((entry.place, user))

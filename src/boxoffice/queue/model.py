@@ -1,10 +1,13 @@
 """Pure rules of the waiting room: who may be let in, where one stands, how long.
 
-Nothing here reads the clock or does I/O; times are epoch seconds passed in.
+Nothing here reads the clock or does I/O; times are epoch seconds passed in. The Redis
+store runs the same rules inside its Lua scripts (``queue/lua/``); the store contract
+suite holds the two to each other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -14,24 +17,44 @@ MIN_POLL_SECONDS = 1
 MAX_POLL_SECONDS = 15
 FRONT_OF_LINE = 20
 POSITIONS_PER_EXTRA_SECOND = 50
+DEFAULT_LINE = "default"
+# Pre-queue places are draw ranks in [0, 1); places of fans who join once a line is
+# open are arrival numbers from 1, so everyone arriving after the opening is behind
+# the whole pre-queue.
+DRAW_RANK_DIGITS = 13
+DRAW_RANK_SCALE = 16**DRAW_RANK_DIGITS
 
 
 class QueueState(StrEnum):
+    PRE_QUEUE = "PRE_QUEUE"
     WAITING = "WAITING"
     ADMITTED = "ADMITTED"
+    SOLD_OUT = "SOLD_OUT"
+
+
+def concert_line(concert_id: int) -> str:
+    """The id of a concert's own line."""
+    return f"concert-{concert_id}"
 
 
 @dataclass(frozen=True, slots=True)
-class AdmissionRules:
+class LineRules:
+    """How one line admits. ``opens_at`` (epoch seconds, or None: open) is when its
+    sale opens; ``seed`` fixes the pre-queue's order; ``sold_out_at`` closes it."""
+
     capacity: int
     per_minute: int
     paused: bool
     waiter_timeout: float
     admitted_idle: float
+    opens_at: float | None = None
+    seed: str = ""
+    sold_out_at: float | None = None
+    seats_left: int | None = None
 
     def changed(
         self, *, capacity: int | None, per_minute: int | None, paused: bool | None
-    ) -> AdmissionRules:
+    ) -> LineRules:
         return replace(
             self,
             capacity=self.capacity if capacity is None else capacity,
@@ -42,7 +65,8 @@ class AdmissionRules:
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """One user's place in line as the store sees it at one instant."""
+    """One user's place in a line as the store sees it at one instant; ``position`` is
+    None while the line is not open yet (or sold out)."""
 
     user_id: int
     jti: str
@@ -50,7 +74,7 @@ class Ticket:
     issued_at: int
     token_expires_at: int
     state: QueueState
-    position: int
+    position: int | None
     lapses_at: float
 
 
@@ -62,15 +86,58 @@ class LineStats:
     observed_seconds: float
 
 
+def is_open(rules: LineRules, now: float) -> bool:
+    return rules.opens_at is None or now >= rules.opens_at
+
+
 def admissible(
-    *, waiting: int, admitted: int, admitted_last_minute: int, rules: AdmissionRules
+    *, waiting: int, admitted: int, admitted_last_minute: int, rules: LineRules, now: float
 ) -> int:
     """How many from the head of the line may be admitted now."""
-    if rules.paused:
+    if rules.paused or rules.sold_out_at is not None or not is_open(rules, now):
         return 0
     room = rules.capacity - admitted
     budget = rules.per_minute - admitted_last_minute
     return max(0, min(waiting, room, budget))
+
+
+def ticket_state(*, admitted: bool, rules: LineRules, now: float) -> QueueState:
+    if rules.sold_out_at is not None:
+        return QueueState.SOLD_OUT
+    if admitted:
+        return QueueState.ADMITTED
+    if not is_open(rules, now):
+        return QueueState.PRE_QUEUE
+    return QueueState.WAITING
+
+
+def shown_position(state: QueueState, rank: int) -> int | None:
+    """What a fan is told: live waiters ahead plus one while waiting, 0 once
+    admitted, nothing while the order is not drawn yet or the line is sold out."""
+    if state is QueueState.WAITING:
+        return rank + 1
+    if state is QueueState.ADMITTED:
+        return 0
+    return None
+
+
+def draw_rank(seed: str, user_id: int) -> float:
+    """A pre-queue fan's place in [0, 1): the first 52 bits of SHA-1(seed:user). With
+    a seed nobody knows before the opening, ordering by it is a uniformly random
+    permutation that anyone can check afterwards from the seed and the entrants."""
+    digest = hashlib.sha1(f"{seed}:{user_id}".encode()).hexdigest()
+    rank: float = int(digest[:DRAW_RANK_DIGITS], 16) / DRAW_RANK_SCALE
+    return rank
+
+
+def join_place(*, rules: LineRules, seq: int, user_id: int, now: float) -> float:
+    return float(seq) if is_open(rules, now) else draw_rank(rules.seed, user_id)
+
+
+def seen_at(*, rules: LineRules, now: float) -> float:
+    """A waiter's liveness clock. Fans in a pre-queue are not dropped for silence
+    before the opening: their timeout starts when the line opens."""
+    return now if is_open(rules, now) else max(now, rules.opens_at or now)
 
 
 def is_stale(*, last_seen: float, now: float, timeout: float) -> bool:
@@ -78,8 +145,14 @@ def is_stale(*, last_seen: float, now: float, timeout: float) -> bool:
     return now - last_seen >= timeout
 
 
-def lapses_at(*, state: QueueState, last_seen: float, rules: AdmissionRules) -> float:
-    timeout = rules.admitted_idle if state is QueueState.ADMITTED else rules.waiter_timeout
+def sold_out_lapsed(rules: LineRules, now: float) -> bool:
+    """A sold-out line keeps its fans one waiter timeout, so that each poller learns
+    it once, and then lets every token lapse."""
+    return rules.sold_out_at is not None and now >= rules.sold_out_at + rules.waiter_timeout
+
+
+def lapses_at(*, admitted: bool, last_seen: float, rules: LineRules) -> float:
+    timeout = rules.admitted_idle if admitted else rules.waiter_timeout
     return last_seen + timeout
 
 
@@ -91,8 +164,10 @@ def measured_rate(stats: LineStats) -> float | None:
     return stats.admitted_last_minute / span
 
 
-def estimate_wait(*, position: int, stats: LineStats, rules: AdmissionRules) -> int | None:
+def estimate_wait(*, position: int | None, stats: LineStats, rules: LineRules) -> int | None:
     """Seconds until admission at the measured pace; None while it cannot be known."""
+    if position is None:
+        return None
     if position <= 0:
         return 0
     if rules.paused or rules.per_minute <= 0 or rules.capacity <= 0:
@@ -104,11 +179,11 @@ def estimate_wait(*, position: int, stats: LineStats, rules: AdmissionRules) -> 
     return math.ceil(position / rate)
 
 
-def poll_after(*, position: int, rules: AdmissionRules) -> int:
+def poll_after(*, position: int | None, rules: LineRules) -> int:
     """About a second near the front, growing to ~15 s far back, never so slow that a
     well-behaved client is dropped for silence."""
     ceiling = max(MIN_POLL_SECONDS, min(MAX_POLL_SECONDS, int(rules.waiter_timeout // 3)))
-    if position <= 0:
+    if position is None or position <= 0:
         return ceiling
     if position <= FRONT_OF_LINE:
         seconds = MIN_POLL_SECONDS

@@ -2,110 +2,139 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from boxoffice.auth.tokens import QueueClaims, TokenSigner, new_jti
-from boxoffice.errors import NotAdmitted, TokenExpired
+from boxoffice.catalog import service as catalog
+from boxoffice.clock import from_epoch
+from boxoffice.db import Database
+from boxoffice.errors import NotAdmitted, SoldOut, TokenExpired
+from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import (
-    AdmissionRules,
-    LineStats,
+    DEFAULT_LINE,
+    LineRules,
     QueueState,
     Ticket,
     estimate_wait,
     poll_after,
 )
-from boxoffice.queue.store import QueueStore
+from boxoffice.queue.store import QueueStore, Seen
+
+GONE = "the queue token is no longer live: it lapsed, was used, or left"
 
 
 @dataclass(frozen=True, slots=True)
 class QueueStatus:
     token: str
     state: QueueState
-    position: int
+    position: int | None
     estimated_wait_seconds: int | None
     poll_after_seconds: int
     expires_at: datetime
+    concert_id: int | None
+    sales_open_at: datetime | None
+    seats_left: int | None
+    paused: bool
 
 
 @dataclass(frozen=True, slots=True)
 class QueuePass:
-    """Proof that a live queue token was shown: the user it acts for, and its id."""
+    """Proof that a live queue token was shown: the user it acts for, its id, and the
+    line that let it in."""
 
     user_id: int
     jti: str
     state: QueueState
-
-
-@dataclass(frozen=True, slots=True)
-class WaitingRoomView:
-    rules: AdmissionRules
-    stats: LineStats
+    line: str
 
 
 class WaitingRoom:
-    def __init__(self, *, store: QueueStore, signer: TokenSigner, token_ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        *,
+        store: QueueStore,
+        lines: Lines,
+        signer: TokenSigner,
+        db: Database,
+        token_ttl_seconds: int,
+    ) -> None:
         self.store = store
+        self._db = db
+        self.lines = lines
         self._signer = signer
         self._token_ttl = token_ttl_seconds
 
-    async def join(self, *, user_id: int, now: datetime) -> tuple[QueueStatus, bool]:
-        ts = now.timestamp()
-        ticket, stats, created = await self.store.join(
-            user_id=user_id,
-            jti=new_jti(),
-            now=ts,
-            token_expires_at=int(ts) + self._token_ttl,
+    async def join(
+        self, *, user_id: int, now: datetime, concert_id: int | None = None
+    ) -> tuple[QueueStatus, bool]:
+        """Join the line the concert is sold through (the default line without one)."""
+        line = self.lines.line_for(concert_id)
+        if concert_id is not None and line == DEFAULT_LINE:
+            await catalog.require_concert(db=self._db, concert_id=concert_id)
+        expires = int(now.timestamp()) + self._token_ttl
+        seen = await self.lines.run(
+            line,
+            lambda: self.store.join(
+                line=line, user_id=user_id, jti=new_jti(), token_expires_at=expires
+            ),
         )
-        return await self._status(ticket, stats), created
+        if seen is None:
+            raise SoldOut("every seat of this concert is sold")
+        return await self._status(line, seen), seen.created
 
-    async def status(self, *, claims: QueueClaims, token: str, now: datetime) -> QueueStatus:
+    async def status(self, *, claims: QueueClaims, token: str) -> QueueStatus:
         """A poll. The token shown is the token to hand back (re-signing the same
         claims would give the same string), so it is echoed, not signed again."""
-        seen = await self.store.peek(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
+        line = claims.line
+        seen = await self.lines.run(
+            line, lambda: self.store.peek(line=line, user_id=claims.user_id, jti=claims.jti)
+        )
         if seen is None:
-            raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
-        return await self._status(*seen, token=token)
+            raise TokenExpired(GONE)
+        return await self._status(line, seen, token=token)
 
-    async def check(self, *, claims: QueueClaims, now: datetime, admitted: bool) -> QueuePass:
-        """The gate: a live token, and admitted when ``admitted`` is asked for."""
-        found = await self.store.gate(user_id=claims.user_id, jti=claims.jti, now=now.timestamp())
+    async def check(
+        self, *, claims: QueueClaims, admitted: bool, concert_id: int | None = None
+    ) -> QueuePass:
+        """The gate: a live token, admitted when ``admitted`` is asked for, and by the
+        line that sells ``concert_id`` when one is named."""
+        line = claims.line
+        found = await self.lines.run(
+            line, lambda: self.store.gate(line=line, user_id=claims.user_id, jti=claims.jti)
+        )
         if found is None:
-            raise TokenExpired("the queue token is no longer live: it lapsed, was used, or left")
-        state, position = found
-        if admitted and state is not QueueState.ADMITTED:
-            raise NotAdmitted(f"still waiting in line at position {position}")
-        return QueuePass(user_id=claims.user_id, jti=claims.jti, state=state)
+            raise TokenExpired(GONE)
+        if admitted and found.state is not QueueState.ADMITTED:
+            if found.position is None:
+                raise NotAdmitted(f"not admitted: the line says {found.state.value}")
+            raise NotAdmitted(f"still waiting in line at position {found.position}")
+        queue_pass = QueuePass(user_id=claims.user_id, jti=claims.jti, state=found.state, line=line)
+        if concert_id is not None:
+            self.require_line(queue_pass, concert_id)
+        return queue_pass
 
-    async def leave(self, *, claims: QueueClaims, now: datetime) -> None:
-        if not await self.store.leave(user_id=claims.user_id, jti=claims.jti, now=now.timestamp()):
+    def require_line(self, queue_pass: QueuePass, concert_id: int) -> None:
+        """A token admitted by one line passes only for the concerts that line sells."""
+        if self.lines.line_for(concert_id) != queue_pass.line:
+            raise NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
+
+    async def leave(self, *, claims: QueueClaims) -> None:
+        line = claims.line
+        left = await self.lines.run(
+            line, lambda: self.store.leave(line=line, user_id=claims.user_id, jti=claims.jti)
+        )
+        if not left:
             raise TokenExpired("the queue token is no longer live")
 
-    async def spend(self, *, user_id: int, jti: str, now: datetime) -> None:
-        await self.store.spend(user_id=user_id, jti=jti, now=now.timestamp())
+    async def spend(self, *, queue_pass: QueuePass) -> None:
+        """End a paid visit; never raises for a store that fails (it retries itself)."""
+        await self.store.spend(line=queue_pass.line, user_id=queue_pass.user_id, jti=queue_pass.jti)
 
-    async def view(self, *, now: datetime) -> WaitingRoomView:
-        stats = await self.store.advance(now=now.timestamp())
-        return WaitingRoomView(rules=await self.store.rules(), stats=stats)
-
-    async def configure(
-        self,
-        *,
-        now: datetime,
-        capacity: int | None = None,
-        per_minute: int | None = None,
-        paused: bool | None = None,
-    ) -> WaitingRoomView:
-        rules = await self.store.rules()
-        await self.store.set_rules(
-            rules.changed(capacity=capacity, per_minute=per_minute, paused=paused)
-        )
-        return await self.view(now=now)
-
-    async def _status(
-        self, ticket: Ticket, stats: LineStats, *, token: str | None = None
-    ) -> QueueStatus:
-        rules = await self.store.rules()
+    async def _status(self, line: str, seen: Seen, *, token: str | None = None) -> QueueStatus:
+        ticket = seen.ticket
+        rules = await self.store.rules(line)
         if token is None:
             token = self._signer.queue_token(
                 QueueClaims(
@@ -114,16 +143,30 @@ class WaitingRoom:
                     seq=ticket.seq,
                     issued_at=ticket.issued_at,
                     expires_at=ticket.token_expires_at,
+                    line=line,
                 )
             )
-        lapses = min(ticket.lapses_at, float(ticket.token_expires_at))
         return QueueStatus(
             token=token,
             state=ticket.state,
             position=ticket.position,
             estimated_wait_seconds=estimate_wait(
-                position=ticket.position, stats=stats, rules=rules
+                position=ticket.position, stats=seen.stats, rules=rules
             ),
-            poll_after_seconds=poll_after(position=ticket.position, rules=rules),
-            expires_at=datetime.fromtimestamp(lapses, tz=UTC),
+            poll_after_seconds=_poll_after(ticket, rules, seen.now),
+            expires_at=datetime.fromtimestamp(
+                min(ticket.lapses_at, float(ticket.token_expires_at)), tz=UTC
+            ),
+            concert_id=self.lines.concert_of(line),
+            sales_open_at=from_epoch(rules.opens_at),
+            seats_left=rules.seats_left,
+            paused=rules.paused,
         )
+
+
+def _poll_after(ticket: Ticket, rules: LineRules, now: float) -> int:
+    """A pre-queue fan is told to come back at the opening, not later."""
+    seconds = poll_after(position=ticket.position, rules=rules)
+    if ticket.state is QueueState.PRE_QUEUE and rules.opens_at is not None:
+        seconds = max(1, min(seconds, math.ceil(rules.opens_at - now)))
+    return seconds

@@ -53,9 +53,10 @@ async def hold(
         now=now,
         hold_for=timedelta(seconds=ctx.settings.hold_seconds),
         max_holds=ctx.settings.max_holds_per_user,
+        check_concert=lambda concert_id: ctx.waiting_room.require_line(admitted, concert_id),
     )
     ctx.metrics.holds.inc()
-    return ReservationPublic.of(reservation)
+    return ReservationPublic.model_validate(reservation)
 
 
 @router.get(
@@ -69,7 +70,7 @@ async def get_reservation(
     reservation = await service.get_own(
         db=ctx.db, user_id=user_id, reservation_id=reservation_id, now=now
     )
-    return ReservationPublic.of(reservation)
+    return ReservationPublic.model_validate(reservation)
 
 
 @router.delete(

@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from boxoffice.holds import is_live_hold
+
 
 class ReservationStatus(StrEnum):
     HELD = "HELD"
@@ -32,10 +34,6 @@ class Reservation:
         """The reservation as a fan sees it at ``now``: an unpaid hold past its time
         reads EXPIRED even though no job has touched its row."""
         return replace(self, status=status_at(self.status, held_until=self.held_until, now=now))
-
-
-def is_live_hold(*, held_until: datetime, now: datetime) -> bool:
-    return held_until > now
 
 
 def status_at(

@@ -1,16 +1,18 @@
 """SQL for holds. A seat row carries its hold, so claiming a seat is one conditional
-UPDATE whose row count says who won; the seats table's hold columns belong here,
-the rest of it to the catalog."""
+UPDATE whose row count says who won. The seats table's hold and sale columns
+(``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written only
+here; the catalog owns the rest of the table and reads these to show seat states."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import concerts, reservations, schedules, seats
+from boxoffice.holds import live_hold, no_live_hold
 from boxoffice.reservations.model import Reservation, ReservationStatus
 
 
@@ -32,10 +34,23 @@ async def find_seat(
     return None if row is None else SeatRef(seat_id=row.id, price=row.price)
 
 
-async def schedule_time(conn: AsyncConnection, *, schedule_id: int) -> datetime | None:
-    result = await conn.execute(select(schedules.c.concert_at).where(schedules.c.id == schedule_id))
-    value: datetime | None = result.scalar_one_or_none()
-    return value
+@dataclass(frozen=True, slots=True)
+class ScheduleRef:
+    concert_id: int
+    concert_at: datetime
+
+
+async def schedule_of(conn: AsyncConnection, *, schedule_id: int) -> ScheduleRef | None:
+    row = (
+        await conn.execute(
+            select(schedules.c.concert_id, schedules.c.concert_at).where(
+                schedules.c.id == schedule_id
+            )
+        )
+    ).one_or_none()
+    return (
+        None if row is None else ScheduleRef(concert_id=row.concert_id, concert_at=row.concert_at)
+    )
 
 
 async def count_live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
@@ -45,7 +60,7 @@ async def count_live_holds(conn: AsyncConnection, *, user_id: int, now: datetime
         .where(
             reservations.c.user_id == user_id,
             reservations.c.status == ReservationStatus.HELD.value,
-            reservations.c.held_until > now,
+            live_hold(reservations.c.held_until, now),
         )
     )
     return int(result.scalar_one())
@@ -78,7 +93,7 @@ async def claim_seat(
         .where(
             seats.c.id == seat_id,
             seats.c.sold_reservation_id.is_(None),
-            or_(seats.c.held_until.is_(None), seats.c.held_until <= now),
+            no_live_hold(seats.c.held_until, now),
         )
         .values(hold_reservation_id=reservation_id, held_until=until)
     )
@@ -127,9 +142,16 @@ async def get(conn: AsyncConnection, *, reservation_id: int) -> Reservation | No
 
 
 async def end_hold(
-    conn: AsyncConnection, *, reservation_id: int, status: ReservationStatus, now: datetime
-) -> bool:
-    """Move a live hold to ``status``; False if it was no longer a live hold."""
+    conn: AsyncConnection,
+    *,
+    reservation_id: int,
+    user_id: int,
+    status: ReservationStatus,
+    now: datetime,
+) -> int | None:
+    """Move the user's live hold to ``status``; its seat, or None if it was not a live
+    hold of theirs. On PostgreSQL the UPDATE waits for a concurrent writer of the row
+    and then looks again, so of a release and a payment racing, one sees the other."""
     values: dict[str, object] = {"status": status.value}
     if status is ReservationStatus.CONFIRMED:
         values["confirmed_at"] = now
@@ -137,12 +159,15 @@ async def end_hold(
         update(reservations)
         .where(
             reservations.c.id == reservation_id,
+            reservations.c.user_id == user_id,
             reservations.c.status == ReservationStatus.HELD.value,
-            reservations.c.held_until > now,
+            live_hold(reservations.c.held_until, now),
         )
         .values(**values)
+        .returning(reservations.c.seat_id)
     )
-    return result.rowcount == 1
+    seat_id = result.scalar_one_or_none()
+    return None if seat_id is None else int(seat_id)
 
 
 async def free_seat(conn: AsyncConnection, *, seat_id: int, reservation_id: int) -> None:
@@ -163,7 +188,7 @@ async def sell_seat(
             and_(
                 seats.c.id == seat_id,
                 seats.c.hold_reservation_id == reservation_id,
-                seats.c.held_until > now,
+                live_hold(seats.c.held_until, now),
                 seats.c.sold_reservation_id.is_(None),
             )
         )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.model import ReservationStatus
 from boxoffice.schemas import ApiModel, EntityId
 
 SeatNumber = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
@@ -37,19 +37,3 @@ class ReservationPublic(ApiModel):
     price: int
     status: ReservationStatus
     held_until: datetime
-
-    @classmethod
-    def of(cls, r: Reservation) -> ReservationPublic:
-        return cls(
-            reservation_id=r.reservation_id,
-            user_id=r.user_id,
-            concert_id=r.concert_id,
-            concert_title=r.concert_title,
-            schedule_id=r.schedule_id,
-            concert_at=r.concert_at,
-            seat_id=r.seat_id,
-            seat_number=r.seat_number,
-            price=r.price,
-            status=r.status,
-            held_until=r.held_until,
-        )

@@ -3,6 +3,7 @@ database; nothing here keeps a lock of its own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,8 +20,12 @@ from boxoffice.errors import (
     SeatNotFound,
     SeatUnavailable,
 )
+from boxoffice.holds import is_live_hold
 from boxoffice.reservations import repository
-from boxoffice.reservations.model import Reservation, ReservationStatus, is_live_hold
+from boxoffice.reservations.model import Reservation, ReservationStatus
+
+# Raises when a queue token may not act for this concert (its line sells others).
+ConcertCheck = Callable[[int], None]
 
 
 async def hold_seat(
@@ -33,12 +38,14 @@ async def hold_seat(
     now: datetime,
     hold_for: timedelta,
     max_holds: int,
+    check_concert: ConcertCheck,
 ) -> Reservation:
     async def work(conn: AsyncConnection) -> Reservation:
         await users.lock_user(conn, user_id=user_id)
-        concert_at = await repository.schedule_time(conn, schedule_id=schedule_id)
-        if concert_at is None or not is_bookable(concert_at=concert_at, now=now):
+        schedule = await repository.schedule_of(conn, schedule_id=schedule_id)
+        if schedule is None or not is_bookable(concert_at=schedule.concert_at, now=now):
             raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
+        check_concert(schedule.concert_id)
         seat = await repository.find_seat(
             conn, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
         )
@@ -71,52 +78,69 @@ async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datet
 
 
 async def release(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> None:
-    """Give a held seat back at once. Releasing a lapsed or released hold is a no-op."""
+    """Give a held seat back at once. Releasing a lapsed or released hold is a no-op; a
+    paid one is refused, also when its payment commits while this release runs."""
 
     async def work(conn: AsyncConnection) -> None:
+        seat_id = await repository.end_hold(
+            conn,
+            reservation_id=reservation_id,
+            user_id=user_id,
+            status=ReservationStatus.CANCELLED,
+            now=now,
+        )
+        if seat_id is not None:
+            await repository.free_seat(conn, seat_id=seat_id, reservation_id=reservation_id)
+            return
+        # Read after the UPDATE, which waited for any payment of this row to finish.
         reservation = await repository.get(conn, reservation_id=reservation_id)
         if reservation is None or reservation.user_id != user_id:
             raise ReservationNotFound(f"you have no reservation {reservation_id}")
         if reservation.status is ReservationStatus.CONFIRMED:
             raise AlreadyPaid("a paid reservation cannot be released")
-        if await repository.end_hold(
-            conn, reservation_id=reservation_id, status=ReservationStatus.CANCELLED, now=now
-        ):
-            await repository.free_seat(
-                conn, seat_id=reservation.seat_id, reservation_id=reservation_id
-            )
 
     await db.run(work)
 
 
 async def confirm(
-    conn: AsyncConnection, *, user_id: int, reservation_id: int, now: datetime
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    reservation_id: int,
+    now: datetime,
+    check_concert: ConcertCheck,
 ) -> Reservation:
     """Turn the user's live hold into a sale, inside the caller's transaction."""
     reservation = await repository.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:
         raise ReservationNotFound(f"you have no reservation {reservation_id}")
+    check_concert(reservation.concert_id)
     if reservation.status is ReservationStatus.CONFIRMED:
         raise AlreadyPaid(f"reservation {reservation_id} is already paid")
     if reservation.status is ReservationStatus.CANCELLED or not is_live_hold(
         held_until=reservation.held_until, now=now
     ):
         raise HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
-    if not await repository.end_hold(
-        conn, reservation_id=reservation_id, status=ReservationStatus.CONFIRMED, now=now
-    ):
+    seat_id = await repository.end_hold(
+        conn,
+        reservation_id=reservation_id,
+        user_id=user_id,
+        status=ReservationStatus.CONFIRMED,
+        now=now,
+    )
+    if seat_id is None:
         # Another request changed it between our read and our write; say what it did.
         again = await repository.get(conn, reservation_id=reservation_id)
         if again is not None and again.status is ReservationStatus.CONFIRMED:
             raise AlreadyPaid(f"reservation {reservation_id} is already paid")
         raise HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
     if not await repository.sell_seat(
-        conn, seat_id=reservation.seat_id, reservation_id=reservation_id, now=now
+        conn, seat_id=seat_id, reservation_id=reservation_id, now=now
     ):
         raise HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
     return reservation
 
 
-async def live_holds(*, db: Database, user_id: int, now: datetime) -> int:
-    async with db.read() as conn:
-        return await repository.count_live_holds(conn, user_id=user_id, now=now)
+async def live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
+    """How many live holds the user has left, inside the caller's transaction."""
+    return await repository.count_live_holds(conn, user_id=user_id, now=now)

@@ -12,12 +12,12 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
+from boxoffice.idempotency.api import mark_replayed
 from boxoffice.wallet import service
 from boxoffice.wallet.schemas import (
     ChargePublic,
     ChargeRequest,
     TransactionList,
-    TransactionPublic,
     WalletPublic,
 )
 
@@ -52,15 +52,8 @@ async def charge(
         idempotency_key=key,
         now=now,
     )
-    if outcome.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-    result = outcome.value
-    return ChargePublic(
-        user_id=result.user_id,
-        balance=result.balance,
-        charged=result.charged,
-        transaction_id=result.transaction_id,
-    )
+    mark_replayed(outcome, response)
+    return ChargePublic.model_validate(outcome.value)
 
 
 @router.get("/transactions", responses=documented(InvalidToken, TokenExpired))
@@ -70,15 +63,4 @@ async def transactions(
     limit: Annotated[int, Query(ge=1, le=500, description="Newest first.")] = 100,
 ) -> TransactionList:
     entries = await service.history(db=ctx.db, user_id=user.user_id, limit=limit)
-    return TransactionList(
-        items=[
-            TransactionPublic(
-                transaction_id=e.transaction_id,
-                type=e.type,
-                amount=e.amount,
-                balance_after=e.balance_after,
-                created_at=e.created_at,
-            )
-            for e in entries
-        ]
-    )
+    return TransactionList.model_validate({"items": entries})

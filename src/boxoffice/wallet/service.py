@@ -9,7 +9,7 @@ from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.db import Database
-from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, InvalidToken
+from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
 from boxoffice.wallet import repository
@@ -32,7 +32,7 @@ async def get_balance(*, db: Database, user_id: int) -> int:
     async with db.read() as conn:
         balance = await repository.balance(conn, user_id=user_id)
     if balance is None:
-        raise InvalidToken("the token names a user that does not exist")
+        raise UserNotFound("the token names a user that does not exist")
     return balance
 
 
@@ -52,7 +52,7 @@ async def charge(
         balance = await repository.credit(conn, user_id=user_id, amount=amount, ceiling=max_balance)
         if balance is None:
             if await repository.balance(conn, user_id=user_id) is None:
-                raise InvalidToken("the token names a user that does not exist")
+                raise UserNotFound("the token names a user that does not exist")
             raise BalanceLimitExceeded(f"a balance may not pass {max_balance} points")
         entry_id = await repository.add_entry(
             conn,

@@ -1,0 +1,223 @@
+"""The operator's side of the waiting room: a line's view and controls, and the
+background work that keeps every line moving (admitting when nobody polls, recording
+opening draws, closing a line whose concert sold out)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import Database
+from boxoffice.queue import repository
+from boxoffice.queue.lines import Lines, rules_of
+from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, concert_line
+from boxoffice.queue.repository import StoredDraw, StoredLine
+from boxoffice.queue.store import LineMissing, QueueStore
+
+log = logging.getLogger("boxoffice.queue")
+
+LINES_REFRESH_SECONDS = 1.0
+UNCHANGED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class DrawView:
+    """An opening's draw: before it, only the seed's hash (a commitment nobody can
+    work back from); after it, the seed itself, so anyone can check the order."""
+
+    opens_at: datetime
+    seed_commitment: str
+    seed: str | None
+    entrants: int | None
+    drawn_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineView:
+    line: str
+    concert_id: int | None
+    rules: LineRules
+    stats: LineStats
+    resets: int
+    last_reset_at: datetime | None
+    draw: DrawView | None
+
+
+def commitment(seed: str) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()
+
+
+def _draw_view(stored: StoredLine, last: StoredDraw | None, now: datetime) -> DrawView | None:
+    if stored.opens_at is None or not stored.draw_seed:
+        return None
+    opened = now >= stored.opens_at
+    recorded = last if last is not None and last.opens_at == stored.opens_at else None
+    return DrawView(
+        opens_at=stored.opens_at,
+        seed_commitment=commitment(stored.draw_seed),
+        seed=stored.draw_seed if opened else None,
+        entrants=None if recorded is None else recorded.entrants,
+        drawn_at=None if recorded is None else recorded.drawn_at,
+    )
+
+
+class LineControl:
+    def __init__(
+        self, *, db: Database, store: QueueStore, lines: Lines, clock: Callable[[], datetime]
+    ) -> None:
+        self._db = db
+        self._store = store
+        self._lines = lines
+        self._clock = clock
+        self._recorded: set[tuple[str, float]] = set()
+        self._refreshed_at = float("-inf")
+
+    async def view(self, *, line: str) -> LineView:
+        stats = await self._lines.run(line, lambda: self._store.advance(line=line))
+        async with self._db.read() as conn:
+            stored = await repository.get(conn, line=line)
+            last = await repository.last_draw(conn, line=line)
+        if stored is None:
+            raise LineMissing(line)
+        return LineView(
+            line=line,
+            concert_id=stored.concert_id,
+            rules=await self._store.rules(line),
+            stats=stats,
+            resets=stored.resets,
+            last_reset_at=stored.last_reset_at,
+            draw=_draw_view(stored, last, self._clock()),
+        )
+
+    async def configure(
+        self,
+        *,
+        concert_id: int | None,
+        capacity: int | None = None,
+        per_minute: int | None = None,
+        paused: bool | None = None,
+        opens_at: datetime | object | None = UNCHANGED,
+    ) -> LineView:
+        """Change a line's rules (a concert's line is made on first use). The store is
+        changed while the database row is locked, so two operators' changes land in
+        the same order in both."""
+        line = DEFAULT_LINE if concert_id is None else concert_line(concert_id)
+        defaults = self._lines.defaults
+
+        async def work(conn: AsyncConnection) -> StoredLine:
+            await repository.add_if_missing(
+                conn,
+                line=line,
+                concert_id=concert_id,
+                capacity=defaults.capacity,
+                per_minute=defaults.per_minute,
+            )
+            stored = await repository.get(conn, line=line, lock=True)
+            assert stored is not None
+            changed = self._changed(stored, capacity, per_minute, paused, opens_at)
+            await repository.save_rules(
+                conn,
+                line=line,
+                capacity=changed.capacity,
+                per_minute=changed.per_minute,
+                paused=changed.paused,
+                opens_at=changed.opens_at,
+                draw_seed=changed.draw_seed,
+            )
+            rules = rules_of(changed, defaults)
+            try:
+                await self._store.configure(line, rules)
+            except LineMissing:
+                if await self._store.seed(line, rules):
+                    await repository.mark_seeded(conn, line=line, now=self._clock())
+            return changed
+
+        self._lines.known(await self._db.run(work))
+        return await self.view(line=line)
+
+    def _changed(
+        self,
+        stored: StoredLine,
+        capacity: int | None,
+        per_minute: int | None,
+        paused: bool | None,
+        opens_at: datetime | object | None,
+    ) -> StoredLine:
+        new_open = stored.opens_at if opens_at is UNCHANGED else opens_at
+        assert new_open is None or isinstance(new_open, datetime)
+        seed = stored.draw_seed
+        now = self._clock()
+        still_before = stored.opens_at is not None and stored.opens_at > now
+        if new_open is not None and new_open != stored.opens_at and not (seed and still_before):
+            seed = secrets.token_hex(16)  # a new opening draws with a new seed
+        return StoredLine(
+            line=stored.line,
+            concert_id=stored.concert_id,
+            capacity=stored.capacity if capacity is None else capacity,
+            per_minute=stored.per_minute if per_minute is None else per_minute,
+            paused=stored.paused if paused is None else paused,
+            opens_at=None if new_open is None else new_open.astimezone(UTC),
+            draw_seed=seed,
+            resets=stored.resets,
+            last_reset_at=stored.last_reset_at,
+        )
+
+    async def tick(self) -> dict[str, LineStats]:
+        """One round of the background work on every line; the counts by line."""
+        if time.monotonic() - self._refreshed_at >= LINES_REFRESH_SECONDS:
+            await self._lines.refresh()
+            self._refreshed_at = time.monotonic()
+        counts: dict[str, LineStats] = {}
+        for line in self._lines.all():
+            counts[line] = await self._lines.run(line, partial(self._store.advance, line=line))
+        await self._update_supply()
+        await self._record_draws()
+        return counts
+
+    async def _update_supply(self) -> None:
+        """Tell each concert's line how many seats are left, and close it once every
+        seat of its schedules still to come is sold."""
+        by_concert = self._lines.concert_lines()
+        if not by_concert:
+            return
+        async with self._db.read() as conn:
+            supply = await repository.supply(conn, concert_ids=list(by_concert), now=self._clock())
+        for concert_id, stored in by_concert.items():
+            found = supply.get(concert_id)
+            seats_left = None if found is None else found.unsold
+            sold_out = found is not None and found.total > 0 and found.unsold == 0
+            rules = await self._lines.run(stored.line, partial(self._store.rules, stored.line))
+            if rules.seats_left != seats_left or (rules.sold_out_at is not None) != sold_out:
+                await self._store.set_supply(stored.line, seats_left=seats_left, sold_out=sold_out)
+
+    async def _record_draws(self) -> None:
+        now = self._clock()
+        for stored in self._lines.concert_lines().values():
+            if stored.opens_at is None or stored.opens_at > now or not stored.draw_seed:
+                continue
+            key = (stored.line, stored.opens_at.timestamp())
+            if key in self._recorded:
+                continue
+            drawn = await self._store.drawn(stored.line)
+            if drawn is None:
+                continue
+            async with self._db.transaction() as conn:
+                await repository.add_draw(
+                    conn,
+                    line=stored.line,
+                    opens_at=stored.opens_at,
+                    drawn_at=datetime.fromtimestamp(drawn.drawn_at, tz=UTC),
+                    seed=stored.draw_seed,
+                    order=drawn.order,
+                )
+            await self._store.forget_draw(stored.line)
+            self._recorded.add(key)
+            log.info("line %s opened: %d fans drawn into order", stored.line, len(drawn.order))

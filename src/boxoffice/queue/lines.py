@@ -1,0 +1,114 @@
+"""Which lines exist, and starting a line in the store from its lasting record.
+
+The database keeps each line's rules as the operator set them; the store (Redis, or
+this process) keeps the line itself. When the store answers that it has no such line
+— it never had it, or it lost its data — the line is seeded from the database and the
+step tried again. A seed after the first is a reset, counted where the operator sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from boxoffice.db import Database
+from boxoffice.queue import repository
+from boxoffice.queue.model import DEFAULT_LINE, LineRules, concert_line
+from boxoffice.queue.repository import StoredLine
+from boxoffice.queue.store import LineMissing, QueueStore
+
+T = TypeVar("T")
+
+
+def rules_of(stored: StoredLine, defaults: LineRules) -> LineRules:
+    return replace(
+        defaults,
+        capacity=stored.capacity,
+        per_minute=stored.per_minute,
+        paused=stored.paused,
+        opens_at=None if stored.opens_at is None else stored.opens_at.timestamp(),
+        seed=stored.draw_seed or "",
+    )
+
+
+class Lines:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        store: QueueStore,
+        defaults: LineRules,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._store = store
+        self.defaults = defaults
+        self._clock = clock
+        self._by_concert: dict[int, StoredLine] = {}
+        self._seeding: dict[str, asyncio.Future[None]] = {}
+
+    def line_for(self, concert_id: int | None) -> str:
+        """The line a concert is sold through: its own, if it has one."""
+        if concert_id is not None and concert_id in self._by_concert:
+            return concert_line(concert_id)
+        return DEFAULT_LINE
+
+    def concert_of(self, line: str) -> int | None:
+        for concert_id, stored in self._by_concert.items():
+            if stored.line == line:
+                return concert_id
+        return None
+
+    def all(self) -> list[str]:
+        return [DEFAULT_LINE, *(stored.line for stored in self._by_concert.values())]
+
+    def concert_lines(self) -> dict[int, StoredLine]:
+        return dict(self._by_concert)
+
+    def known(self, stored: StoredLine) -> None:
+        """A concert line created or changed here: known at once, not at the next refresh."""
+        if stored.concert_id is not None:
+            self._by_concert[stored.concert_id] = stored
+
+    async def refresh(self) -> None:
+        async with self._db.read() as conn:
+            self._by_concert = await repository.concert_lines(conn)
+
+    async def run(self, line: str, step: Callable[[], Awaitable[T]]) -> T:
+        """``step`` on ``line``, seeding the line first if the store does not have it."""
+        try:
+            return await step()
+        except LineMissing:
+            await self.seed(line)
+            return await step()
+
+    async def seed(self, line: str) -> None:
+        """Seed ``line`` from its record, once per process however many ask at once."""
+        pending = self._seeding.get(line)
+        if pending is None:
+            pending = self._seeding[line] = asyncio.ensure_future(self._seed(line))
+            pending.add_done_callback(lambda _: self._seeding.pop(line, None))
+        await asyncio.shield(pending)
+
+    async def _seed(self, line: str) -> None:
+        async def work(conn: AsyncConnection) -> None:
+            if line == DEFAULT_LINE:
+                await repository.add_if_missing(
+                    conn,
+                    line=line,
+                    concert_id=None,
+                    capacity=self.defaults.capacity,
+                    per_minute=self.defaults.per_minute,
+                )
+            stored = await repository.get(conn, line=line, lock=True)
+            if stored is None:
+                raise LineMissing(line)
+            if await self._store.seed(line, rules_of(stored, self.defaults)):
+                await repository.mark_seeded(conn, line=line, now=self._clock().astimezone(UTC))
+
+        await self._db.run(work)

@@ -1,0 +1,1 @@
+return {'OK', NOW, advance()}
