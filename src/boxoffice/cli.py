@@ -92,18 +92,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     commands.add_parser("migrate", help="bring the database to the latest schema")
     commands.add_parser("demo-data", help="add the demo concerts (again)")
-    from boxoffice.bench.args import add_arguments
+    from boxoffice_bench.args import add_arguments
 
     add_arguments(
         commands.add_parser(
-            "bench", help="measure the hot path and a ticket drop (needs PostgreSQL, Redis, wrk)"
+            "bench",
+            help="measure the hot path, the write path and a ticket drop "
+            "(needs PostgreSQL, Redis, wrk)",
         )
     )
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "bench":
-        from boxoffice.bench.run import main as run_bench
+        from boxoffice_bench.run import main as run_bench
 
         run_bench(args)
         return

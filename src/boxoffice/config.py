@@ -53,13 +53,11 @@ class Settings(BaseSettings):
 
     sqlite_busy_timeout_ms: int = Field(default=5_000, ge=0)
     db_pool_size: int = Field(default=10, ge=1)
-    # How long connecting to PostgreSQL may take before the request answers 503 busy.
-    db_connect_timeout_ms: int = Field(default=2_000, ge=50)
-    # How long a request waits for a free pooled database connection.
-    db_pool_timeout_ms: int = Field(default=2_000, ge=50)
-    # PostgreSQL cancels a statement running longer; the client gives up one second
-    # after that, should the server not answer at all.
     db_statement_timeout_ms: int = Field(default=5_000, ge=100)
+    # Connecting to PostgreSQL, and waiting for a pooled connection: past either, the
+    # answer is 503 busy.
+    db_connect_timeout_ms: int = Field(default=2000, ge=50)
+    db_pool_timeout_ms: int = Field(default=2000, ge=50)
     db_retries: int = Field(default=3, ge=0, le=10)
     # How long an instance may answer a seat map or a schedule listing from memory
     # (0: never). Holds are always decided by the database.
@@ -94,9 +92,6 @@ class Settings(BaseSettings):
     # need. serve raises the process's open-file limit to fit, as far as the system
     # allows, and lowers this to fit otherwise.
     max_connections: int = Field(default=10_000, ge=1)
-    # Adds GET /bench/ceiling, a bare endpoint the benchmark measures the hot path
-    # against. Off in normal running.
-    bench_endpoints: bool = False
 
     @property
     def uses_postgres(self) -> bool:

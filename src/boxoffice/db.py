@@ -247,7 +247,9 @@ class Database:
         busy_timeout_ms: int = 5_000,
         pool_size: int = 10,
         sqlite_writers: int = 1,
-        statement_timeout_ms: int = 10_000,
+        statement_timeout_ms: int = 5_000,
+        connect_timeout_ms: int = 2_000,
+        pool_timeout_ms: int = 2_000,
         retries: int = 3,
     ) -> None:
         self.url = async_url(url)
@@ -268,13 +270,20 @@ class Database:
             _configure_sqlite(self._write_engine, busy_timeout_ms)
             self._reader = self.engine
         else:
+            # Every wait is bounded, so a PostgreSQL that does not answer (frozen, or
+            # cut off by the network) is 503 busy within seconds, not a hung request:
+            # for a pooled connection, to connect, and for each statement's answer
+            # (the server's own statement_timeout cannot fire when it is not running).
             self.engine = create_async_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,
+                pool_timeout=pool_timeout_ms / 1000,
                 connect_args={
-                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))}
+                    "server_settings": {"statement_timeout": str(int(statement_timeout_ms))},
+                    "timeout": connect_timeout_ms / 1000,
+                    "command_timeout": statement_timeout_ms / 1000 + 1,
                 },
             )
             self._write_engine = self.engine
@@ -335,6 +344,8 @@ class Database:
             busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             pool_size=settings.db_pool_size,
             statement_timeout_ms=settings.db_statement_timeout_ms,
+            connect_timeout_ms=settings.db_connect_timeout_ms,
+            pool_timeout_ms=settings.db_pool_timeout_ms,
             retries=settings.db_retries,
         )
 

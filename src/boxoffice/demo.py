@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from boxoffice.catalog import service as catalog
 from boxoffice.db import Database
@@ -14,6 +14,10 @@ DEMO_CONCERTS = (
 )
 SCHEDULES_PER_CONCERT = 4
 SEATS_PER_SCHEDULE = 50
+
+
+# The demo's venues are in Seoul: its shows start at 19:00 there (10:00 UTC).
+SHOW_TIME_UTC = time(10, 0)
 
 
 async def load_demo(*, db: Database, now: datetime) -> int:
@@ -28,7 +32,7 @@ async def load_demo(*, db: Database, now: datetime) -> int:
             await catalog.add_schedule(
                 db=db,
                 concert_id=concert.concert_id,
-                concert_at=datetime.combine(day, time(19, 0), tzinfo=now.tzinfo),
+                concert_at=datetime.combine(day, SHOW_TIME_UTC, tzinfo=UTC),
                 seat_count=SEATS_PER_SCHEDULE,
                 price=price,
             )

@@ -134,3 +134,71 @@ async def test_the_openapi_document_describes_every_endpoint_credential_and_erro
     docs = await api.client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+HUGE_INT = b'{"amount": ' + b"9" * 4_300 + b"}"
+
+
+@pytest.mark.parametrize(
+    "content", [b"\xff\xfe\xfd", DEEP, HUGE_INT], ids=["not-utf8", "deep", "int"]
+)
+@pytest.mark.parametrize(
+    "path", ["/api/v1/users", "/api/v1/wallet/charges", "/api/v1/queue/tokens"]
+)
+async def test_bodies_no_json_parser_would_take_are_422_not_400(
+    api: Api, content: bytes, path: str
+) -> None:
+    fan = await api.register()
+    r = await api.client.post(
+        path, content=content, headers={**fan.access, "content-type": "application/json"}
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error"), r.text
+
+
+async def test_a_405_says_which_methods_are_allowed(api: Api) -> None:
+    r = await api.client.put("/api/v1/users", json={})
+    assert r.status_code == 405
+    assert r.headers["allow"] == "POST"
+
+
+async def test_the_last_day_there_is_lists_its_schedules_instead_of_failing(api: Api) -> None:
+    show = await api.make_show()
+    fan = await api.admitted_fan()
+    r = await api.client.get(
+        f"/api/v1/concerts/{show.concert_id}/schedules",
+        params={"date": "9999-12-31"},
+        headers=fan.queue,
+    )
+    assert (r.status_code, r.json()["schedules"]) == (200, [])
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+async def test_a_schedule_time_with_no_utc_form_is_422(api: Api, moment: str) -> None:
+    show = await api.make_show()
+    r = await api.client.post(
+        f"/api/v1/admin/concerts/{show.concert_id}/schedules",
+        json={"concertAt": moment, "seatCount": 1, "price": 1},
+        headers=api.admin,
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+
+
+@pytest.mark.parametrize("field", ["title", "venue"])
+async def test_a_nul_in_a_concert_is_422_not_busy(api: Api, field: str) -> None:
+    body = {"title": "Show", "venue": "Hall", field: "Sh\x00ow"}
+    r = await api.client.post("/api/v1/admin/concerts", json=body, headers=api.admin)
+    assert (r.status_code, r.json()["code"]) == (422, "validation_error")
+    assert "retry-after" not in r.headers
+
+
+async def test_the_openapi_document_says_any_endpoint_may_be_busy(api: Api) -> None:
+    spec = (await api.client.get("/openapi.json")).json()
+    busy = spec["components"]["responses"]["Busy"]
+    assert "Retry-After" in busy["headers"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            assert operation["responses"]["503"] == {"$ref": "#/components/responses/Busy"}, (
+                method,
+                path,
+            )

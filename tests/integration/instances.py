@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from boxoffice.bench.server import wait_ready
+from boxoffice_bench.server import wait_ready
 
 T = TypeVar("T")
 BOXOFFICE = str(Path(sys.executable).parent / "boxoffice")

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from boxoffice.bench.server import wait_ready
+from boxoffice_bench.server import wait_ready
 from tests.conftest import REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port, instance_env
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.app import create_app
+from boxoffice.catalog import service as catalog_service
 from boxoffice.config import Settings
 from boxoffice.db import Database
 from tests.support import FakeClock, serve
@@ -78,3 +80,39 @@ async def test_an_unreachable_database_answers_503_busy_with_retry_after(
         assert r.headers["content-type"] == "application/problem+json"
         ready = await client.get("/readyz")
         assert ready.status_code == 503
+
+
+class BadValue(Exception):
+    sqlstate = "22021"  # e.g. a NUL byte PostgreSQL cannot store
+
+
+class BrokenConstraint(Exception):
+    sqlstate = "23503"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (DataError("INSERT ...", {}, BadValue()), 422, "validation_error"),
+        (IntegrityError("INSERT ...", {}, BrokenConstraint()), 500, "internal_error"),
+        (_error(Deadlock()), 503, "busy"),
+        (PoolTimeout("QueuePool limit reached"), 503, "busy"),
+    ],
+    ids=["data", "integrity", "transient", "pool-timeout"],
+)
+async def test_only_storage_that_cannot_answer_is_busy(
+    make_settings: Callable[..., Settings],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    status: int,
+    code: str,
+) -> None:
+    async def failing(**_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(catalog_service, "list_concerts", failing)
+    async with serve(create_app(make_settings(), clock=clock)) as client:
+        r = await client.get("/api/v1/concerts")
+        assert (r.status_code, r.json()["code"]) == (status, code)
+        assert ("retry-after" in r.headers) == (status == 503)

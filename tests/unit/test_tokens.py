@@ -4,6 +4,7 @@ tokens) is refused too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -89,3 +90,38 @@ def test_a_correctly_signed_token_without_its_claims_is_refused() -> None:
             jwt.encode({"sub": "7", "typ": "access", "exp": "soon"}, KEY, algorithm="HS256"),
             now=NOW,
         )
+
+
+def _respelled(token: str, spell: Callable[[str], str]) -> str:
+    head, body, signature = token.split(".")
+    return ".".join((head, body, spell(signature)))
+
+
+def _loose_padding_bits(signature: str) -> str:
+    """The same bytes with the unused low bits of the last character set: base64
+    decoders that are not strict accept it as the same signature."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(signature[-1])
+    return signature[:-1] + alphabet[last | 0b11]
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [
+        _loose_padding_bits,
+        lambda sig: sig.replace("-", "+").replace("_", "/") if set(sig) & {"-", "_"} else "+" + sig,
+        lambda sig: sig + "=",
+    ],
+    ids=["padding-bits", "standard-alphabet", "padded"],
+)
+def test_only_the_canonical_spelling_of_a_signature_is_accepted(
+    spell: Callable[[str], str],
+) -> None:
+    signer = TokenSigner(KEY)
+    for user in range(1, 40):  # some signatures end in a character with spare bits
+        token = signer.access_token(user_id=user, now=NOW, ttl=timedelta(hours=1))
+        assert signer.read_access(token, now=NOW).user_id == user
+        other = _respelled(token, spell)
+        if other != token:
+            with pytest.raises(InvalidToken):
+                signer.read_access(other, now=NOW)

@@ -13,7 +13,7 @@ from boxoffice.db import concerts, schedules, seats
 from boxoffice.holds import no_live_hold
 
 
-def _free(now: datetime) -> ColumnElement[bool]:
+def seat_is_free(now: datetime) -> ColumnElement[bool]:
     """The SQL twin of ``seat_status(...) is AVAILABLE``."""
     return and_(seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.held_until, now))
 
@@ -55,7 +55,7 @@ async def add_schedule(
 
 
 def _schedule_query(now: datetime) -> Select[Any]:
-    available = func.coalesce(func.sum(case((_free(now), 1), else_=0)), 0)
+    available = func.coalesce(func.sum(case((seat_is_free(now), 1), else_=0)), 0)
     return (
         select(
             schedules.c.id,

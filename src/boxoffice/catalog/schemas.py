@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field
 
 from boxoffice.catalog.model import SeatMap, SeatStatus
 from boxoffice.schemas import MAX_INT64, ApiModel, Printable, Trimmed
@@ -64,7 +64,18 @@ class ConcertCreate(ApiModel):
     venue: Text
 
 
+def _in_utc(value: datetime) -> datetime:
+    """Every time is kept in UTC: one that has no UTC form (past the year 9999 or
+    before year 1 once its offset is taken off) is refused here, not by storage."""
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time is out of range once converted to UTC") from None
+
+
 class ScheduleCreate(ApiModel):
-    concert_at: AwareDatetime = Field(description="With a UTC offset, e.g. 2026-12-24T19:00:00Z.")
+    concert_at: Annotated[AwareDatetime, AfterValidator(_in_utc)] = Field(
+        description="With a UTC offset, e.g. 2026-12-24T19:00:00Z."
+    )
     seat_count: Annotated[int, Field(strict=True, ge=1, le=10_000)] = 50
     price: Annotated[int, Field(strict=True, ge=0, le=MAX_INT64)]

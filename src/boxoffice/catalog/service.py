@@ -31,7 +31,8 @@ async def bookable_schedules(
     start = end = None
     if on is not None:
         start = datetime.combine(on, time(), tzinfo=UTC)
-        end = start + timedelta(days=1)
+        # The last day there is has no next day: its schedules run to the end of time.
+        end = None if on == date.max else start + timedelta(days=1)
     async with db.read() as conn:
         if await repository.get_concert(conn, concert_id=concert_id) is None:
             raise ConcertNotFound(f"no concert {concert_id}")

@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 
-from boxoffice.bench.server import BenchServer
 from boxoffice.queue.model import DEFAULT_LINE
 from boxoffice.queue.redis_store import RedisQueueStore
+from boxoffice_bench.server import BenchServer
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,30 @@
-"""Set-up a benchmark needs before the clock starts: fans, wallets, a catalog."""
+"""Set-up a benchmark needs before the clock starts: fans, wallets, a catalog, and
+the files of prepared requests that wrk sends."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 from sqlalchemy import insert, select
 
 from boxoffice.auth.tokens import TokenSigner
-from boxoffice.bench.server import ADMIN_TOKEN, SECRET_KEY
 from boxoffice.db import Database, users, wallet_transactions, wallets
+from boxoffice_bench.server import ADMIN_TOKEN, SECRET_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+class Request(NamedTuple):
+    """One line of a prepared file for wrk (requests.lua): a bearer token, and an
+    ``Idempotency-Key`` and a JSON body where the request has them."""
+
+    token: str
+    key: str = ""
+    body: str = ""
 
 
 async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[tuple[int, str]]:
@@ -58,8 +70,8 @@ async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[
     return [(i, signer.access_token(user_id=i, now=now, ttl=ttl)) for i in ids]
 
 
-def write_tokens(path: Path, fans: list[tuple[int, str]]) -> Path:
-    path.write_text("".join(f"{token}\n" for _, token in fans))
+def write_requests(path: Path, requests: Iterable[Request]) -> Path:
+    path.write_text("".join(f"{r.token}\t{r.key}\t{r.body}\n" for r in requests))
     return path
 
 

@@ -1,1 +1,0 @@
-"""``boxoffice bench``: measure the hot path and a whole ticket drop on this machine."""

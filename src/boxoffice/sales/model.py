@@ -1,0 +1,43 @@
+"""What the operator's sales view counts: per schedule, and per concert as the sum of
+its schedules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSales:
+    schedule_id: int
+    concert_id: int
+    concert_at: datetime
+    total_seats: int
+    sold: int
+    held: int
+    available: int
+    revenue: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConcertSales:
+    concert_id: int
+    title: str
+    venue: str
+    schedules: list[ScheduleSales] = field(default_factory=list)
+
+    @property
+    def sold(self) -> int:
+        return sum(s.sold for s in self.schedules)
+
+    @property
+    def held(self) -> int:
+        return sum(s.held for s in self.schedules)
+
+    @property
+    def available(self) -> int:
+        return sum(s.available for s in self.schedules)
+
+    @property
+    def revenue(self) -> int:
+        return sum(s.revenue for s in self.schedules)

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from boxoffice.sales.model import ConcertSales, ScheduleSales
+from boxoffice.schemas import ApiModel
+
+
+class ScheduleSalesPublic(ApiModel):
+    schedule_id: int
+    concert_at: datetime
+    total_seats: int
+    sold: int
+    held: int = Field(description="Seats under a live hold: `heldUntil` still ahead.")
+    available: int
+    revenue: int = Field(description="Points taken by completed payments for these seats.")
+
+    @classmethod
+    def of(cls, s: ScheduleSales) -> ScheduleSalesPublic:
+        return cls(
+            schedule_id=s.schedule_id,
+            concert_at=s.concert_at,
+            total_seats=s.total_seats,
+            sold=s.sold,
+            held=s.held,
+            available=s.available,
+            revenue=s.revenue,
+        )
+
+
+class ConcertSalesPublic(ApiModel):
+    concert_id: int
+    title: str
+    venue: str
+    sold: int
+    held: int
+    available: int
+    revenue: int
+    schedules: list[ScheduleSalesPublic]
+
+    @classmethod
+    def of(cls, c: ConcertSales) -> ConcertSalesPublic:
+        return cls(
+            concert_id=c.concert_id,
+            title=c.title,
+            venue=c.venue,
+            sold=c.sold,
+            held=c.held,
+            available=c.available,
+            revenue=c.revenue,
+            schedules=[ScheduleSalesPublic.of(s) for s in c.schedules],
+        )
+
+
+class SalesPublic(ApiModel):
+    concerts: list[ConcertSalesPublic]

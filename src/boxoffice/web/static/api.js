@@ -1,0 +1,126 @@
+// The only way the pages talk to boxoffice: same-origin /api/v1, problems as errors,
+// and the server's clock read off every answer's Date header.
+const BASE = "/api/v1";
+
+/** An RFC 9457 problem from the API (or a network failure: status 0). */
+export class Problem extends Error {
+  constructor(status, body, retryAfter) {
+    super(body?.detail || body?.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.code || (status === 0 ? "network" : "http_error");
+    this.detail = body?.detail || "";
+    this.retryAfter = retryAfter;
+  }
+}
+
+// The server's time is known to lie within [low, high] of our clock plus an offset:
+// a Date header names a second at most DATE_SLACK_MS before the answer was made (the
+// second itself, and a server that refreshes its Date about once a second, later when
+// it is busy), and the answer was made between sending the request and receiving it.
+// Each answer narrows the bounds.
+const DATE_SLACK_MS = 3000;
+let low = -Infinity;
+let high = Infinity;
+
+function learnClock(dateHeader, sentAt, receivedAt) {
+  const server = Date.parse(dateHeader || "");
+  if (Number.isNaN(server)) return;
+  const lo = server - receivedAt;
+  const hi = server + DATE_SLACK_MS - sentAt;
+  if (lo > high || hi < low) {
+    low = lo; // our clock jumped: start over from this answer
+    high = hi;
+  } else {
+    low = Math.max(low, lo);
+    high = Math.min(high, hi);
+  }
+}
+
+/** Now, by the server's clock (ms since the epoch), erring late by up to DATE_SLACK_MS:
+ * a countdown may end a moment early but never promises time the server won't give. */
+export function serverNow() {
+  return Date.now() + (Number.isFinite(high) ? high : 0);
+}
+
+/** A fresh Idempotency-Key (crypto.randomUUID needs a secure context; this does not). */
+export function newKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Call the API; resolves to the JSON body (null for 204), rejects with a Problem. */
+export async function call(method, path, { token, body, key } = {}) {
+  const headers = { Accept: "application/json" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (key) headers["Idempotency-Key"] = key;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const sentAt = Date.now();
+  let response;
+  try {
+    response = await fetch(BASE + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+  } catch {
+    throw new Problem(0, null, null);
+  }
+  learnClock(response.headers.get("Date"), sentAt, Date.now());
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  if (!response.ok) {
+    const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
+    throw new Problem(response.status, parsed, Number.isFinite(retry) ? retry : null);
+  }
+  return parsed;
+}
+
+// The endpoints, one line each, so an addition to the contract is one line here.
+export const api = {
+  register: (name) => call("POST", "/users", { body: { name } }),
+  wallet: (access) => call("GET", "/wallet", { token: access }),
+  charge: (access, amount, key) =>
+    call("POST", "/wallet/charges", { token: access, body: { amount }, key }),
+  ledger: (access) => call("GET", "/wallet/transactions", { token: access }),
+  concerts: () => call("GET", "/concerts"),
+  // The contract will take {"concertId"} here to join that concert's own line; the
+  // default line is joined without a body until then.
+  join: (access, _concertId) => call("POST", "/queue/tokens", { token: access }),
+  status: (queue) => call("GET", "/queue/status", { token: queue }),
+  leave: (queue) => call("DELETE", "/queue/tokens/current", { token: queue }),
+  schedules: (queue, concertId) => call("GET", `/concerts/${concertId}/schedules`, { token: queue }),
+  seats: (queue, concertId, scheduleId) =>
+    call("GET", `/concerts/${concertId}/schedules/${scheduleId}/seats`, { token: queue }),
+  hold: (queue, scheduleId, seatId) =>
+    call("POST", "/reservations", { token: queue, body: { scheduleId, seatId } }),
+  reservation: (token, id) => call("GET", `/reservations/${id}`, { token }),
+  release: (queue, id) => call("DELETE", `/reservations/${id}`, { token: queue }),
+  pay: (queue, reservationId, key) =>
+    call("POST", "/payments", { token: queue, body: { reservationId }, key }),
+  // Refunds (coming): refund: (access, id, key) => call("POST", `/reservations/${id}/refund`, { token: access, key }),
+};
+
+// The operator's endpoints. Per-concert lines will live at
+// /admin/concerts/{id}/waiting-room with the same shape: lineUrl is the one place.
+export const lineUrl = (concertId) =>
+  concertId ? `/admin/concerts/${concertId}/waiting-room` : "/admin/waiting-room";
+
+export const admin = {
+  line: (token, concertId) => call("GET", lineUrl(concertId), { token }),
+  configure: (token, changes, concertId) =>
+    call("PATCH", lineUrl(concertId), { token, body: changes }),
+  sales: (token) => call("GET", "/admin/sales", { token }),
+  addConcert: (token, title, venue) =>
+    call("POST", "/admin/concerts", { token, body: { title, venue } }),
+  addSchedule: (token, concertId, concertAt, seatCount, price) =>
+    call("POST", `/admin/concerts/${concertId}/schedules`, {
+      token,
+      body: { concertAt, seatCount, price },
+    }),
+};

@@ -1,0 +1,68 @@
+// The language of the page: chosen from the browser, switchable, remembered.
+import en from "./text-en.js";
+import ko from "./text-ko.js";
+
+const TEXTS = { en, ko };
+const KEY = "boxoffice.lang";
+let lang = pickLanguage();
+
+function pickLanguage() {
+  const chosen = localStorage.getItem(KEY);
+  if (chosen in TEXTS) return chosen;
+  const wanted = navigator.languages?.length ? navigator.languages : [navigator.language];
+  for (const tag of wanted) {
+    const base = String(tag).toLowerCase().split("-")[0];
+    if (base in TEXTS) return base;
+  }
+  return "en";
+}
+
+export const language = () => lang;
+
+export function setLanguage(next) {
+  lang = next in TEXTS ? next : "en";
+  localStorage.setItem(KEY, lang);
+  applyTexts(document);
+}
+
+export function toggleLanguage() {
+  setLanguage(lang === "ko" ? "en" : "ko");
+}
+
+/** The text for key in the current language; {name} filled from vars, and a
+ * {one, other} entry chosen by vars.n. */
+export function t(key, vars = {}) {
+  let text = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+  if (typeof text === "object") {
+    text = text[new Intl.PluralRules(lang).select(vars.n ?? 0)] ?? text.other;
+  }
+  return text.replace(/\{(\w+)\}/g, (_, name) => {
+    const value = vars[name];
+    return typeof value === "number" ? number(value) : String(value ?? "");
+  });
+}
+
+export const number = (n) => new Intl.NumberFormat(lang).format(n);
+export const points = (n) => t("points", { n });
+
+export function dateTime(iso) {
+  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(
+    new Date(iso),
+  );
+}
+
+export function clockTime(ms) {
+  return new Intl.DateTimeFormat(lang, { timeStyle: "medium" }).format(new Date(ms));
+}
+
+/** Fill every data-t (text), data-t-label (aria-label) and data-t-placeholder. */
+export function applyTexts(root) {
+  document.documentElement.lang = lang;
+  for (const el of root.querySelectorAll("[data-t]")) el.textContent = t(el.dataset.t);
+  for (const el of root.querySelectorAll("[data-t-label]")) {
+    el.setAttribute("aria-label", t(el.dataset.tLabel));
+  }
+  for (const el of root.querySelectorAll("[data-t-placeholder]")) {
+    el.setAttribute("placeholder", t(el.dataset.tPlaceholder));
+  }
+}

@@ -1,0 +1,90 @@
+"""The command line of ``boxoffice bench``, importable without the bench extras."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+
+SCENARIOS = ("all", "hot-path", "writes", "drop", "memory")
+# wrk seconds per measurement when --seconds is not given.
+DEFAULT_SECONDS = {"hot-path": 5, "writes": 8}
+# Options that name where things are, left out of the command a report quotes.
+_WHERE = {"postgres_url", "redis_url"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Measure this machine on a boxoffice server of the bench's own (fresh database "
+        "and Redis prefix): the hot path (wrk), the database's write path (wrk), a whole "
+        "ticket drop with its invariants checked afterwards, and memory with a long line. "
+        "Each run rewrites its own sections of the report. Exits non-zero when an "
+        "invariant is broken or a measurement was not one (answers mostly not 2xx)."
+    )
+    parser.add_argument(
+        "scenario",
+        choices=SCENARIOS,
+        nargs="?",
+        default="all",
+        help="what to measure (default: all of it)",
+    )
+    where = parser.add_argument_group("storage and report")
+    where.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    where.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    where.add_argument(
+        "--report",
+        type=Path,
+        default=Path("docs/benchmarks.md"),
+        help="the markdown file whose measured sections the run rewrites",
+    )
+    wrk = parser.add_argument_group("wrk measurements (hot-path, writes)")
+    wrk.add_argument(
+        "--seconds",
+        type=int,
+        help="wrk time per measurement (default: hot-path 5, writes 8)",
+    )
+    wrk.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds (the median is reported)"
+    )
+    wrk.add_argument(
+        "--connections",
+        type=int,
+        nargs="+",
+        default=[16, 64],
+        help="writes: wrk connections, each measured every round (default: 16 64)",
+    )
+    wrk.add_argument(
+        "--compare-servers",
+        action="store_true",
+        help="hot-path: also measure uvicorn without its access log and granian (always in all)",
+    )
+    drop = parser.add_argument_group("ticket drop")
+    drop.add_argument("--fans", type=int, default=10_000, help="fans in the ticket drop")
+    drop.add_argument("--rate", type=float, default=250.0, help="fans arriving per second")
+    drop.add_argument("--schedules", type=int, default=20, help="schedules of 50 seats on sale")
+    memory = parser.add_argument_group("memory")
+    memory.add_argument("--line", type=int, default=100_000, help="fans in line for memory")
+
+
+def seconds(args: argparse.Namespace, scenario: str) -> int:
+    return int(args.seconds or DEFAULT_SECONDS[scenario])
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The ``boxoffice bench`` command that repeats this run, for the report."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    defaults = vars(parser.parse_args([]))
+    words = ["boxoffice", "bench", args.scenario]
+    for action in parser._actions:
+        dest = action.dest
+        value = getattr(args, dest, None)
+        if not action.option_strings or dest in _WHERE or value == defaults.get(dest):
+            continue
+        if isinstance(value, bool):
+            words.append(action.option_strings[0])
+        elif isinstance(value, list):
+            words += [action.option_strings[0], *map(str, value)]
+        else:
+            words += [action.option_strings[0], str(value)]
+    return shlex.join(words)

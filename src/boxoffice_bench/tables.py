@@ -1,0 +1,144 @@
+"""The figures of one run as markdown: each function gives the lines of one measured
+section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+from boxoffice_bench.drop import DropResult, percentile
+from boxoffice_bench.hotpath import HotPathRow
+from boxoffice_bench.memory import MemoryResult
+from boxoffice_bench.writes import WritesResult
+from boxoffice_bench.wrk import WrkResult
+
+HOT_NAMES = ("ceiling", "status", "schedules", "seat map", "join")
+DROP_PLOT = "drop-timeline.png"
+
+
+def _cpu(result: WrkResult) -> str:
+    per_request = result.cpu_us_per_request
+    return "—" if per_request is None else f"{per_request:,.0f} us"
+
+
+def hot_path(rows: list[HotPathRow]) -> list[str]:
+    lines = [
+        "| endpoint | req/s | p50 | p99 | share of ceiling | each round | CPU per request "
+        "| target |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    for row in rows:
+        r = row.result
+        verdict = (
+            "—"
+            if row.target is None
+            else f"≥ {row.target:.0%}: {'met' if row.met else '**not met**'}"
+        )
+        lines.append(
+            f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
+            f"| {row.share:.0%} | {row.spread} | {_cpu(r)} | {verdict} |"
+        )
+    return lines
+
+
+def servers(runs: list[tuple[str, list[HotPathRow]]]) -> list[str]:
+    """The servers side by side, then each alternative against the default."""
+    lines = [
+        "| server | " + " | ".join(HOT_NAMES) + " | status p99 | join p99 |",
+        "|---|" + "---:|" * (len(HOT_NAMES) + 2),
+    ]
+    for label, rows in runs:
+        by = {row.result.name: row for row in rows}
+        cells = [
+            f"{by[name].result.requests_per_second:,.0f}"
+            + ("" if name == "ceiling" else f" ({by[name].share:.0%})")
+            for name in HOT_NAMES
+        ]
+        lines.append(
+            f"| {label} | {' | '.join(cells)} | {by['status'].result.p99_ms:.0f} ms "
+            f"| {by['join'].result.p99_ms:.0f} ms |"
+        )
+    (_, default), *others = runs
+    base = {row.result.name: row.result for row in default}
+    lines += ["", "Against the default in this run (req/s ratios; the numbers move between runs):"]
+    lines.append("")
+    for label, rows in others:
+        by_name = {row.result.name: row.result for row in rows}
+        ratios = ", ".join(
+            f"{name} {by_name[name].requests_per_second / base[name].requests_per_second:.2f}x"
+            for name in HOT_NAMES
+        )
+        lines.append(
+            f"- {label}: {ratios}; status p99 {by_name['status'].p99_ms:.0f} ms against"
+            f" {base['status'].p99_ms:.0f} ms."
+        )
+    return lines
+
+
+def writes(result: WritesResult) -> list[str]:
+    lines = [
+        f"wrk `-t1`, {result.seconds} s per measurement, {result.rounds} interleaved rounds;"
+        " the median round, every round's req/s beside it.",
+        "",
+        "| endpoint | connections | req/s | each round | p50 | p99 | 2xx | other answers "
+        "| app CPU per request | app CPU |",
+        "|---|---:|---:|---|---:|---:|---:|---|---:|---:|",
+    ]
+    for row in result.rows:
+        r = row.median
+        each = ", ".join(f"{run.requests_per_second:,.0f}" for run in row.runs)
+        others = ", ".join(f"{status}: {n:,}" for status, n in r.others.items()) or "—"
+        if r.socket_errors:
+            others += f"; {r.socket_errors:,} socket errors"
+        cores = "—" if r.cpu_seconds is None else f"{r.cpu_seconds / r.seconds:.2f} cores"
+        lines.append(
+            f"| {row.endpoint} | {row.connections} | {r.requests_per_second:,.0f} | {each} "
+            f"| {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.ok:,} | {others} | {_cpu(r)} "
+            f"| {cores} |"
+        )
+    if result.problems:
+        lines += ["", "**Not a measurement, or an invariant broken:**", ""]
+        lines += [f"- {problem}" for problem in result.problems]
+    else:
+        lines += ["", "Invariants checked from storage afterwards: all hold."]
+    return lines
+
+
+def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
+    rows = [
+        "| endpoint | calls | calls/s | p50 | p95 | p99 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, values in result.stats.latencies.items():
+        rows.append(
+            f"| {name} | {len(values):,} | {len(values) / result.seconds:,.1f} "
+            f"| {percentile(values, 0.5) * 1000:.1f} ms | {percentile(values, 0.95) * 1000:.1f} ms "
+            f"| {percentile(values, 0.99) * 1000:.1f} ms |"
+        )
+    sold_out = (
+        f"{result.sold_out_seconds:.1f} s"
+        if result.sold_out_seconds
+        else "not sold out (more seats than buyers)"
+    )
+    verdict = "all hold" if not result.violations else "VIOLATED: " + "; ".join(result.violations)
+    lines = [
+        f"- {result.fans:,} fans arriving at {result.rate:,.0f}/s for {result.seats:,} seats; "
+        f"sold {result.stats.bought:,}; time to sell out: {sold_out}; "
+        f"whole run {result.seconds:.1f} s; "
+        "still in line when the last seat sold (or the last fan arrived, if later): "
+        f"{result.stats.unserved:,}; "
+        f"errors {result.stats.errors}.",
+        f"- Invariants checked from storage afterwards: {verdict}.",
+        "",
+        *rows,
+    ]
+    if plot is not None:
+        lines += ["", f"![Waiting and admitted fans during the drop]({plot})"]
+    return lines
+
+
+def memory(result: MemoryResult) -> list[str]:
+    return [
+        f"- Redis: **{result.redis_bytes_per_fan:.0f} bytes per waiting fan** "
+        f"({result.fans:,} fans joined).",
+        f"- App RSS: {result.rss_before / 2**20:.0f} MiB before, "
+        f"**{result.rss_after / 2**20:.0f} MiB with {result.fans:,} fans in line** "
+        "(the per-process mirror of the line included).",
+    ]
