@@ -223,6 +223,26 @@ class Api:
             "/api/v1/payments", json={"reservationId": reservation_id}, headers=headers
         )
 
+    async def bought(
+        self, *, price: int = 10_000, seat: int = 1, show: Show | None = None, name: str = "buyer"
+    ) -> tuple[Fan, Show, int]:
+        """A fan who paid for one seat (their token spent): the fan, the show, the
+        reservation."""
+        show = show or await self.make_show(price=price)
+        fan = await self.admitted_fan(balance=show.price, name=name)
+        rid = (await self.hold(fan, show, seat_number=seat)).json()["reservationId"]
+        r = await self.pay(fan, rid)
+        assert r.status_code == 201, r.text
+        return fan, show, rid
+
+    async def refund(self, fan: Fan, reservation_id: int, key: str | None = None) -> httpx.Response:
+        headers = dict(fan.access)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.client.post(
+            f"/api/v1/reservations/{reservation_id}/refund", headers=headers
+        )
+
 
 @asynccontextmanager
 async def running_api(settings: Any, clock: FakeClock) -> AsyncIterator[Api]:

@@ -14,8 +14,6 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from boxoffice.auth.api import router as users_router
-from boxoffice.auth.tokens import TokenSigner
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
 from boxoffice.catalog.api import seat_maps
@@ -41,9 +39,13 @@ from boxoffice.queue.model import LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import QueueStore
+from boxoffice.refunds.api import admin_router as refunds_admin_router
+from boxoffice.refunds.api import router as refunds_router
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
+from boxoffice.tokens import TokenSigner
+from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import router as wallet_router
 from boxoffice.web import mount_pages
 
@@ -148,9 +150,11 @@ def create_app(
         users_router,
         wallet_router,
         reservations_router,
+        refunds_router,
         payments_router,
         catalog_admin_router,
         queue_admin_router,
+        refunds_admin_router,
         sales_router,
     ):
         app.include_router(router, prefix=API_V1)

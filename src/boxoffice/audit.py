@@ -9,7 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import Database, payments, reservations, seats, wallet_transactions, wallets
+from boxoffice.db import Database
+from boxoffice.tables import payments, reservations, seats, wallet_transactions, wallets
 
 
 async def _ledger_mismatches(conn: AsyncConnection) -> list[str]:
@@ -62,9 +63,16 @@ async def _sales_without_payment(conn: AsyncConnection) -> list[str]:
                 seats, seats.c.sold_reservation_id == payments.c.reservation_id
             )
         )
-        .where((reservations.c.status != "CONFIRMED") | seats.c.id.is_(None))
+        .where(
+            ((reservations.c.status == "CONFIRMED") & seats.c.id.is_(None))
+            | ((reservations.c.status == "REFUNDED") & seats.c.id.is_not(None))
+            | reservations.c.status.not_in(["CONFIRMED", "REFUNDED"])
+        )
     )
-    problems += [f"payment {p}: reservation {r} not confirmed or seat not sold" for p, r in rows]
+    problems += [
+        f"payment {p}: reservation {r} neither sold (confirmed) nor back on sale (refunded)"
+        for p, r in rows
+    ]
     unmatched = await conn.scalars(
         select(payments.c.id)
         .select_from(
@@ -78,7 +86,41 @@ async def _sales_without_payment(conn: AsyncConnection) -> list[str]:
         .having(func.count(wallet_transactions.c.id) != 1)
     )
     problems += [f"payment {p}: not exactly one PAYMENT ledger entry" for p in unmatched]
-    return problems
+    return problems + await _refunds_without_sale(conn)
+
+
+async def _refunds_without_sale(conn: AsyncConnection) -> list[str]:
+    """A refund gives back a payment, once: each REFUNDED reservation has a payment
+    and exactly one REFUND entry, and no REFUND entry is for anything else."""
+    refunds = wallet_transactions.alias("refunds")
+    rows = await conn.execute(
+        select(reservations.c.id, func.count(refunds.c.id), func.count(payments.c.id))
+        .select_from(
+            reservations.outerjoin(
+                refunds,
+                (refunds.c.reservation_id == reservations.c.id) & (refunds.c.type == "REFUND"),
+            ).outerjoin(payments, payments.c.reservation_id == reservations.c.id)
+        )
+        .where(reservations.c.status == "REFUNDED")
+        .group_by(reservations.c.id)
+        .having((func.count(refunds.c.id) != 1) | (func.count(payments.c.id) != 1))
+    )
+    problems = [
+        f"reservation {r}: refunded with {n} REFUND entries, {p} payments" for r, n, p in rows
+    ]
+    strays = await conn.scalars(
+        select(wallet_transactions.c.id)
+        .select_from(
+            wallet_transactions.outerjoin(
+                reservations, reservations.c.id == wallet_transactions.c.reservation_id
+            )
+        )
+        .where(
+            wallet_transactions.c.type == "REFUND",
+            (reservations.c.status != "REFUNDED") | reservations.c.id.is_(None),
+        )
+    )
+    return problems + [f"ledger entry {e}: a REFUND of a reservation not refunded" for e in strays]
 
 
 async def _double_sales(conn: AsyncConnection) -> list[str]:

@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_holds_per_user: int = Field(default=4, ge=1)
     max_charge: int = Field(default=1_000_000, ge=1)
     max_balance: int = Field(default=10_000_000, ge=1)
+    # A fan may refund a paid ticket until this long before the show (the operator
+    # may refund any ticket at any time).
+    refund_cutoff_hours: int = Field(default=24, ge=0)
 
     admission_capacity: int = Field(default=200, ge=0)
     admission_per_minute: int = Field(default=600, ge=0)
@@ -55,9 +58,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1)
     db_statement_timeout_ms: int = Field(default=5_000, ge=100)
     # Connecting to PostgreSQL, and waiting for a pooled connection: past either, the
-    # answer is 503 busy.
+    # answer is 503 busy. The pool wait is longer, for bursts the pool absorbs.
     db_connect_timeout_ms: int = Field(default=2000, ge=50)
-    db_pool_timeout_ms: int = Field(default=2000, ge=50)
+    db_pool_timeout_ms: int = Field(default=5000, ge=50)
     db_retries: int = Field(default=3, ge=0, le=10)
     # How long an instance may answer a seat map or a schedule listing from memory
     # (0: never). Holds are always decided by the database.

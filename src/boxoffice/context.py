@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from boxoffice.auth.tokens import TokenSigner
 from boxoffice.catalog.cache import CatalogCache
 from boxoffice.clock import Clock
 from boxoffice.config import Settings
@@ -13,6 +12,7 @@ from boxoffice.metrics import Metrics
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
+from boxoffice.tokens import TokenSigner
 
 
 @dataclass(slots=True)

@@ -1,6 +1,5 @@
-"""Engine, schema and transactions.
+"""Engines and transactions (the schema is in ``boxoffice.tables``).
 
-The schema is SQLAlchemy Core so the same statements run on SQLite and PostgreSQL.
 On SQLite every writing transaction starts with ``BEGIN IMMEDIATE``: the database
 serialises writers up front instead of failing a reader that later tries to write.
 """
@@ -12,204 +11,14 @@ import hashlib
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    CheckConstraint,
-    Column,
-    DateTime,
-    Dialect,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    event,
-    text,
-)
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.types import TypeDecorator
 
 from boxoffice.config import Settings
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
-Id = BigInteger().with_variant(Integer(), "sqlite")
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in Python; naive UTC on SQLite, timestamptz on PostgreSQL.
-
-    SQLite compares the stored text, which is ordered because every value is
-    written in the same fixed-width format.
-    """
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-users = Table(
-    "users",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("name", String(100), nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-)
-
-wallets = Table(
-    "wallets",
-    metadata,
-    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
-    Column("balance", BigInteger, nullable=False),
-    CheckConstraint("balance >= 0", name="balance_not_negative"),
-)
-
-wallet_transactions = Table(
-    "wallet_transactions",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
-    Column("type", String(16), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("balance_after", BigInteger, nullable=False),
-    Column("reservation_id", Id, nullable=True),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Index("ix_wallet_transactions_user_id_id", "user_id", "id"),
-)
-
-concerts = Table(
-    "concerts",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("title", String(200), nullable=False),
-    Column("venue", String(200), nullable=False),
-)
-
-schedules = Table(
-    "schedules",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("concert_id", Id, ForeignKey("concerts.id"), nullable=False),
-    Column("concert_at", UTCDateTime(), nullable=False),
-    Index("ix_schedules_concert_id_concert_at", "concert_id", "concert_at"),
-)
-
-# A seat carries its own hold: hold_reservation_id and held_until say who holds it
-# until when; sold_reservation_id says who bought it. Whether it is AVAILABLE, HELD
-# or SOLD is derived from these at read time, so a lapsed hold frees the seat at that
-# instant with no job to run.
-seats = Table(
-    "seats",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("schedule_id", Id, ForeignKey("schedules.id"), nullable=False),
-    Column("seat_number", Integer, nullable=False),
-    Column("price", BigInteger, nullable=False),
-    Column("hold_reservation_id", Id, nullable=True),
-    Column("held_until", UTCDateTime(), nullable=True),
-    Column("sold_reservation_id", Id, nullable=True, unique=True),
-    UniqueConstraint("schedule_id", "seat_number", name="uq_seats_schedule_id_seat_number"),
-    CheckConstraint("price >= 0", name="price_not_negative"),
-)
-
-reservations = Table(
-    "reservations",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
-    Column("seat_id", Id, ForeignKey("seats.id"), nullable=False),
-    Column("price", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),
-    Column("held_until", UTCDateTime(), nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("confirmed_at", UTCDateTime(), nullable=True),
-    Index("ix_reservations_user_id_status", "user_id", "status"),
-)
-
-payments = Table(
-    "payments",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("reservation_id", Id, ForeignKey("reservations.id"), nullable=False, unique=True),
-    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
-    Column("amount", BigInteger, nullable=False),
-    Column("paid_at", UTCDateTime(), nullable=False),
-)
-
-idempotency_keys = Table(
-    "idempotency_keys",
-    metadata,
-    Column("user_id", Id, ForeignKey("users.id"), primary_key=True),
-    Column("key", String(255), primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    Column("status_code", Integer, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Index("ix_idempotency_keys_created_at", "created_at"),
-)
-
-# A line's rules as the operator set them, so a waiting-room store that lost its data
-# (or a new one) starts the line again as it was. ``line`` is "default" or
-# "concert-<id>"; ``seeded_at``/``resets`` record when the store last had to start it.
-waiting_rooms = Table(
-    "waiting_rooms",
-    metadata,
-    Column("line", String(40), primary_key=True),
-    Column("concert_id", Id, ForeignKey("concerts.id"), nullable=True, unique=True),
-    Column("capacity", Integer, nullable=False),
-    Column("per_minute", Integer, nullable=False),
-    Column("paused", Boolean, nullable=False),
-    Column("opens_at", UTCDateTime(), nullable=True),
-    Column("draw_seed", String(64), nullable=True),
-    Column("seeded_at", UTCDateTime(), nullable=True),
-    Column("resets", Integer, nullable=False),
-    Column("last_reset_at", UTCDateTime(), nullable=True),
-)
-
-# Each opening's draw: the seed (committed to, by its hash, before the opening) and
-# the pre-queue in the order drawn, so anyone can check the order from the seed.
-line_draws = Table(
-    "line_draws",
-    metadata,
-    Column("id", Id, primary_key=True),
-    Column("line", String(40), ForeignKey("waiting_rooms.line"), nullable=False),
-    Column("opens_at", UTCDateTime(), nullable=False),
-    Column("drawn_at", UTCDateTime(), nullable=False),
-    Column("seed", String(64), nullable=False),
-    Column("entrants", Integer, nullable=False),
-    Column("draw_order", Text, nullable=False),
-    UniqueConstraint("line", "opens_at", name="uq_line_draws_line_opens_at"),
-)
 
 
 def async_url(url: str) -> str:
@@ -249,7 +58,7 @@ class Database:
         sqlite_writers: int = 1,
         statement_timeout_ms: int = 5_000,
         connect_timeout_ms: int = 2_000,
-        pool_timeout_ms: int = 2_000,
+        pool_timeout_ms: int = 5_000,
         retries: int = 3,
     ) -> None:
         self.url = async_url(url)

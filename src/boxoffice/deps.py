@@ -13,10 +13,10 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from boxoffice.auth.tokens import AccessClaims, QueueClaims
 from boxoffice.context import AppContext
 from boxoffice.errors import InvalidToken, ValidationFailed
 from boxoffice.queue.service import QueuePass
+from boxoffice.tokens import AccessClaims, QueueClaims
 
 access_scheme = HTTPBearer(
     scheme_name="AccessToken",

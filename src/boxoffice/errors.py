@@ -145,6 +145,18 @@ class SoldOut(DomainError):
     title = "Sold out"
 
 
+class AlreadyRefunded(DomainError):
+    code = "already_refunded"
+    status = 409
+    title = "The reservation is already refunded"
+
+
+class NotPaid(DomainError):
+    code = "not_paid"
+    status = 409
+    title = "The reservation is not paid"
+
+
 class RefundClosed(DomainError):
     code = "refund_closed"
     status = 409

@@ -11,8 +11,9 @@ from typing import NamedTuple
 import httpx
 from sqlalchemy import insert, select
 
-from boxoffice.auth.tokens import TokenSigner
-from boxoffice.db import Database, users, wallet_transactions, wallets
+from boxoffice.db import Database
+from boxoffice.tables import users, wallet_transactions, wallets
+from boxoffice.tokens import TokenSigner
 from boxoffice_bench.server import ADMIN_TOKEN, SECRET_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

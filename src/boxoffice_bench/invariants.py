@@ -9,7 +9,8 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from boxoffice import audit
-from boxoffice.db import Database, payments, seats
+from boxoffice.db import Database
+from boxoffice.tables import payments, seats
 from boxoffice_bench.server import BenchServer
 
 

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from boxoffice import audit
-from boxoffice.db import Database, payments, reservations
+from boxoffice.db import Database
+from boxoffice.tables import payments, reservations
 from tests.conftest import REDIS_URL
 from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
 from tests.integration.test_multi_instance import Fan, bearer, join, make_show, register

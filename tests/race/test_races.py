@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from boxoffice import audit
 from boxoffice.app import create_app
 from boxoffice.config import Settings
-from boxoffice.db import Database, reservations, seats, wallet_transactions, wallets
-from boxoffice.errors import AlreadyPaid, InsufficientBalance, SeatUnavailable
+from boxoffice.db import Database
+from boxoffice.errors import AlreadyPaid, AlreadyRefunded, InsufficientBalance, SeatUnavailable
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
@@ -31,6 +31,8 @@ from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.repository import Refunded
+from boxoffice.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
 from tests.support import Api, FakeClock, Fan, serve
@@ -342,3 +344,48 @@ async def test_control_read_then_release_answers_204_for_a_paid_hold(
     monkeypatch.setattr(reservations_service, "release", naive_release)
     outcomes = await _release_pay_rounds(api)
     assert (204, 201) in outcomes
+
+
+# --- refunds --------------------------------------------------------------------------
+
+REFUNDERS = 20
+
+
+async def naive_refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded:
+    """Check the ticket is paid, then mark it refunded with no guard on its state."""
+    reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+    assert reservation is not None
+    if reservation.status is not ReservationStatus.CONFIRMED:
+        raise AlreadyRefunded()
+    await asyncio.sleep(0.005)
+    await conn.execute(
+        update(reservations)
+        .where(reservations.c.id == reservation_id)
+        .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
+    )
+    return Refunded(reservation_id, reservation.user_id, reservation.seat_id, reservation.price)
+
+
+async def _refund_race(api: Api) -> tuple[Fan, Counter[int]]:
+    fan, _, rid = await api.bought(price=1_000)
+    answers = await asyncio.gather(*(api.refund(fan, rid) for _ in range(REFUNDERS)))
+    return fan, Counter(r.status_code for r in answers)
+
+
+async def test_concurrent_refunds_of_one_ticket_give_the_money_back_once(
+    api: Api, db: Database
+) -> None:
+    fan, statuses = await _refund_race(api)
+    assert statuses == {200: 1, 409: REFUNDERS - 1}
+    assert await api.balance(fan) == 1_000
+    assert await audit.audit(db) == []
+
+
+@pytest.mark.parametrize("backend", ["production"])  # SQLite runs one writer at a time
+async def test_control_check_then_refund_gives_the_money_back_twice(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reservations_service, "refund", naive_refund)
+    fan, statuses = await _refund_race(api)
+    assert statuses[200] > 1
+    assert await api.balance(fan) > 1_000

@@ -7,7 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert
 
 from boxoffice import audit
-from boxoffice.db import Database, metadata, users, wallet_transactions, wallets
+from boxoffice.db import Database
+from boxoffice.tables import metadata, users, wallet_transactions, wallets
 
 
 async def test_the_migrations_build_exactly_the_declared_schema(db: Database) -> None:

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from boxoffice.auth.tokens import QueueClaims, TokenSigner
 from boxoffice.catalog.model import SeatStatus, is_bookable, seat_status
 from boxoffice.errors import InvalidToken, TokenExpired, ValidationFailed
 from boxoffice.reservations.model import ReservationStatus, is_live_hold, status_at
+from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.wallet.model import EntryType, check_charge_amount, signed_amount
 
 NOW = datetime(2026, 12, 24, 19, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from boxoffice.auth.tokens import QueueClaims, TokenSigner
 from boxoffice.errors import InvalidToken, TokenExpired
+from boxoffice.tokens import QueueClaims, TokenSigner
 
 KEY = "k" * 64  # long enough for HS512, so PyJWT forges without warnings
 NOW = datetime(2026, 12, 24, 19, 0, tzinfo=UTC)

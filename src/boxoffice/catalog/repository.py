@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, func, insert, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.catalog.model import Concert, Schedule, Seat, seat_status
-from boxoffice.db import concerts, schedules, seats
 from boxoffice.holds import no_live_hold
+from boxoffice.tables import concerts, schedules, seats
 
 
 def seat_is_free(now: datetime) -> ColumnElement[bool]:
@@ -88,7 +88,9 @@ async def bookable_schedules(
     end: datetime | None,
 ) -> list[Schedule]:
     query = _schedule_query(now).where(
-        schedules.c.concert_id == concert_id, schedules.c.concert_at > now
+        schedules.c.concert_id == concert_id,
+        schedules.c.concert_at > now,
+        schedules.c.cancelled_at.is_(None),
     )
     if start is not None:
         query = query.where(schedules.c.concert_at >= start)
@@ -102,7 +104,11 @@ async def get_schedule(
     conn: AsyncConnection, *, schedule_id: int, now: datetime
 ) -> Schedule | None:
     row = (
-        await conn.execute(_schedule_query(now).where(schedules.c.id == schedule_id))
+        await conn.execute(
+            _schedule_query(now).where(
+                schedules.c.id == schedule_id, schedules.c.cancelled_at.is_(None)
+            )
+        )
     ).one_or_none()
     return None if row is None else _schedule(row)
 
@@ -134,3 +140,25 @@ async def seats_of(conn: AsyncConnection, *, schedule_id: int, now: datetime) ->
 
 async def count_concerts(conn: AsyncConnection) -> int:
     return int((await conn.execute(select(func.count()).select_from(concerts))).scalar_one())
+
+
+async def cancel_schedule(
+    conn: AsyncConnection, *, schedule_id: int, now: datetime
+) -> tuple[int, datetime] | None:
+    """Mark the schedule cancelled (once: a second call keeps the first time), holding
+    its row until the caller's transaction ends; its concert and when, or None."""
+    row = (
+        await conn.execute(
+            select(schedules.c.concert_id, schedules.c.cancelled_at)
+            .where(schedules.c.id == schedule_id)
+            .with_for_update()
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    if row.cancelled_at is not None:
+        return row.concert_id, row.cancelled_at
+    await conn.execute(
+        update(schedules).where(schedules.c.id == schedule_id).values(cancelled_at=now)
+    )
+    return row.concert_id, now

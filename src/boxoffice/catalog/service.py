@@ -89,3 +89,14 @@ async def add_schedule(
 async def is_empty(*, db: Database) -> bool:
     async with db.read() as conn:
         return await repository.count_concerts(conn) == 0
+
+
+async def cancel_schedule(
+    conn: AsyncConnection, *, schedule_id: int, now: datetime
+) -> tuple[int, datetime]:
+    """Take a schedule off sale for good, inside the caller's transaction: its concert
+    and when it was cancelled (the first time, if it already was)."""
+    cancelled = await repository.cancel_schedule(conn, schedule_id=schedule_id, now=now)
+    if cancelled is None:
+        raise ScheduleNotFound(f"no schedule {schedule_id}")
+    return cancelled

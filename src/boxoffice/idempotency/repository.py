@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import idempotency_keys as keys
+from boxoffice.tables import idempotency_keys as keys
 
 
 @dataclass(frozen=True, slots=True)

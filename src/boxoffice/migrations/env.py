@@ -8,7 +8,8 @@ from alembic import context
 from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from boxoffice.db import async_url, metadata
+from boxoffice.db import async_url
+from boxoffice.tables import metadata
 
 config = context.config
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import payments
+from boxoffice.tables import payments
 
 
 async def add(

@@ -9,7 +9,6 @@ from datetime import datetime
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.auth.tokens import QueueClaims
 from boxoffice.db import Database
 from boxoffice.errors import TokenExpired
 from boxoffice.idempotency import service as idempotency
@@ -18,6 +17,7 @@ from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
+from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 
 _adapter = TypeAdapter(PaymentResult)

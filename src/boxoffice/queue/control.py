@@ -140,7 +140,10 @@ class LineControl:
                     await repository.mark_seeded(conn, line=line, now=self._clock())
             return changed
 
-        self._lines.known(await self._db.run(work))
+        stored = await self._db.run(work)
+        self._lines.known(stored)
+        if concert_id is not None:
+            await self._update_supply({concert_id: stored})
         return await self.view(line=line)
 
     def _changed(
@@ -178,14 +181,13 @@ class LineControl:
         counts: dict[str, LineStats] = {}
         for line in self._lines.all():
             counts[line] = await self._lines.run(line, partial(self._store.advance, line=line))
-        await self._update_supply()
+        await self._update_supply(self._lines.concert_lines())
         await self._record_draws()
         return counts
 
-    async def _update_supply(self) -> None:
+    async def _update_supply(self, by_concert: dict[int, StoredLine]) -> None:
         """Tell each concert's line how many seats are left, and close it once every
         seat of its schedules still to come is sold."""
-        by_concert = self._lines.concert_lines()
         if not by_concert:
             return
         async with self._db.read() as conn:

@@ -10,7 +10,7 @@ from sqlalchemy import Row, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import line_draws, schedules, seats, waiting_rooms
+from boxoffice.tables import line_draws, schedules, seats, waiting_rooms
 
 
 @dataclass(frozen=True, slots=True)

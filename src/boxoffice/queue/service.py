@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from boxoffice.auth.tokens import QueueClaims, TokenSigner, new_jti
 from boxoffice.catalog import service as catalog
 from boxoffice.clock import from_epoch
 from boxoffice.db import Database
@@ -21,6 +20,7 @@ from boxoffice.queue.model import (
     poll_after,
 )
 from boxoffice.queue.store import QueueStore, Seen
+from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
 
 GONE = "the queue token is no longer live: it lapsed, was used, or left"
 

@@ -14,6 +14,7 @@ class ReservationStatus(StrEnum):
     CONFIRMED = "CONFIRMED"
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class Reservation:
     price: int
     status: ReservationStatus
     held_until: datetime
+    show_cancelled: bool = False
 
     def as_of(self, now: datetime) -> Reservation:
         """The reservation as a fan sees it at ``now``: an unpaid hold past its time

@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import concerts, reservations, schedules, seats
 from boxoffice.holds import live_hold, no_live_hold
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.tables import concerts, reservations, schedules, seats
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +38,21 @@ async def find_seat(
 class ScheduleRef:
     concert_id: int
     concert_at: datetime
+    cancelled: bool
 
 
 async def schedule_of(conn: AsyncConnection, *, schedule_id: int) -> ScheduleRef | None:
     row = (
         await conn.execute(
-            select(schedules.c.concert_id, schedules.c.concert_at).where(
+            select(schedules.c.concert_id, schedules.c.concert_at, schedules.c.cancelled_at).where(
                 schedules.c.id == schedule_id
             )
         )
     ).one_or_none()
-    return (
-        None if row is None else ScheduleRef(concert_id=row.concert_id, concert_at=row.concert_at)
-    )
+    if row is None:
+        return None
+    cancelled = row.cancelled_at is not None
+    return ScheduleRef(concert_id=row.concert_id, concert_at=row.concert_at, cancelled=cancelled)
 
 
 async def count_live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
@@ -113,6 +115,7 @@ async def get(conn: AsyncConnection, *, reservation_id: int) -> Reservation | No
                 seats.c.seat_number,
                 schedules.c.id.label("schedule_id"),
                 schedules.c.concert_at,
+                schedules.c.cancelled_at,
                 concerts.c.id.label("concert_id"),
                 concerts.c.title,
             )
@@ -138,6 +141,7 @@ async def get(conn: AsyncConnection, *, reservation_id: int) -> Reservation | No
         price=row.price,
         status=ReservationStatus(row.status),
         held_until=row.held_until,
+        show_cancelled=row.cancelled_at is not None,
     )
 
 
@@ -195,3 +199,99 @@ async def sell_seat(
         .values(sold_reservation_id=reservation_id, hold_reservation_id=None, held_until=None)
     )
     return result.rowcount == 1
+
+
+@dataclass(frozen=True, slots=True)
+class Refunded:
+    reservation_id: int
+    user_id: int
+    seat_id: int
+    price: int
+
+
+async def refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded | None:
+    """Mark a paid reservation refunded and put its seat back on sale; None if it was
+    not CONFIRMED (the UPDATE's guard is what makes a refund happen once)."""
+    row = (
+        await conn.execute(
+            update(reservations)
+            .where(
+                reservations.c.id == reservation_id,
+                reservations.c.status == ReservationStatus.CONFIRMED.value,
+            )
+            .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
+            .returning(reservations.c.user_id, reservations.c.seat_id, reservations.c.price)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    await _unsell(conn, seat_ids=[row.seat_id], reservation_ids=[reservation_id])
+    return Refunded(reservation_id, row.user_id, row.seat_id, row.price)
+
+
+def _of_schedule(schedule_id: int) -> ColumnElement[bool]:
+    return reservations.c.seat_id.in_(select(seats.c.id).where(seats.c.schedule_id == schedule_id))
+
+
+async def refund_schedule(
+    conn: AsyncConnection, *, schedule_id: int, now: datetime
+) -> list[Refunded]:
+    """Refund every paid reservation of a schedule and release its holds, all seats
+    back on sale; what this call refunded (nothing, when called again)."""
+    await conn.execute(
+        update(seats)
+        .where(seats.c.schedule_id == schedule_id)
+        .values(hold_reservation_id=None, held_until=None)
+    )
+    await conn.execute(
+        update(reservations)
+        .where(_of_schedule(schedule_id), reservations.c.status == ReservationStatus.HELD.value)
+        .values(status=ReservationStatus.CANCELLED.value)
+    )
+    rows = (
+        await conn.execute(
+            update(reservations)
+            .where(
+                _of_schedule(schedule_id),
+                reservations.c.status == ReservationStatus.CONFIRMED.value,
+            )
+            .values(status=ReservationStatus.REFUNDED.value, refunded_at=now)
+            .returning(
+                reservations.c.id,
+                reservations.c.user_id,
+                reservations.c.seat_id,
+                reservations.c.price,
+            )
+        )
+    ).all()
+    refunded = [Refunded(r.id, r.user_id, r.seat_id, r.price) for r in rows]
+    await _unsell(
+        conn,
+        seat_ids=[r.seat_id for r in refunded],
+        reservation_ids=[r.reservation_id for r in refunded],
+    )
+    return sorted(refunded, key=lambda r: r.reservation_id)
+
+
+async def _unsell(
+    conn: AsyncConnection, *, seat_ids: list[int], reservation_ids: list[int]
+) -> None:
+    if seat_ids:
+        await conn.execute(
+            update(seats)
+            .where(seats.c.id.in_(seat_ids), seats.c.sold_reservation_id.in_(reservation_ids))
+            .values(sold_reservation_id=None)
+        )
+
+
+async def refunded_of_schedule(conn: AsyncConnection, *, schedule_id: int) -> tuple[int, int]:
+    """How many of a schedule's reservations were refunded, and for how much."""
+    row = (
+        await conn.execute(
+            select(func.count(), func.coalesce(func.sum(reservations.c.price), 0)).where(
+                _of_schedule(schedule_id),
+                reservations.c.status == ReservationStatus.REFUNDED.value,
+            )
+        )
+    ).one()
+    return int(row[0]), int(row[1])

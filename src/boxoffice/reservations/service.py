@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.auth import service as users
 from boxoffice.catalog.model import is_bookable
 from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
+    AlreadyRefunded,
     HoldExpired,
     HoldLimitReached,
+    NotPaid,
     ReservationNotFound,
     ScheduleNotFound,
     SeatNotFound,
@@ -23,6 +24,8 @@ from boxoffice.errors import (
 from boxoffice.holds import is_live_hold
 from boxoffice.reservations import repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.repository import Refunded
+from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).
 ConcertCheck = Callable[[int], None]
@@ -43,7 +46,11 @@ async def hold_seat(
     async def work(conn: AsyncConnection) -> Reservation:
         await users.lock_user(conn, user_id=user_id)
         schedule = await repository.schedule_of(conn, schedule_id=schedule_id)
-        if schedule is None or not is_bookable(concert_at=schedule.concert_at, now=now):
+        if (
+            schedule is None
+            or schedule.cancelled
+            or not is_bookable(concert_at=schedule.concert_at, now=now)
+        ):
             raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
         check_concert(schedule.concert_id)
         seat = await repository.find_seat(
@@ -117,6 +124,10 @@ async def confirm(
     check_concert(reservation.concert_id)
     if reservation.status is ReservationStatus.CONFIRMED:
         raise AlreadyPaid(f"reservation {reservation_id} is already paid")
+    if reservation.status is ReservationStatus.REFUNDED:
+        raise AlreadyPaid(f"reservation {reservation_id} was paid and refunded")
+    if reservation.show_cancelled:
+        raise HoldExpired(f"the show of reservation {reservation_id} was cancelled")
     if reservation.status is ReservationStatus.CANCELLED or not is_live_hold(
         held_until=reservation.held_until, now=now
     ):
@@ -144,3 +155,32 @@ async def confirm(
 async def live_holds(conn: AsyncConnection, *, user_id: int, now: datetime) -> int:
     """How many live holds the user has left, inside the caller's transaction."""
     return await repository.count_live_holds(conn, user_id=user_id, now=now)
+
+
+async def find(conn: AsyncConnection, *, reservation_id: int) -> Reservation | None:
+    """A reservation by id, whoever owns it, inside the caller's transaction."""
+    return await repository.get(conn, reservation_id=reservation_id)
+
+
+async def refund(conn: AsyncConnection, *, reservation_id: int, now: datetime) -> Refunded:
+    """Turn a sale back into an AVAILABLE seat, inside the caller's transaction. Of two
+    refunds of one reservation, however they race, one finds it CONFIRMED."""
+    refunded = await repository.refund(conn, reservation_id=reservation_id, now=now)
+    if refunded is not None:
+        return refunded
+    again = await repository.get(conn, reservation_id=reservation_id)
+    if again is not None and again.status is ReservationStatus.REFUNDED:
+        raise AlreadyRefunded(f"reservation {reservation_id} is already refunded")
+    raise NotPaid(f"reservation {reservation_id} is not paid, so there is nothing to refund")
+
+
+async def refund_schedule(
+    conn: AsyncConnection, *, schedule_id: int, now: datetime
+) -> list[Refunded]:
+    """Refund every paid seat of a schedule and release its holds, inside the caller's
+    transaction; what this call refunded (nothing, the second time)."""
+    return await repository.refund_schedule(conn, schedule_id=schedule_id, now=now)
+
+
+async def refunded_of_schedule(conn: AsyncConnection, *, schedule_id: int) -> tuple[int, int]:
+    return await repository.refunded_of_schedule(conn, schedule_id=schedule_id)

@@ -12,9 +12,9 @@ from sqlalchemy import Select, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.catalog.repository import seat_is_free
-from boxoffice.db import concerts, payments, reservations, schedules, seats
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.sales.model import ConcertSales, ScheduleSales
+from boxoffice.tables import concerts, payments, reservations, schedules, seats
 
 
 async def concerts_with_sales(conn: AsyncConnection, *, now: datetime) -> list[ConcertSales]:

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import wallet_transactions as ledger
-from boxoffice.db import wallets
+from boxoffice.tables import wallet_transactions as ledger
+from boxoffice.tables import wallets
 from boxoffice.wallet.model import EntryType, LedgerEntry
 
 
@@ -32,6 +32,17 @@ async def credit(conn: AsyncConnection, *, user_id: int, amount: int, ceiling: i
     )
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
+
+
+async def give_back(conn: AsyncConnection, *, user_id: int, amount: int) -> int:
+    """Add ``amount`` whatever the ceiling (money coming back is not a new charge)."""
+    result = await conn.execute(
+        update(wallets)
+        .where(wallets.c.user_id == user_id)
+        .values(balance=wallets.c.balance + amount)
+        .returning(wallets.c.balance)
+    )
+    return int(result.scalar_one())
 
 
 async def debit(conn: AsyncConnection, *, user_id: int, amount: int) -> int | None:

@@ -98,6 +98,24 @@ async def pay_from(
     return balance
 
 
+async def refund_to(
+    conn: AsyncConnection, *, user_id: int, amount: int, reservation_id: int, now: datetime
+) -> tuple[int, int]:
+    """Give a payment back and record it: the new balance and the ledger entry's id.
+    The balance ceiling does not apply. Part of the caller's transaction."""
+    balance = await repository.give_back(conn, user_id=user_id, amount=amount)
+    entry_id = await repository.add_entry(
+        conn,
+        user_id=user_id,
+        entry_type=EntryType.REFUND,
+        amount=signed_amount(EntryType.REFUND, amount),
+        balance_after=balance,
+        reservation_id=reservation_id,
+        now=now,
+    )
+    return balance, entry_id
+
+
 async def history(*, db: Database, user_id: int, limit: int) -> list[LedgerEntry]:
     async with db.read() as conn:
         return await repository.entries(conn, user_id=user_id, limit=limit)

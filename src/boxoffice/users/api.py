@@ -4,10 +4,10 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 
-from boxoffice.auth import service
-from boxoffice.auth.schemas import UserCreate, UserCreated
 from boxoffice.deps import Ctx, Now
 from boxoffice.errors import documented
+from boxoffice.users import service
+from boxoffice.users.schemas import UserCreate, UserCreated
 
 router = APIRouter(tags=["users"])
 

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.auth import repository
-from boxoffice.auth.tokens import TokenSigner
 from boxoffice.db import Database
 from boxoffice.errors import UserNotFound
+from boxoffice.tokens import TokenSigner
+from boxoffice.users import repository
 from boxoffice.wallet import service as wallet_service
 
 

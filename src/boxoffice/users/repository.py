@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import users
+from boxoffice.tables import users
 
 
 async def add_user(conn: AsyncConnection, *, name: str, now: datetime) -> int:
