@@ -20,7 +20,7 @@ from redis import Redis
 from boxoffice.queue.redis_store import CLOCK_NOW_KEY
 from boxoffice.queue.scripts import LineKeys
 
-ADMIN_TOKEN = "admin-test-token"
+ADMIN_TOKEN = "admin-test-token-0123456789"
 SECRET_KEY = "test-secret-key-that-is-long-enough"
 
 

@@ -26,6 +26,7 @@ from boxoffice.db import Database
 from boxoffice.deps import Ctx
 from boxoffice.errors import Busy
 from boxoffice.idempotency import service as idempotency
+from boxoffice.limits import install_limits
 from boxoffice.metrics import Metrics, MetricsMiddleware
 from boxoffice.openapi import document_busy
 from boxoffice.payments.api import router as payments_router
@@ -139,6 +140,7 @@ def create_app(
 
     app = FastAPI(title="boxoffice", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.ctx = ctx
+    install_limits(app, settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's

@@ -13,13 +13,11 @@ from pydantic import ValidationError
 
 from boxoffice import migrations
 from boxoffice.clock import utcnow
-from boxoffice.config import Settings
+from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
 from boxoffice.db import Database
 from boxoffice.demo import load_demo, load_demo_if_empty
 
 log = logging.getLogger("boxoffice")
-
-GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 def _settings() -> Settings:
@@ -55,8 +53,7 @@ def cmd_demo_data(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    import uvicorn
-
+    from boxoffice import server
     from boxoffice.app import create_app, settle
 
     if workers > 1 and not settings.redis_url:
@@ -70,25 +67,18 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
         created = asyncio.run(_demo(settings, only_if_empty=True))
         if created:
             print(f"boxoffice: empty catalog, loaded {created} demo schedules")
-    if settings.admin_token == Settings.model_fields["admin_token"].default:
+    if settings.admin_token == DEFAULT_ADMIN_TOKEN:
         print(
             "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
             "before exposing this server"
         )
-    common = {
-        "host": host,
-        "port": port,
-        "log_level": "info",
-        "access_log": settings.access_log,
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
-    }
     if workers == 1:
-        uvicorn.run(settle(create_app(settings)), **common)  # type: ignore[arg-type]
+        server.run(settle(create_app(settings)), settings, host=host, port=port)
         return
     # Workers build their own Settings from the environment; they must all sign
     # tokens with one key, so a key made up here is handed down to them.
     os.environ["BOXOFFICE_SECRET_KEY"] = settings.secret_key
-    uvicorn.run("boxoffice.app:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+    server.run(server.WORKER_APP, settings, host=host, port=port, workers=workers)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,6 +7,11 @@ import secrets
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Printed in the README, so anyone may know it: the embedded shape starts with it (and
+# says so), the production shape refuses it.
+DEFAULT_ADMIN_TOKEN = "change-me-admin-token"
+MIN_ADMIN_TOKEN_LENGTH = 24
+
 
 def _random_secret() -> str:
     return secrets.token_urlsafe(32)
@@ -28,7 +33,9 @@ class Settings(BaseSettings):
     # Unset, the embedded shape makes up a key per process (tokens then do not
     # survive a restart); with PostgreSQL it must be set, see _secret_key_required.
     secret_key: str = ""
-    admin_token: str = "change-me-admin-token"
+    # The operator's bearer token; with PostgreSQL it must be a real one, see
+    # _admin_token_required.
+    admin_token: str = DEFAULT_ADMIN_TOKEN
 
     hold_seconds: int = Field(default=300, ge=1)
     max_holds_per_user: int = Field(default=4, ge=1)
@@ -67,6 +74,31 @@ class Settings(BaseSettings):
     # measures it); /metrics counts every route either way.
     access_log: bool = True
 
+    # What one client may send or hold open; each case gets its answer and, but for an
+    # idle connection, a closed connection. Every body here is a small JSON document
+    # (the largest, a concert with a 200-character title and venue, is under 5 KiB
+    # even with every character escaped), so 16 KiB is room enough; a body past it
+    # is refused from its Content-Length before it is read (413), or cut off when it
+    # passes the limit while streaming.
+    max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    # A request line and headers past this answer 431. A fan's browser sends about
+    # 1 KiB (the bearer token is 300 bytes); nginx allows 8 KiB a line by default.
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    max_headers: int = Field(default=100, ge=10)
+    # A request head (or a new connection's first one) must arrive whole within this;
+    # a head sent slowly or not at all holds a connection for nothing.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # The body must arrive within this of its head (408 otherwise).
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # An idle connection between requests is closed after this. Longer than the
+    # longest poll interval (15 s), so a polling fan keeps one connection.
+    keep_alive_seconds: int = Field(default=20, ge=1)
+    # Open connections per process; one more is closed as soon as it is accepted, so
+    # a flood of connections cannot take the file descriptors the database and Redis
+    # need. serve raises the process's open-file limit to fit, as far as the system
+    # allows, and lowers this to fit otherwise.
+    max_connections: int = Field(default=10_000, ge=1)
+
     @property
     def uses_postgres(self) -> bool:
         return self.database_url.startswith("postgres")
@@ -83,6 +115,23 @@ class Settings(BaseSettings):
         elif len(self.secret_key) < 32:
             # HS256 wants a key at least as long as its 32-byte hash.
             raise ValueError("BOXOFFICE_SECRET_KEY must be at least 32 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _admin_token_required(self) -> Settings:
+        # The embedded shape keeps the default (serve warns about it); the production
+        # shape faces the internet, where the README's token would pause the sale.
+        if self.uses_postgres:
+            if self.admin_token == DEFAULT_ADMIN_TOKEN:
+                raise ValueError(
+                    "BOXOFFICE_ADMIN_TOKEN must be set when the database is PostgreSQL: "
+                    "the default one is printed in the README"
+                )
+            if len(self.admin_token) < MIN_ADMIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"BOXOFFICE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} "
+                    "characters when the database is PostgreSQL"
+                )
         return self
 
     @field_validator("database_url")

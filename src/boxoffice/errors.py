@@ -139,6 +139,18 @@ class PayloadTooLarge(DomainError):
     title = "The request body is too large"
 
 
+class RequestTimedOut(DomainError):
+    code = "request_timeout"
+    status = 408
+    title = "The request did not arrive in time"
+
+
+class HeadersTooLarge(DomainError):
+    code = "headers_too_large"
+    status = 431
+    title = "The request headers are too large"
+
+
 class SoldOut(DomainError):
     code = "sold_out"
     status = 409

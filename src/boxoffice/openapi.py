@@ -17,9 +17,17 @@ BUSY_RESPONSE = {
 }
 
 
+TOO_LARGE_RESPONSE = {
+    "description": "Problem code `payload_too_large`: the body is larger than "
+    "`BOXOFFICE_MAX_BODY_BYTES` (refused before it is read when its length is given).",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
 def document_busy(app: FastAPI) -> None:
-    """Say once, in ``components.responses``, that any endpoint may answer 503 ``busy``,
-    and refer every operation to it."""
+    """Say once, in ``components.responses``, that any endpoint may answer 503 ``busy``
+    (and any that takes a body, 413 ``payload_too_large``), and refer every operation
+    to it."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -31,12 +39,14 @@ def document_busy(app: FastAPI) -> None:
             )
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {}).setdefault("Problem", Problem.model_json_schema())
-            components.setdefault("responses", {})[Busy.code.title()] = BUSY_RESPONSE
+            responses = components.setdefault("responses", {})
+            responses["Busy"], responses["PayloadTooLarge"] = BUSY_RESPONSE, TOO_LARGE_RESPONSE
             for operations in schema.get("paths", {}).values():
                 for operation in operations.values():
-                    operation.setdefault("responses", {})[str(Busy.status)] = {
-                        "$ref": f"#/components/responses/{Busy.code.title()}"
-                    }
+                    answers = operation.setdefault("responses", {})
+                    answers[str(Busy.status)] = {"$ref": "#/components/responses/Busy"}
+                    if "requestBody" in operation:
+                        answers["413"] = {"$ref": "#/components/responses/PayloadTooLarge"}
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from boxoffice import migrations
 from boxoffice.app import create_app, settle
 from boxoffice.config import Settings
+from boxoffice.server import run as run_server
 
 CEILING_PATH = "/bench/ceiling"
 CEILING_BODY = {
@@ -30,7 +31,6 @@ CEILING_BODY = {
     "expiresAt": "2026-12-24T19:00:00.123456Z",
 }
 # As `boxoffice serve` stops (cli.py).
-GRACEFUL_SHUTDOWN_SECONDS = 30
 
 
 async def ceiling() -> dict[str, object]:
@@ -67,19 +67,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     migrations.upgrade(settings.database_url)
     if args.migrate_only:
         return
-    import uvicorn
-
-    # The one place to switch to `boxoffice.server.run(app, settings, host=..., port=...,
-    # workers=1)` once boxoffice has it: until then, uvicorn with the options that
-    # `boxoffice serve` gives it (cli.py, cmd_serve).
-    uvicorn.run(
-        bench_app(settings),
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-    )
+    # The way `boxoffice serve` runs an app: the same server, limits and deadlines.
+    run_server(bench_app(settings), settings, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

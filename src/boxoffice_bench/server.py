@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from boxoffice.db import async_url
 
 SECRET_KEY = "benchmark-secret-key-0123456789abcdef"
-ADMIN_TOKEN = "benchmark-admin-token"
+ADMIN_TOKEN = "benchmark-admin-token-0123456789"
 # How long the server must stay (nearly) idle before a measurement starts, and how
 # much CPU counts as idle: what set-up left behind (the line's mirror taking in a
 # thousand admissions, say) should not be billed to the requests measured next.

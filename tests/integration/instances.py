@@ -87,7 +87,7 @@ def instance_env(
             "BOXOFFICE_REDIS_URL": redis_url,
             "BOXOFFICE_REDIS_PREFIX": redis_prefix,
             "BOXOFFICE_SECRET_KEY": "multi-instance-test-secret-key-0123456789",
-            "BOXOFFICE_ADMIN_TOKEN": "admin-test-token",
+            "BOXOFFICE_ADMIN_TOKEN": "admin-test-token-0123456789",
             "BOXOFFICE_LOAD_DEMO_DATA": "false",
         }
     )

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import signal
+import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from boxoffice_bench.server import wait_ready
 from tests.conftest import REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port, instance_env
+
+# PostgreSQL wants a real admin token.
+ADMIN_TOKEN = "serve-test-admin-token-0123456789"
+# A serve that is going to exit does so in seconds; one that hangs fails the test here.
+HANG = 60
 
 
 def test_several_workers_are_refused_without_redis(tmp_path: Path) -> None:
@@ -62,7 +71,12 @@ def test_several_workers_share_one_line_through_redis(
     postgres_url: str, redis_prefix: str, tmp_path: Path
 ) -> None:
     port = free_port()
-    env = instance_env(database_url=postgres_url, redis_url=REDIS_URL, redis_prefix=redis_prefix)
+    env = instance_env(
+        database_url=postgres_url,
+        redis_url=REDIS_URL,
+        redis_prefix=redis_prefix,
+        admin_token=ADMIN_TOKEN,
+    )
     log = tmp_path / "serve.log"
     with serving(["--workers", "2", "--port", str(port)], env, log) as (url, proc):
         access = httpx.post(f"{url}/api/v1/users", json={"name": "w"}).json()["accessToken"]
@@ -91,3 +105,124 @@ def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
     text = log.read_text()
     assert "Application shutdown complete" in text
     assert "/api/v1/concerts" not in text
+
+
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    env = instance_env(database_url=f"sqlite:///{tmp_path}/x.db", redis_url="", redis_prefix="x:")
+    del env["BOXOFFICE_REDIS_URL"]
+    return env
+
+
+def production_env(postgres_url: str, redis_prefix: str) -> dict[str, str]:
+    """PostgreSQL and Redis, with the status mirror and its background tasks on."""
+    return instance_env(
+        database_url=postgres_url,
+        redis_url=REDIS_URL,
+        redis_prefix=redis_prefix,
+        admin_token=ADMIN_TOKEN,
+        queue_status_mirror="true",
+    )
+
+
+@contextmanager
+def taken_port() -> Iterator[int]:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])
+
+
+def serve_on_a_taken_port(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    with taken_port() as port:
+        result = subprocess.run(
+            [BOXOFFICE, "serve", "--port", str(port), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=HANG,
+        )
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in result.stderr
+    return result
+
+
+def test_serve_on_a_taken_port_exits_non_zero_in_the_embedded_shape(tmp_path: Path) -> None:
+    result = serve_on_a_taken_port(embedded_env(tmp_path))
+    assert result.returncode != 0
+    # It never got as far as starting the app.
+    assert "Waiting for application startup" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_taken_port_exits_non_zero_with_postgresql_redis_and_the_mirror(
+    postgres_url: str, redis_prefix: str, workers: str
+) -> None:
+    result = serve_on_a_taken_port(production_env(postgres_url, redis_prefix), "--workers", workers)
+    assert result.returncode != 0
+    assert "Waiting for application startup" not in result.stderr
+
+
+def test_sigterm_stops_a_serving_instance_with_the_mirror_on(
+    postgres_url: str, redis_prefix: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "serve.log"
+    env = production_env(postgres_url, redis_prefix)
+    with serving(["--port", str(free_port())], env, log) as (url, proc):
+        access = httpx.post(f"{url}/api/v1/users", json={"name": "t"}).json()["accessToken"]
+        joined = httpx.post(
+            f"{url}/api/v1/queue/tokens", headers={"Authorization": f"Bearer {access}"}
+        )
+        assert joined.status_code == 201, joined.text
+        proc.send_signal(signal.SIGTERM)
+        # uvicorn ends a graceful shutdown by re-raising the signal it caught.
+        assert proc.wait(timeout=HANG) in (0, -signal.SIGTERM)
+    assert "Application shutdown complete" in log.read_text()
+
+
+# An app whose shutdown never ends: its background task swallows the cancellation
+# meant to stop it (as a Redis command cancelled at the wrong instant does under
+# Python 3.11), so the lifespan waits for it forever.
+STUBBORN_APP = """
+import asyncio, sys
+from contextlib import asynccontextmanager
+from fastapi import FastAPI
+from boxoffice import server
+from boxoffice.config import Settings
+
+server.SHUTDOWN_DEADLINE_SECONDS = 1.0
+
+async def stubborn():
+    while True:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
+
+@asynccontextmanager
+async def lifespan(app):
+    task = asyncio.create_task(stubborn())
+    print("started", flush=True)
+    yield
+    task.cancel()
+    await task
+
+settings = Settings(database_url=sys.argv[2])
+server.run(FastAPI(lifespan=lifespan), settings, host="127.0.0.1", port=int(sys.argv[1]))
+"""
+
+
+def test_a_shutdown_that_never_ends_still_ends_the_process_non_zero(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", STUBBORN_APP, str(free_port()), f"sqlite:///{tmp_path}/x.db"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "started\n"
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=HANG)
+    finally:
+        proc.kill()
+    assert proc.returncode == 3
+    assert "the app did not finish shutting down within 1 s; exiting" in stderr

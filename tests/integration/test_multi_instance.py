@@ -22,7 +22,7 @@ from tests.integration.instances import Instance, gather_limited, instance_env, 
 JOINERS = 2_000
 CAPACITY = 50
 HOLDERS = 1_000
-ADMIN = {"Authorization": "Bearer admin-test-token"}
+ADMIN = {"Authorization": "Bearer admin-test-token-0123456789"}
 
 
 @dataclass
