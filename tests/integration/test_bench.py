@@ -15,8 +15,10 @@ from redis import Redis
 
 from boxoffice.app import create_app
 from boxoffice.config import Settings
+from boxoffice.queue.model import DEFAULT_LINE, draw_rank
+from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench.drop import run_drop
-from boxoffice_bench.invariants import check_invariants
+from boxoffice_bench.invariants import admission_order, check_invariants, draw_problems
 from boxoffice_bench.report import rewrite_section
 from boxoffice_bench.serve import CEILING_BODY, CEILING_PATH, bench_app
 from boxoffice_bench.server import BenchServer
@@ -98,11 +100,46 @@ def test_a_small_drop_sells_out_with_every_invariant_holding(bench_server: Bench
 async def test_the_invariant_check_catches_an_admission_out_of_order(
     bench_server: BenchServer,
 ) -> None:
+    events = LineKeys.of(bench_server.prefix, DEFAULT_LINE).events
     client = Redis.from_url(REDIS_URL)
+    for seq in (1, 2, 3):
+        client.xadd(events, {"e": "j", "u": seq, "s": seq, "p": seq})
     for seq in (1, 3, 2):
-        client.xadd(bench_server.prefix + "events", {"e": "a", "u": seq, "s": seq, "t": 0})
+        client.xadd(events, {"e": "a", "u": seq, "s": seq, "t": 0})
     client.close()
-    assert await check_invariants(bench_server) == ["1 admissions out of arrival order"]
+    assert await check_invariants(bench_server) == [
+        f"line {DEFAULT_LINE}: 1 admissions out of line order"
+    ]
+
+
+def test_the_pre_queue_is_admitted_in_draw_order_then_by_arrival() -> None:
+    # Fans 7 and 8 joined before the opening (draw ranks), fans 9 and 10 after it.
+    joins = [("7", "1", 0.6), ("8", "2", 0.2), ("9", "3", 3.0), ("10", "4", 4.0)]
+    events = [{"e": "j", "u": u, "s": s, "p": str(p)} for u, s, p in joins]
+
+    def admitted(*users: str) -> list[dict[str, str]]:
+        seq = {u: s for u, s, _ in joins}
+        return [{"e": "a", "u": u, "s": seq[u], "t": "0"} for u in users]
+
+    assert admission_order(events + admitted("8", "7", "9", "10")) == []
+    assert admission_order(events + admitted("7", "8", "9", "10")) == [
+        "1 admissions out of line order"
+    ]
+    assert admission_order(events + admitted("8", "9", "7")) == ["1 admissions out of line order"]
+
+
+def test_a_draw_out_of_its_seeds_order_or_with_a_fan_twice_is_caught() -> None:
+    seed, fans = "abc", [11, 12, 13, 14]
+    drawn = sorted(fans, key=lambda u: (draw_rank(seed, u), str(u)))
+    assert draw_problems(seed, 4, ",".join(map(str, drawn))) == []
+    assert draw_problems(seed, 4, ",".join(map(str, reversed(drawn)))) == [
+        "the draw's order is not the one its seed gives"
+    ]
+    twice = [drawn[0], *drawn]
+    assert "1 fans drawn more than once" in draw_problems(seed, 5, ",".join(map(str, twice)))
+    assert draw_problems(seed, 3, ",".join(map(str, drawn))) == [
+        "the draw lists 4 fans but records 3 entrants"
+    ]
 
 
 def test_bench_writes_has_its_own_help() -> None:
