@@ -10,7 +10,7 @@ SCENARIOS = ("all", "hot-path", "writes", "drop", "memory")
 # wrk seconds per measurement when --seconds is not given.
 DEFAULT_SECONDS = {"hot-path": 5, "writes": 8}
 # Options that name where things are, left out of the command a report quotes.
-_WHERE = {"postgres_url", "redis_url"}
+_WHERE = {"postgres_url", "redis_url", "port"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("storage and report")
     where.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     where.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    where.add_argument("--port", type=int, default=8899, help="the bench server's port")
     where.add_argument(
         "--report",
         type=Path,

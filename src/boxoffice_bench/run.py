@@ -56,7 +56,9 @@ def _on_server(
     *,
     server_kind: str = "uvicorn",
 ) -> T:
-    server = BenchServer(args.postgres_url, args.redis_url, extra_env=env, server=server_kind)
+    server = BenchServer(
+        args.postgres_url, args.redis_url, port=args.port, extra_env=env, server=server_kind
+    )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             server.start(Path(tmp) / "server.log")

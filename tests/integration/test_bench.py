@@ -161,6 +161,7 @@ def test_the_writes_smoke_run_measures_only_2xx_work_and_rewrites_its_section(
             *(sys.executable, "-m", "boxoffice_bench", "writes"),
             *("--seconds", "2", "--rounds", "1"),
             *("--postgres-url", POSTGRES_URL, "--redis-url", REDIS_URL, "--report", str(report)),
+            *("--port", str(free_port())),
         ],
         capture_output=True,
         text=True,
