@@ -63,6 +63,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     drop.add_argument("--fans", type=int, default=10_000, help="fans in the ticket drop")
     drop.add_argument("--rate", type=float, default=250.0, help="fans arriving per second")
     drop.add_argument("--schedules", type=int, default=20, help="schedules of 50 seats on sale")
+    drop.add_argument(
+        "--opens-after",
+        type=float,
+        default=10.0,
+        help="seconds into the drop that the concert's own line opens (default: 10)",
+    )
+    drop.add_argument(
+        "--default-line",
+        action="store_true",
+        help="sell through the default line instead: no opening, no sold-out notice",
+    )
     memory = parser.add_argument_group("memory")
     memory.add_argument("--line", type=int, default=100_000, help="fans in line for memory")
 

@@ -105,10 +105,18 @@ def _drop(args: argparse.Namespace, *, fans: int, schedules: int) -> DropResult:
         args,
         DROP_ENV,
         lambda s: run_drop(
-            s, fans=fans, rate=args.rate, schedules=schedules, seats_per_schedule=50
+            s,
+            fans=fans,
+            rate=args.rate,
+            schedules=schedules,
+            seats_per_schedule=50,
+            opens_after=None if args.default_line else args.opens_after,
         ),
     )
     print_drop(result)
+    if result.opening is not None:
+        for line in tables.opening(result.opening):
+            print("  " + line)
     return result
 
 
@@ -128,7 +136,7 @@ def drop(args: argparse.Namespace, workdir: Path) -> Outcome:
             name: tables.drop(result, plot=tables.DROP_PLOT if name == "drop" else None)
             for name, result in results.items()
         },
-        [v for result in results.values() for v in result.violations],
+        [f for result in results.values() for f in result.failures],
     )
 
 
