@@ -25,6 +25,7 @@ from boxoffice_bench.opening import (
 )
 
 HOLD_ATTEMPTS = 5
+BUSY_TRIES = 5
 
 
 class Moment(NamedTuple):
@@ -71,13 +72,21 @@ class Visit:
     told: Told | None
 
     async def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        started = time.perf_counter()
-        async with self.session.request(method, self.api + path, **kwargs) as response:
-            body = await response.json() if response.content_type.endswith("json") else None
-            status = response.status
-        self.stats.latencies[name].append(time.perf_counter() - started)
-        counts = self.stats.statuses[name]
-        counts[status] = counts.get(status, 0) + 1
+        """One request, tried again after ``Retry-After`` while the server answers 503
+        ``busy``, as the fan's page does: a payment given up on a busy answer would
+        keep its seat held and unsold until the hold lapsed. Each try is counted."""
+        for _ in range(BUSY_TRIES):
+            started = time.perf_counter()
+            async with self.session.request(method, self.api + path, **kwargs) as response:
+                body = await response.json() if response.content_type.endswith("json") else None
+                status = response.status
+                retry_after = response.headers.get("Retry-After", "1")
+            self.stats.latencies[name].append(time.perf_counter() - started)
+            counts = self.stats.statuses[name]
+            counts[status] = counts.get(status, 0) + 1
+            if status != 503:
+                break
+            await asyncio.sleep(float(retry_after) if retry_after.isdigit() else 1.0)
         return status, body
 
     async def run(self, fan: FanLog, access: str) -> None:
