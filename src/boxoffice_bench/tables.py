@@ -104,14 +104,17 @@ def writes(result: WritesResult) -> list[str]:
 
 def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
     rows = [
-        "| endpoint | calls | calls/s | p50 | p95 | p99 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | calls | calls/s | p50 | p95 | p99 | answers |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, values in result.stats.latencies.items():
+        answers = ", ".join(
+            f"{status}: {n:,}" for status, n in sorted(result.stats.statuses[name].items())
+        )
         rows.append(
             f"| {name} | {len(values):,} | {len(values) / result.seconds:,.1f} "
             f"| {percentile(values, 0.5) * 1000:.1f} ms | {percentile(values, 0.95) * 1000:.1f} ms "
-            f"| {percentile(values, 0.99) * 1000:.1f} ms |"
+            f"| {percentile(values, 0.99) * 1000:.1f} ms | {answers} |"
         )
     sold_out = (
         f"{result.sold_out_seconds:.1f} s"
@@ -152,6 +155,12 @@ def _spread(values: list[float]) -> str:
     )
 
 
+def _group(waits: list[float], of: int) -> str:
+    if not waits:
+        return f"— (none of {of:,} admitted)"
+    return f"{_spread(waits)} ({len(waits):,} of {of:,} admitted)"
+
+
 def opening(report: OpeningReport) -> list[str]:
     """A concert line's opening and close, as bullets of the drop's section."""
     opened = report.opens_at - report.started_at
@@ -161,11 +170,10 @@ def opening(report: OpeningReport) -> list[str]:
         f"no position); the draw recorded {report.entrants or 0:,} entrants.",
         f"- First admission {_seconds(report.first_admission)} after the opening by the "
         f"line's record; the first fan was told {_seconds(report.first_admitted_seen)} after it.",
-        f"- Joining to being told `ADMITTED`: pre-queue fans {_spread(report.waits_pre_queue)} "
-        f"({len(report.waits_pre_queue):,} of {report.pre_queue:,} admitted; counted from the "
-        f"opening: {_spread(report.waits_pre_queue_from_opening)}); fans who joined after the "
-        f"opening {_spread(report.waits_after_opening)} ({len(report.waits_after_opening):,} "
-        f"of {report.joined_after_opening:,} admitted).",
+        f"- Joining to being told `ADMITTED`: pre-queue fans "
+        f"{_group(report.waits_pre_queue, report.pre_queue)}, counted from the opening "
+        f"{_spread(report.waits_pre_queue_from_opening)}; fans who joined after the opening "
+        f"{_group(report.waits_after_opening, report.joined_after_opening)}.",
         f"- The line's admission to the fan being told of it: pre-queue fans "
         f"{_spread(report.told_late_pre_queue)}; fans who joined after the opening "
         f"{_spread(report.told_late_after_opening)}. **{report.overtaking:,} fans who joined "
