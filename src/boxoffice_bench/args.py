@@ -17,9 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Measure this machine on a boxoffice server of the bench's own (fresh database "
         "and Redis prefix): the hot path (wrk), the database's write path (wrk), a whole "
-        "ticket drop with its invariants checked afterwards, and memory with a long line. "
-        "Each run rewrites its own sections of the report. Exits non-zero when an "
-        "invariant is broken or a measurement was not one (answers mostly not 2xx)."
+        "ticket drop on a concert's own line that opens a few seconds in, with its "
+        "invariants checked afterwards, and memory with a long line. Each run rewrites "
+        "its own sections of the report. Exits non-zero when an invariant is broken, a "
+        "fan in the drop was told what the contract does not allow, or a measurement was "
+        "not one (answers mostly not 2xx)."
     )
     parser.add_argument(
         "scenario",
