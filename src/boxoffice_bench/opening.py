@@ -28,6 +28,7 @@ TOLD_SOLD_OUT = "told SOLD_OUT"
 TOKEN_LAPSED = "token lapsed (401)"
 JOIN_REFUSED = "join refused (409 sold_out)"
 FOUND_NOTHING = "admitted, found nothing left"
+SEATS_TAKEN = "admitted, every seat tried taken"
 # A pre-queue fan's poll is rounded up to whole seconds, so it may fall due up to a
 # second after the opening. The slack is for the line's clock as an instance carries
 # it forward from Redis's last reply: on a busy host it trails when a reply is read
@@ -63,7 +64,7 @@ class FanLog:
     joined_as: str | None = None  # the status the join answered, SOLD_OUT for a 409
     admitted_at: float | None = None
     bought_at: float | None = None
-    learned_at: float | None = None  # when they learned nothing was left to buy
+    learned_at: float | None = None  # when they found there was nothing for them
     learned_by: str | None = None
 
     def learned(self, how: str, at: float) -> None:

@@ -16,6 +16,7 @@ from boxoffice_bench.opening import (
     ADMITTED,
     FOUND_NOTHING,
     JOIN_REFUSED,
+    SEATS_TAKEN,
     SOLD_OUT,
     TOKEN_LAPSED,
     TOLD_SOLD_OUT,
@@ -168,6 +169,7 @@ class Visit:
             else:
                 return self._turned_away(fan, status)
             return True
+        fan.learned(SEATS_TAKEN, self.stats.clock.now())
         return False
 
     def _turned_away(self, fan: FanLog, status: int) -> bool:
