@@ -1,41 +1,34 @@
 """A ticket drop: fans arrive at a fixed rate (an open model: arrivals do not wait
 for answers), poll as the server tells them, are let in at the configured pace, pick
-a random free seat, hold it and pay. Afterwards the invariants are checked from
-storage; a violation makes the run fail."""
+a random free seat, hold it and pay.
+
+By default the concert is sold through a line of its own that opens a few seconds
+into the run: fans arriving before the opening wait in its pre-queue, and fans still
+in line when the last seat sells poll on until they are told it is sold out (or
+their token lapses). On the default line there is nobody to tell them, so the drop
+ends at the sell-out. Afterwards the invariants are checked from storage; a
+violation, or an answer the contract does not allow, makes the run fail."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import sys
 import time
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
 from boxoffice_bench.fixtures import ADMIN, make_concert, make_fans
 from boxoffice_bench.invariants import check_invariants
+from boxoffice_bench.opening import FanLog, OpeningReport, Told, open_line, read_opening
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.visit import DropStats, Moment, Visit
 
-HOLD_ATTEMPTS = 5
-
-
-@dataclass
-class DropStats:
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
-    arrived: int = 0
-    bought: int = 0
-    gave_up: int = 0
-    unserved: int = 0
-    seats: int = 0
-    sold_out: asyncio.Event = field(default_factory=asyncio.Event)
-    errors: int = 0
-    sold_out_at: float | None = None
-    timeline: list[tuple[float, int, int, int]] = field(default_factory=list)
+# Once every fan has arrived, how long those still in line may take to learn how
+# their visit ended (a sold-out line lets their tokens lapse one waiter timeout on).
+STRAGGLERS_SECONDS = 180.0
 
 
 @dataclass
@@ -46,116 +39,29 @@ class DropResult:
     seconds: float
     stats: DropStats
     violations: list[str]
+    opening: OpeningReport | None = None
 
     @property
     def sold_out_seconds(self) -> float | None:
         return self.stats.sold_out_at
 
-
-@dataclass
-class _Visit:
-    """One fan's way through the sale, every call timed and its status counted."""
-
-    session: aiohttp.ClientSession
-    api: str
-    stats: DropStats
-    concert_id: int
-
-    async def call(self, name: str, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        started = time.perf_counter()
-        async with self.session.request(method, self.api + path, **kwargs) as response:
-            body = await response.json() if response.content_type.endswith("json") else None
-            status = response.status
-        self.stats.latencies[name].append(time.perf_counter() - started)
-        counts = self.stats.statuses[name]
-        counts[status] = counts.get(status, 0) + 1
-        return status, body
-
-    async def run(self, access: str) -> None:
-        queue = await self.wait_in_line(access)
-        if queue is None:
-            self.stats.errors += 1
-        elif not await self.buy(queue):
-            self.stats.gave_up += 1
-            await self.call("leave", "DELETE", "/queue/tokens/current", headers=queue)
-
-    async def wait_in_line(self, access: str) -> dict[str, str] | None:
-        """Join and poll as told until admitted: the queue token's header, or None."""
-        auth = {"Authorization": f"Bearer {access}"}
-        status, body = await self.call("join", "POST", "/queue/tokens", headers=auth)
-        if status not in (200, 201):
-            return None
-        queue = {"Authorization": f"Bearer {body['token']}"}
-        while body["status"] != "ADMITTED":
-            await asyncio.sleep(body["pollAfterSeconds"])
-            status, body = await self.call("status", "GET", "/queue/status", headers=queue)
-            if status != 200:
-                return None
-        return queue
-
-    async def buy(self, queue: dict[str, str]) -> bool:
-        """Hold a random free seat (another after a 409) and pay; False if none was left."""
-        shows = f"/concerts/{self.concert_id}/schedules"
-        for _ in range(HOLD_ATTEMPTS):
-            _, listing = await self.call("schedules", "GET", shows, headers=queue)
-            open_schedules = [s for s in listing["schedules"] if s["availableSeats"] > 0]
-            if not open_schedules:
-                return False
-            schedule_id = random.choice(open_schedules)["scheduleId"]
-            _, seat_map = await self.call(
-                "seat map",
-                "GET",
-                f"{shows}/{schedule_id}/seats",
-                params={"status": "AVAILABLE"},
-                headers=queue,
-            )
-            if not seat_map["seats"]:
-                continue
-            seat = random.choice(seat_map["seats"])
-            body = {"scheduleId": schedule_id, "seatId": seat["seatId"]}
-            status, held = await self.call(
-                "hold", "POST", "/reservations", json=body, headers=queue
-            )
-            if status == 409:
-                continue
-            if status == 201:
-                await self.pay(queue, held["reservationId"])
-            else:
-                self.stats.errors += 1
-            return True
-        return False
-
-    async def pay(self, queue: dict[str, str], reservation_id: int) -> None:
-        status, _ = await self.call(
-            "pay",
-            "POST",
-            "/payments",
-            json={"reservationId": reservation_id},
-            headers={**queue, "Idempotency-Key": f"pay-{reservation_id}"},
-        )
-        if status != 201:
-            self.stats.errors += 1
-            return
-        self.stats.bought += 1
-        if self.stats.bought >= self.stats.seats:
-            self.stats.sold_out.set()
+    @property
+    def failures(self) -> list[str]:
+        """Broken invariants, and answers the contract does not allow."""
+        return self.violations + ([] if self.opening is None else self.opening.problems)
 
 
 async def _watch(
-    session: aiohttp.ClientSession,
-    base: str,
-    stats: DropStats,
-    fans: int,
-    started: float,
-    done: asyncio.Event,
+    session: aiohttp.ClientSession, url: str, stats: DropStats, fans: int, done: asyncio.Event
 ) -> None:
     while not done.is_set():
-        async with session.get(f"{base}/api/v1/admin/waiting-room", headers=ADMIN) as r:
+        async with session.get(url, headers=ADMIN) as r:
             room = await r.json()
-        elapsed = time.perf_counter() - started
-        stats.timeline.append((elapsed, room["waiting"], room["admitted"], stats.bought))
-        if stats.sold_out_at is None and stats.bought >= stats.seats:
-            stats.sold_out_at = elapsed
+        elapsed = stats.elapsed()
+        learned = sum(1 for fan in stats.fans if fan.learned_at is not None)
+        stats.timeline.append(
+            Moment(elapsed, room["waiting"], room["admitted"], stats.bought, learned)
+        )
         sys.stdout.write(
             f"\r  {elapsed:6.1f}s  arrived {stats.arrived:6}/{fans}  waiting {room['waiting']:6}"
             f"  admitted {room['admitted']:5}  sold {stats.bought:5}/{stats.seats}"
@@ -167,41 +73,62 @@ async def _watch(
     sys.stdout.write("\n")
 
 
-async def _arrive(visit: _Visit, people: list[tuple[int, str]], rate: float) -> list[Any]:
-    """Every fan at their arrival time; then, once every seat is sold, fans still in
-    line have nothing left to buy: the drop is over for them, as when a sale closes."""
+async def _arrive(visit: Visit, people: list[tuple[int, str]], rate: float) -> tuple[Any, int]:
+    """Every fan at their arrival time, then until each visit is over: the visits'
+    results, and how many were still going when the drop stopped waiting."""
+    stats = visit.stats
     started = time.perf_counter()
     tasks = []
-    for i, (_, access) in enumerate(people):
+    for i, (user_id, access) in enumerate(people):
         delay = started + i / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        visit.stats.arrived += 1
-        tasks.append(asyncio.create_task(visit.run(access)))
+        fan = FanLog(user_id, arrived_at=stats.clock.now())
+        stats.fans.append(fan)
+        stats.arrived += 1
+        tasks.append(asyncio.create_task(visit.run(fan, access)))
     everyone: asyncio.Future[list[Any]] = asyncio.gather(*tasks, return_exceptions=True)
-    sold_out: asyncio.Future[Any] = asyncio.ensure_future(visit.stats.sold_out.wait())
-    await asyncio.wait([everyone, sold_out], return_when=asyncio.FIRST_COMPLETED)
-    sold_out.cancel()
+    if visit.told is None:
+        # Nobody tells the default line's fans that every seat is sold: at the
+        # sell-out the drop is over for them, as when a sale closes.
+        sold_out: asyncio.Future[Any] = asyncio.ensure_future(stats.sold_out.wait())
+        await asyncio.wait([everyone, sold_out], return_when=asyncio.FIRST_COMPLETED)
+        sold_out.cancel()
+    else:
+        await asyncio.wait([everyone], timeout=STRAGGLERS_SECONDS)
+    unfinished = 0
     for task in tasks:
         if not task.done():
             task.cancel()
-            visit.stats.unserved += 1
-    return await everyone
+            unfinished += 1
+    return await everyone, unfinished
 
 
 async def _drop(
-    server: BenchServer, *, fans: int, rate: float, concert_id: int, total_seats: int
-) -> DropStats:
+    server: BenchServer,
+    *,
+    fans: int,
+    rate: float,
+    concert_id: int,
+    total_seats: int,
+    opens_after: float | None,
+) -> tuple[DropStats, OpeningReport | None]:
     people = await make_fans(server.database_url, fans, balance=100_000)
     stats = DropStats(seats=total_seats)
+    told = None
+    room = f"{server.url}/api/v1/admin/waiting-room"
+    if opens_after is not None:
+        opens_at = await open_line(server.url, concert_id, opens_at=stats.clock.now() + opens_after)
+        told = Told(opens_at)
+        room = f"{server.url}/api/v1/admin/concerts/{concert_id}/waiting-room"
     connector = aiohttp.TCPConnector(limit=256)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        started = time.perf_counter()
+        stats.started_at = stats.clock.now()
         done = asyncio.Event()
-        watcher = asyncio.create_task(_watch(session, server.url, stats, fans, started, done))
-        visit = _Visit(session, f"{server.url}/api/v1", stats, concert_id)
-        results = await _arrive(visit, people, rate)
+        watcher = asyncio.create_task(_watch(session, room, stats, fans, done))
+        visit = Visit(session, f"{server.url}/api/v1", stats, concert_id, told)
+        results, unfinished = await _arrive(visit, people, rate)
         stats.errors += sum(
             1
             for r in results
@@ -209,29 +136,60 @@ async def _drop(
         )
         done.set()
         await watcher
-        if stats.sold_out_at is None and stats.bought >= total_seats:
-            stats.sold_out_at = time.perf_counter() - started
-    return stats
+    if told is None:
+        stats.unserved = unfinished
+        return stats, None
+    opening = await read_opening(
+        server,
+        concert_id=concert_id,
+        fans=stats.fans,
+        told=told,
+        started_at=stats.started_at,
+        sold_out=stats.sold_out.is_set(),
+        unfinished=unfinished,
+    )
+    stats.unserved = opening.in_line_at_sell_out
+    return stats, opening
 
 
 def run_drop(
-    server: BenchServer, *, fans: int, rate: float, schedules: int, seats_per_schedule: int
+    server: BenchServer,
+    *,
+    fans: int,
+    rate: float,
+    schedules: int,
+    seats_per_schedule: int,
+    opens_after: float | None,
 ) -> DropResult:
+    """The drop on a concert's own line opening ``opens_after`` seconds into the run,
+    or on the default line (None)."""
     concert_id, _ = make_concert(
         server.url, schedules=schedules, seats=seats_per_schedule, price=10_000
     )
     total = schedules * seats_per_schedule
+    line = (
+        "the default line"
+        if opens_after is None
+        else f"the concert's own line, opening {opens_after:g} s in"
+    )
     print(
         f"drop: {fans} fans arriving at {rate:.0f}/s for {total} seats "
-        f"({schedules} schedule(s) of {seats_per_schedule})"
+        f"({schedules} schedule(s) of {seats_per_schedule}), on {line}"
     )
     started = time.perf_counter()
-    stats = asyncio.run(
-        _drop(server, fans=fans, rate=rate, concert_id=concert_id, total_seats=total)
+    stats, opening = asyncio.run(
+        _drop(
+            server,
+            fans=fans,
+            rate=rate,
+            concert_id=concert_id,
+            total_seats=total,
+            opens_after=opens_after,
+        )
     )
     seconds = time.perf_counter() - started
     violations = asyncio.run(check_invariants(server))
-    return DropResult(fans, total, rate, seconds, stats, violations)
+    return DropResult(fans, total, rate, seconds, stats, violations, opening)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -264,4 +222,5 @@ def print_drop(result: DropResult) -> None:
             print(f"    - {line}")
     else:
         print("  invariants: each seat sold at most once, payments == seats sold, every ledger")
-        print("  sums to its balance, no admission out of arrival order — all hold")
+        print("  sums to its balance, no admission out of line order, every draw as its seed")
+        print("  gives — all hold")

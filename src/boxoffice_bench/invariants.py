@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from redis.asyncio import Redis
@@ -10,24 +9,70 @@ from sqlalchemy import func, select
 
 from boxoffice import audit
 from boxoffice.db import Database
-from boxoffice.tables import payments, seats
+from boxoffice.queue.model import DEFAULT_LINE, draw_rank
+from boxoffice.queue.scripts import LineKeys
+from boxoffice.tables import line_draws, payments, seats, waiting_rooms
 from boxoffice_bench.server import BenchServer
+
+Event = dict[str, str]
 
 
 async def check_invariants(server: BenchServer) -> list[str]:
-    """DESIGN's I1 to I3 on the run's PostgreSQL database and Redis line: each seat
+    """DESIGN's I1 to I3 on the run's PostgreSQL database and Redis lines: each seat
     sold at most once and paid for, every ledger summing to its balance, no balance
-    below zero, no admission out of arrival order."""
+    below zero, no admission out of line order, every opening draw the order its
+    seed gives."""
     problems = await _storage(server.database_url)
+    for line, events in (await line_events(server)).items():
+        problems += [f"line {line}: {p}" for p in admission_order(events)]
+    return problems
+
+
+async def line_events(server: BenchServer) -> dict[str, list[Event]]:
+    """Every line's event stream (joins, admissions, removals, clears), oldest first."""
+    db = Database(server.database_url)
+    try:
+        async with db.core.connect() as conn:
+            lines = {DEFAULT_LINE, *(await conn.scalars(select(waiting_rooms.c.line)))}
+    finally:
+        await db.dispose()
     redis = Redis.from_url(server.redis_url)
     try:
-        events: Any = await redis.xrange(server.prefix + "events")
+        found = {}
+        for line in sorted(lines):
+            raw: Any = await redis.xrange(LineKeys.of(server.prefix, line).events)
+            found[line] = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in raw]
     finally:
         await redis.aclose()
-    admitted = [int(f[b"s"]) for _, f in events if f[b"e"] == b"a"]
-    inversions = sum(1 for a, b in itertools.pairwise(admitted) if b < a)
-    if inversions:
-        problems.append(f"{inversions} admissions out of arrival order")
+    return found
+
+
+def admission_order(events: list[Event]) -> list[str]:
+    """I3 on one line's stream: each admission's place (the arrival number it joined
+    with, or its draw rank in the pre-queue) is behind every place admitted before it.
+    A clear (the line started afresh) starts the count again."""
+    places: dict[tuple[str, str], float] = {}
+    furthest = float("-inf")
+    behind = unknown = 0
+    for event in events:
+        if event["e"] == "c":
+            places.clear()
+            furthest = float("-inf")
+        elif event["e"] == "j":
+            places[event["u"], event["s"]] = float(event["p"])
+        elif event["e"] == "a":
+            place = places.get((event["u"], event["s"]))
+            if place is None:
+                unknown += 1
+                continue
+            if place < furthest:
+                behind += 1
+            furthest = max(furthest, place)
+    problems = []
+    if behind:
+        problems.append(f"{behind} admissions out of line order")
+    if unknown:
+        problems.append(f"{unknown} admissions whose join is not in the stream: order unchecked")
     return problems
 
 
@@ -44,8 +89,38 @@ async def _storage(database_url: str) -> list[str]:
                 )
             ).scalar_one()
             paid = (await conn.execute(select(func.count()).select_from(payments))).scalar_one()
+            draws = (
+                await conn.execute(
+                    select(
+                        line_draws.c.line,
+                        line_draws.c.seed,
+                        line_draws.c.entrants,
+                        line_draws.c.draw_order,
+                    )
+                )
+            ).all()
     finally:
         await db.dispose()
     if sold != paid:
         problems.append(f"{sold} seats sold but {paid} payments")
+    for line, seed, entrants, listed in draws:
+        problems += [f"line {line}: {p}" for p in draw_problems(seed, entrants, listed)]
+    return problems
+
+
+def parse_order(listed: str) -> list[int]:
+    return [int(u) for u in listed.split(",") if u]
+
+
+def draw_problems(seed: str, entrants: int, listed: str) -> list[str]:
+    """An opening draw as recorded: each entrant once, in the order anyone can work
+    out from the revealed seed (the line orders ties by the member's text)."""
+    order = parse_order(listed)
+    problems = []
+    if len(order) != entrants:
+        problems.append(f"the draw lists {len(order)} fans but records {entrants} entrants")
+    if len(set(order)) != len(order):
+        problems.append(f"{len(order) - len(set(order))} fans drawn more than once")
+    if order != sorted(order, key=lambda u: (draw_rank(seed, u), str(u))):
+        problems.append("the draw's order is not the one its seed gives")
     return problems

@@ -85,12 +85,23 @@ def plot_drop(result: DropResult, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    t = [p[0] for p in result.stats.timeline]
+    timeline = result.stats.timeline
+    t = [m.seconds for m in timeline]
     fig, ax = plt.subplots(figsize=(9, 4.5), dpi=110)
-    ax.plot(t, [p[1] for p in result.stats.timeline], label="waiting")
-    ax.plot(t, [p[2] for p in result.stats.timeline], label="admitted")
-    ax.plot(t, [p[3] for p in result.stats.timeline], label="seats sold")
-    ax.set_xlabel("seconds since the sale opened")
+    in_line = "in line" if result.opening is None else "in line (pre-queue, waiting, sold out)"
+    ax.plot(t, [m.waiting for m in timeline], label=in_line)
+    ax.plot(t, [m.admitted for m in timeline], label="admitted")
+    ax.plot(t, [m.sold for m in timeline], label="seats sold")
+    ax.plot(t, [m.learned for m in timeline], label="learned nothing was left")
+    opening = result.opening
+    if opening is not None:
+        ax.axvline(opening.opens_at - opening.started_at, color="grey", ls="--", lw=1)
+        ax.annotate("opening", (opening.opens_at - opening.started_at, 0), rotation=90)
+        if opening.line_closed_at is not None:
+            closed = opening.line_closed_at - opening.started_at
+            ax.axvline(closed, color="grey", ls=":", lw=1)
+            ax.annotate("line closed", (closed, 0), rotation=90)
+    ax.set_xlabel("seconds since the first fan arrived")
     ax.set_ylabel("fans")
     ax.set_title(f"Ticket drop: {result.fans} fans at {result.rate:.0f}/s for {result.seats} seats")
     ax.grid(alpha=0.3)

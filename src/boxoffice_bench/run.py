@@ -56,7 +56,9 @@ def _on_server(
     *,
     server_kind: str = "uvicorn",
 ) -> T:
-    server = BenchServer(args.postgres_url, args.redis_url, extra_env=env, server=server_kind)
+    server = BenchServer(
+        args.postgres_url, args.redis_url, port=args.port, extra_env=env, server=server_kind
+    )
     with tempfile.TemporaryDirectory() as tmp:
         try:
             server.start(Path(tmp) / "server.log")
@@ -103,10 +105,18 @@ def _drop(args: argparse.Namespace, *, fans: int, schedules: int) -> DropResult:
         args,
         DROP_ENV,
         lambda s: run_drop(
-            s, fans=fans, rate=args.rate, schedules=schedules, seats_per_schedule=50
+            s,
+            fans=fans,
+            rate=args.rate,
+            schedules=schedules,
+            seats_per_schedule=50,
+            opens_after=None if args.default_line else args.opens_after,
         ),
     )
     print_drop(result)
+    if result.opening is not None:
+        for line in tables.opening(result.opening):
+            print("  " + line)
     return result
 
 
@@ -126,7 +136,7 @@ def drop(args: argparse.Namespace, workdir: Path) -> Outcome:
             name: tables.drop(result, plot=tables.DROP_PLOT if name == "drop" else None)
             for name, result in results.items()
         },
-        [v for result in results.values() for v in result.violations],
+        [f for result in results.values() for f in result.failures],
     )
 
 

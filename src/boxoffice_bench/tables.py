@@ -6,6 +6,7 @@ from __future__ import annotations
 from boxoffice_bench.drop import DropResult, percentile
 from boxoffice_bench.hotpath import HotPathRow
 from boxoffice_bench.memory import MemoryResult
+from boxoffice_bench.opening import OpeningReport
 from boxoffice_bench.writes import WritesResult
 from boxoffice_bench.wrk import WrkResult
 
@@ -103,34 +104,110 @@ def writes(result: WritesResult) -> list[str]:
 
 def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
     rows = [
-        "| endpoint | calls | calls/s | p50 | p95 | p99 |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| endpoint | calls | calls/s | p50 | p95 | p99 | answers |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, values in result.stats.latencies.items():
+        answers = ", ".join(
+            f"{status}: {n:,}" for status, n in sorted(result.stats.statuses[name].items())
+        )
         rows.append(
             f"| {name} | {len(values):,} | {len(values) / result.seconds:,.1f} "
             f"| {percentile(values, 0.5) * 1000:.1f} ms | {percentile(values, 0.95) * 1000:.1f} ms "
-            f"| {percentile(values, 0.99) * 1000:.1f} ms |"
+            f"| {percentile(values, 0.99) * 1000:.1f} ms | {answers} |"
         )
     sold_out = (
         f"{result.sold_out_seconds:.1f} s"
         if result.sold_out_seconds
         else "not sold out (more seats than buyers)"
     )
+    in_line = (
+        "still in line when the last seat sold (or the last fan arrived, if later)"
+        if result.opening is None
+        else "in line when the last seat sold"
+    )
     verdict = "all hold" if not result.violations else "VIOLATED: " + "; ".join(result.violations)
     lines = [
         f"- {result.fans:,} fans arriving at {result.rate:,.0f}/s for {result.seats:,} seats; "
         f"sold {result.stats.bought:,}; time to sell out: {sold_out}; "
-        f"whole run {result.seconds:.1f} s; "
-        "still in line when the last seat sold (or the last fan arrived, if later): "
-        f"{result.stats.unserved:,}; "
+        f"whole run {result.seconds:.1f} s; {in_line}: {result.stats.unserved:,}; "
         f"errors {result.stats.errors}.",
+        *([] if result.opening is None else opening(result.opening)),
         f"- Invariants checked from storage afterwards: {verdict}.",
         "",
         *rows,
     ]
     if plot is not None:
         lines += ["", f"![Waiting and admitted fans during the drop]({plot})"]
+    return lines
+
+
+def _seconds(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f} s"
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "—"
+    return (
+        f"p50 {percentile(values, 0.5):.1f} s, p95 {percentile(values, 0.95):.1f} s, "
+        f"max {max(values):.1f} s"
+    )
+
+
+def _group(waits: list[float], of: int) -> str:
+    if not waits:
+        return f"— (none of {of:,} admitted)"
+    return f"{_spread(waits)} ({len(waits):,} of {of:,} admitted)"
+
+
+def opening(report: OpeningReport) -> list[str]:
+    """A concert line's opening and close, as bullets of the drop's section."""
+    opened = report.opens_at - report.started_at
+    lines = [
+        f"- On the concert's own line, opening {opened:.1f} s after the first fan arrived: "
+        f"**{report.pre_queue:,} fans in the pre-queue at the opening** (told `PRE_QUEUE`, "
+        f"no position); the draw recorded {report.entrants or 0:,} entrants.",
+        f"- First admission {_seconds(report.first_admission)} after the opening by the "
+        f"line's record; the first fan was told {_seconds(report.first_admitted_seen)} after it.",
+        f"- Joining to being told `ADMITTED`: pre-queue fans "
+        f"{_group(report.waits_pre_queue, report.pre_queue)}, counted from the opening "
+        f"{_spread(report.waits_pre_queue_from_opening)}; fans who joined after the opening "
+        f"{_group(report.waits_after_opening, report.joined_after_opening)}.",
+        f"- The line's admission to the fan being told of it: pre-queue fans "
+        f"{_spread(report.told_late_pre_queue)}; fans who joined after the opening "
+        f"{_spread(report.told_late_after_opening)}. **{report.overtaking:,} fans who joined "
+        "after the opening were told they were admitted before a pre-queue fan admitted ahead "
+        "of them had heard.**",
+    ]
+    if report.last_sold_at is None:
+        lines.append("- Not sold out: the line stayed open.")
+    else:
+        closed = (
+            "never closed"
+            if report.line_closed_at is None
+            else f"closed (`soldOutAt`) {report.line_closed_at - report.last_sold_at:.2f} s later"
+        )
+        closed += f", having admitted {report.admitted_after_last_sale:,} more fans meanwhile"
+        learned = report.learned_after_sell_out
+        last = f"{max(learned):.1f} s" if learned else "—"
+        how = ", ".join(f"{how} {n:,}" for how, n in sorted(report.learned_by.items()))
+        lines += [
+            f"- The last seat sold (its payment's `paidAt`) "
+            f"{report.last_sold_at - report.started_at:.1f} s into the run "
+            f"and the line {closed}. **{report.in_line_at_sell_out:,} fans were in line then; "
+            f"the last of them learned it was sold out {last} after the last seat sold** "
+            f"({_spread(learned)}).",
+            f"- How fans learned nothing was left: {how or 'nobody had to'}.",
+        ]
+    if report.problems:
+        lines.append("- **Not as the contract says:** " + "; ".join(report.problems) + ".")
+    else:
+        lines.append(
+            "- Every answer as the contract says (before the opening `PRE_QUEUE`, no position, "
+            "a poll due by the opening; `SOLD_OUT` with no position and no seat left); nobody "
+            "admitted before the opening; every pre-queue fan in the draw exactly once."
+        )
     return lines
 
 

@@ -1,6 +1,7 @@
 """The benchmark, a layer on top of boxoffice: its server's ceiling route, its report
-sections, a small ticket drop that must sell out with every invariant holding, and
-the write run's smoke mode end to end."""
+sections, small ticket drops (on a concert's own line with an opening, and on the
+default line) that must sell out with every invariant holding, the checks that
+judge a drop, and the drop's and the write run's smoke modes end to end."""
 
 from __future__ import annotations
 
@@ -8,15 +9,20 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis import Redis
 
 from boxoffice.app import create_app
 from boxoffice.config import Settings
+from boxoffice.queue.model import DEFAULT_LINE, draw_rank
+from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench.drop import run_drop
-from boxoffice_bench.invariants import check_invariants
+from boxoffice_bench.invariants import admission_order, check_invariants, draw_problems
+from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, Told
 from boxoffice_bench.report import rewrite_section
 from boxoffice_bench.serve import CEILING_BODY, CEILING_PATH, bench_app
 from boxoffice_bench.server import BenchServer
@@ -33,17 +39,37 @@ def _prose(report: str) -> str:
     return re.sub(r"<!-- measured: ([\w-]+) -->\n.*?<!-- /measured: \1 -->", "", report, flags=re.S)
 
 
-@pytest.fixture
-def bench_server(tmp_path: Path, postgres_template: str) -> Iterator[BenchServer]:
+@contextmanager
+def _bench_server(log: Path, *, capacity: int, per_minute: int) -> Iterator[BenchServer]:
     server = BenchServer(
         POSTGRES_URL,
         REDIS_URL,
         port=free_port(),
-        extra_env={"BOXOFFICE_ADMISSION_CAPACITY": "40", "BOXOFFICE_ADMISSION_PER_MINUTE": "6000"},
+        extra_env={
+            "BOXOFFICE_ADMISSION_CAPACITY": str(capacity),
+            "BOXOFFICE_ADMISSION_PER_MINUTE": str(per_minute),
+        },
     )
-    server.start(tmp_path / "server.log")
-    yield server
-    server.stop()
+    server.start(log)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bench_server(tmp_path: Path, postgres_template: str) -> Iterator[BenchServer]:
+    with _bench_server(tmp_path / "server.log", capacity=40, per_minute=6000) as server:
+        yield server
+
+
+@pytest.fixture
+def paced_server(tmp_path: Path, postgres_template: str) -> Iterator[BenchServer]:
+    """At most 120 admissions a minute, far longer than a small drop lasts: of 150
+    fans, 30 are still in line when the last seat sells, however the line's close
+    races the admissions that follow the last sale."""
+    with _bench_server(tmp_path / "server.log", capacity=40, per_minute=120) as server:
+        yield server
 
 
 async def test_the_ceiling_is_the_benchs_own_first_route_and_not_the_products(
@@ -87,22 +113,142 @@ def test_a_run_rewrites_its_own_section_and_keeps_the_prose_around_it() -> None:
     assert added == rewritten + "\n<!-- measured: memory -->\nbytes\n<!-- /measured: memory -->\n"
 
 
-def test_a_small_drop_sells_out_with_every_invariant_holding(bench_server: BenchServer) -> None:
-    result = run_drop(bench_server, fans=150, rate=100, schedules=1, seats_per_schedule=50)
+def test_a_small_drop_opens_its_line_sells_out_and_tells_everyone_in_line(
+    paced_server: BenchServer,
+) -> None:
+    result = run_drop(
+        paced_server, fans=150, rate=100, schedules=1, seats_per_schedule=50, opens_after=0.7
+    )
+    assert result.failures == []
+    assert (result.stats.bought, result.stats.errors) == (50, 0)
+    opening = result.opening
+    assert opening is not None
+    # Some fans waited for the opening, the rest came after it; the draw kept them all.
+    assert 0 < opening.pre_queue < 150
+    assert opening.entrants == opening.pre_queue
+    assert opening.joined_after_opening == 150 - opening.pre_queue
+    assert opening.first_admission is not None
+    assert 0 < len(opening.waits_pre_queue) <= opening.pre_queue
+    # Fans were still in line at the sell-out, and each of them learned it was over
+    # rather than polling on for nothing; the 30 the pace never let in were told so
+    # (or refused at the door, had they come after the close).
+    assert opening.in_line_at_sell_out > 0
+    assert len(opening.learned_after_sell_out) == opening.in_line_at_sell_out
+    assert opening.learned_by[TOLD_SOLD_OUT] + opening.learned_by[JOIN_REFUSED] >= 30
+    assert result.stats.unserved == opening.in_line_at_sell_out
+
+
+def test_a_small_drop_on_the_default_line_sells_out_with_every_invariant_holding(
+    bench_server: BenchServer,
+) -> None:
+    result = run_drop(
+        bench_server, fans=150, rate=100, schedules=1, seats_per_schedule=50, opens_after=None
+    )
+    assert result.opening is None
     assert result.violations == []
-    assert result.stats.bought == 50
-    assert result.stats.errors == 0
+    assert (result.stats.bought, result.stats.errors) == (50, 0)
     assert result.stats.latencies["pay"]
 
 
 async def test_the_invariant_check_catches_an_admission_out_of_order(
     bench_server: BenchServer,
 ) -> None:
+    events = LineKeys.of(bench_server.prefix, DEFAULT_LINE).events
     client = Redis.from_url(REDIS_URL)
+    for seq in (1, 2, 3):
+        client.xadd(events, {"e": "j", "u": seq, "s": seq, "p": seq})
     for seq in (1, 3, 2):
-        client.xadd(bench_server.prefix + "events", {"e": "a", "u": seq, "s": seq, "t": 0})
+        client.xadd(events, {"e": "a", "u": seq, "s": seq, "t": 0})
     client.close()
-    assert await check_invariants(bench_server) == ["1 admissions out of arrival order"]
+    assert await check_invariants(bench_server) == [
+        f"line {DEFAULT_LINE}: 1 admissions out of line order"
+    ]
+
+
+def test_the_pre_queue_is_admitted_in_draw_order_then_by_arrival() -> None:
+    # Fans 7 and 8 joined before the opening (draw ranks), fans 9 and 10 after it.
+    joins = [("7", "1", 0.6), ("8", "2", 0.2), ("9", "3", 3.0), ("10", "4", 4.0)]
+    events = [{"e": "j", "u": u, "s": s, "p": str(p)} for u, s, p in joins]
+
+    def admitted(*users: str) -> list[dict[str, str]]:
+        seq = {u: s for u, s, _ in joins}
+        return [{"e": "a", "u": u, "s": seq[u], "t": "0"} for u in users]
+
+    assert admission_order(events + admitted("8", "7", "9", "10")) == []
+    assert admission_order(events + admitted("7", "8", "9", "10")) == [
+        "1 admissions out of line order"
+    ]
+    assert admission_order(events + admitted("8", "9", "7")) == ["1 admissions out of line order"]
+
+
+def test_a_draw_out_of_its_seeds_order_or_with_a_fan_twice_is_caught() -> None:
+    seed, fans = "abc", [11, 12, 13, 14]
+    drawn = sorted(fans, key=lambda u: (draw_rank(seed, u), str(u)))
+    assert draw_problems(seed, 4, ",".join(map(str, drawn))) == []
+    assert draw_problems(seed, 4, ",".join(map(str, reversed(drawn)))) == [
+        "the draw's order is not the one its seed gives"
+    ]
+    twice = [drawn[0], *drawn]
+    assert "1 fans drawn more than once" in draw_problems(seed, 5, ",".join(map(str, twice)))
+    assert draw_problems(seed, 3, ",".join(map(str, drawn))) == [
+        "the draw lists 4 fans but records 3 entrants"
+    ]
+
+
+def test_answers_against_the_contract_around_the_opening_are_counted() -> None:
+    told = Told(opens_at=1_000.0)
+    opening = "1970-01-01T00:16:40Z"
+
+    def status(state: str, position: int | None, poll: int = 1, **extra: object) -> dict[str, Any]:
+        return {"status": state, "position": position, "pollAfterSeconds": poll, **extra}
+
+    told.heard(status("PRE_QUEUE", None, salesOpenAt=opening), sent=990, received=990.1)
+    told.heard(status("WAITING", 3), sent=1_001, received=1_001.1)
+    told.heard(status("SOLD_OUT", None, seatsLeft=0), sent=1_002, received=1_002.1)
+    assert told.wrong == {}
+    told.heard(status("PRE_QUEUE", 4, salesOpenAt=opening), sent=990, received=990.1)
+    told.heard(status("PRE_QUEUE", None, poll=15, salesOpenAt=opening), sent=990, received=990.1)
+    told.heard(status("ADMITTED", 0), sent=998, received=999)
+    told.heard(status("SOLD_OUT", 5, seatsLeft=0), sent=1_002, received=1_002.1)
+    assert told.wrong == {
+        "a position in the pre-queue": 1,
+        "a pre-queue poll due after the opening": 1,
+        "ADMITTED before the opening": 1,
+        "SOLD_OUT with a position or seats left": 1,
+    }
+
+
+def test_the_drop_smoke_run_opens_a_line_and_rewrites_its_section(
+    tmp_path: Path, postgres_template: str
+) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text(REPORT.read_text())
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "boxoffice_bench", "drop"),
+            *("--fans", "150", "--rate", "100", "--schedules", "1", "--opens-after", "0.7"),
+            *("--postgres-url", POSTGRES_URL, "--redis-url", REDIS_URL, "--report", str(report)),
+            *("--port", str(free_port())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # Non-zero when an invariant broke or a fan was told what the contract forbids.
+    assert run.returncode == 0, run.stdout + run.stderr
+    section = re.search(
+        r"<!-- measured: drop -->\n(.*?)<!-- /measured: drop -->", report.read_text(), re.S
+    )
+    assert section is not None
+    text = section.group(1)
+    command = "boxoffice bench drop --report {} --fans 150 --rate 100.0 --schedules 1"
+    assert f"`{command.format(report)} --opens-after 0.7`" in text
+    pre_queue = re.search(r"\*\*([\d,]+) fans in the pre-queue at the opening\*\*", text)
+    assert pre_queue is not None and int(pre_queue.group(1)) > 0
+    assert "Every answer as the contract says" in text
+    assert "Invariants checked from storage afterwards: all hold." in text
+    assert (tmp_path / "drop-timeline.png").stat().st_size > 0
+    assert _prose(report.read_text()) == _prose(REPORT.read_text())
 
 
 def test_bench_writes_has_its_own_help() -> None:
@@ -124,6 +270,7 @@ def test_the_writes_smoke_run_measures_only_2xx_work_and_rewrites_its_section(
             *(sys.executable, "-m", "boxoffice_bench", "writes"),
             *("--seconds", "2", "--rounds", "1"),
             *("--postgres-url", POSTGRES_URL, "--redis-url", REDIS_URL, "--report", str(report)),
+            *("--port", str(free_port())),
         ],
         capture_output=True,
         text=True,
