@@ -20,4 +20,4 @@ test: $(BIN)/boxoffice
 lint: $(BIN)/boxoffice
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src
+	$(BIN)/mypy src tests

@@ -100,19 +100,22 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
     db = Database.from_settings(settings)
     signer = TokenSigner(settings.secret_key)
     lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
+    waiting_room = WaitingRoom(
+        store=store,
+        lines=lines,
+        signer=signer,
+        db=db,
+        token_ttl_seconds=settings.queue_token_ttl_seconds,
+    )
+    control = LineControl(db=db, store=store, lines=lines, clock=clock)
+    waiting_room.recount = control.recount
     return AppContext(
         settings=settings,
         db=db,
         signer=signer,
-        waiting_room=WaitingRoom(
-            store=store,
-            lines=lines,
-            signer=signer,
-            db=db,
-            token_ttl_seconds=settings.queue_token_ttl_seconds,
-        ),
+        waiting_room=waiting_room,
         lines=lines,
-        control=LineControl(db=db, store=store, lines=lines, clock=clock),
+        control=control,
         clock=clock,
         metrics=Metrics(),
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),

@@ -286,7 +286,7 @@ class FaultRun:
         db = Database(self.database_url)
         try:
             found = await audit(db)
-            async with db.read() as conn:
+            async with db.core.connect() as conn:
                 stored = {
                     row.id: (row.reservation_id, row.user_id, row.amount)
                     for row in await conn.execute(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import cast
 
 import pytest
 from sqlalchemy import ClauseElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg  # noqa: F401
+from sqlalchemy.sql.compiler import SQLCompiler
 
 import boxoffice
 from boxoffice.query import Query
@@ -42,7 +44,10 @@ def test_a_query_compiles_for_postgresql_and_sqlite_with_its_parameters(
 ) -> None:
     statement = query.statement
     assert isinstance(statement, ClauseElement)
-    postgres = statement.compile(dialect=postgresql.asyncpg.dialect())  # type: ignore[no-untyped-call]
+    postgres = cast(
+        SQLCompiler,
+        statement.compile(dialect=postgresql.asyncpg.dialect()),  # type: ignore[no-untyped-call]
+    )
     names = [n for n in postgres.positiontup or () if not n.endswith(tuple("_0123456789"))]
     # Executed with its parameters by name, as the repositories call it: a parameter
     # named like a column an INSERT or UPDATE sets is refused at this point.

@@ -169,3 +169,19 @@ def test_a_sold_out_line_lapses_one_waiter_timeout_later() -> None:
     assert not sold_out_lapsed(r, 69.9)
     assert sold_out_lapsed(r, 70.0)
     assert not sold_out_lapsed(rules(), 1e12)
+
+
+def test_a_waiter_the_line_has_room_for_comes_back_at_once() -> None:
+    r = rules(capacity=100)  # far back: 30 in line ahead would poll in 3 s...
+    assert poll_after(position=130, rules=r, admitted=0) == 4
+    assert poll_after(position=100, rules=r, admitted=0) == 1  # ...but room is 100
+    assert poll_after(position=100, rules=r, admitted=60) == 3  # room is 40
+    assert poll_after(position=30, rules=replace(r, paused=True), admitted=0) == 1 + 1
+
+
+def test_a_waiter_behind_fewer_seats_than_fans_ahead_polls_often() -> None:
+    far = poll_after(position=5_000, rules=rules())
+    assert far == 15
+    scarce = replace(rules(), seats_left=40)
+    assert poll_after(position=5_000, rules=scarce) == 5
+    assert poll_after(position=30, rules=scarce) == 1 + 1  # seats enough for those ahead

@@ -62,8 +62,10 @@ async def checkout(
         idempotency_key=idempotency_key,
         now=now,
     )
-    if not outcome.replayed and holds_left == 0:
-        await waiting_room.spend(queue_pass=queue_pass)
+    if not outcome.replayed:
+        await waiting_room.after_sale(queue_pass=queue_pass)
+        if holds_left == 0:
+            await waiting_room.spend(queue_pass=queue_pass)
     return outcome
 
 

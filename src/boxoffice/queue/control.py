@@ -172,6 +172,12 @@ class LineControl:
             last_reset_at=stored.last_reset_at,
         )
 
+    async def recount(self, concert_id: int) -> None:
+        """Count a concert's seats left now (after a sale), closing its line if none is."""
+        stored = self._lines.concert_lines().get(concert_id)
+        if stored is not None:
+            await self._update_supply({concert_id: stored})
+
     async def tick(self) -> dict[str, LineStats]:
         """One round of the background work on every line; the counts by line."""
         if time.monotonic() - self._refreshed_at >= LINES_REFRESH_SECONDS:

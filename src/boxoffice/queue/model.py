@@ -17,6 +17,8 @@ MIN_POLL_SECONDS = 1
 MAX_POLL_SECONDS = 15
 FRONT_OF_LINE = 20
 POSITIONS_PER_EXTRA_SECOND = 50
+# How often a waiter polls at most while fewer seats are left than fans ahead of it.
+SCARCE_POLL_SECONDS = 5
 DEFAULT_LINE = "default"
 # Pre-queue places are draw ranks in [0, 1); places of fans who join once a line is
 # open are arrival numbers from 1, so everyone arriving after the opening is behind
@@ -179,16 +181,19 @@ def estimate_wait(*, position: int | None, stats: LineStats, rules: LineRules) -
     return math.ceil(position / rate)
 
 
-def poll_after(*, position: int | None, rules: LineRules) -> int:
+def poll_after(*, position: int | None, rules: LineRules, admitted: int | None = None) -> int:
     """About a second near the front, growing to ~15 s far back, never so slow that a
-    well-behaved client is dropped for silence."""
+    well-behaved client is dropped for silence. A waiter the line has room for now is
+    told to come back at once (it is admitted on the next step, and must hear so
+    before those behind it do); one behind fewer seats than fans ahead comes back
+    often enough to learn soon if the concert sells out."""
     ceiling = max(MIN_POLL_SECONDS, min(MAX_POLL_SECONDS, int(rules.waiter_timeout // 3)))
     if position is None or position <= 0:
         return ceiling
-    if position <= FRONT_OF_LINE:
-        seconds = MIN_POLL_SECONDS
-    else:
-        seconds = MIN_POLL_SECONDS + math.ceil(
-            (position - FRONT_OF_LINE) / POSITIONS_PER_EXTRA_SECOND
-        )
+    room = 0 if rules.paused or admitted is None else rules.capacity - admitted
+    if position <= max(FRONT_OF_LINE, room):
+        return MIN_POLL_SECONDS
+    seconds = MIN_POLL_SECONDS + math.ceil((position - FRONT_OF_LINE) / POSITIONS_PER_EXTRA_SECOND)
+    if rules.seats_left is not None and rules.seats_left < position:
+        ceiling = min(ceiling, SCARCE_POLL_SECONDS)
     return min(seconds, ceiling)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,7 +17,6 @@ from boxoffice.queue.model import (
     DEFAULT_LINE,
     LineRules,
     QueueState,
-    Ticket,
     estimate_wait,
     poll_after,
 )
@@ -23,6 +24,9 @@ from boxoffice.queue.store import QueueStore, Seen
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
 
 GONE = "the queue token is no longer live: it lapsed, was used, or left"
+# Seats left at or below which a sale recounts them at once.
+RECOUNT_BELOW = 20
+log = logging.getLogger("boxoffice.queue")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,9 @@ class WaitingRoom:
     ) -> None:
         self.store = store
         self._db = db
+        # Counts a concert's seats again and closes its line if none is left (the
+        # operator's side, ``LineControl.recount``, set once both exist).
+        self.recount: Callable[[int], Awaitable[None]] | None = None
         self.lines = lines
         self._signer = signer
         self._token_ttl = token_ttl_seconds
@@ -128,6 +135,19 @@ class WaitingRoom:
         if not left:
             raise TokenExpired("the queue token is no longer live")
 
+    async def after_sale(self, *, queue_pass: QueuePass) -> None:
+        """A seat sold through a concert's line. With few seats left, they are counted
+        again at once, so the line closes on its last sale, not at the next tick."""
+        concert_id = self.lines.concert_of(queue_pass.line)
+        if concert_id is None or self.recount is None:
+            return
+        try:
+            rules = await self.store.rules(queue_pass.line)
+            if rules.seats_left is not None and rules.seats_left <= RECOUNT_BELOW:
+                await self.recount(concert_id)
+        except Exception as exc:  # the sale is made; the tick will count again
+            log.warning("could not count the seats left after a sale: %r", exc)
+
     async def spend(self, *, queue_pass: QueuePass) -> None:
         """End a paid visit; never raises for a store that fails (it retries itself)."""
         await self.store.spend(line=queue_pass.line, user_id=queue_pass.user_id, jti=queue_pass.jti)
@@ -153,7 +173,7 @@ class WaitingRoom:
             estimated_wait_seconds=estimate_wait(
                 position=ticket.position, stats=seen.stats, rules=rules
             ),
-            poll_after_seconds=_poll_after(ticket, rules, seen.now),
+            poll_after_seconds=_poll_after(seen, rules),
             expires_at=datetime.fromtimestamp(
                 min(ticket.lapses_at, float(ticket.token_expires_at)), tz=UTC
             ),
@@ -164,9 +184,10 @@ class WaitingRoom:
         )
 
 
-def _poll_after(ticket: Ticket, rules: LineRules, now: float) -> int:
+def _poll_after(seen: Seen, rules: LineRules) -> int:
     """A pre-queue fan is told to come back at the opening, not later."""
-    seconds = poll_after(position=ticket.position, rules=rules)
+    ticket = seen.ticket
+    seconds = poll_after(position=ticket.position, rules=rules, admitted=seen.stats.admitted)
     if ticket.state is QueueState.PRE_QUEUE and rules.opens_at is not None:
-        seconds = max(1, min(seconds, math.ceil(rules.opens_at - now)))
+        seconds = max(1, min(seconds, math.ceil(rules.opens_at - seen.now)))
     return seconds
