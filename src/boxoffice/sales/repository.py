@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.catalog.repository import seat_is_free
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.sales.model import ConcertSales, ScheduleSales
+from boxoffice.sales.model import ConcertSales, ScheduleSales, schedule_counts
 from boxoffice.tables import concerts, payments, reservations, schedules, seats
 
 
@@ -24,7 +24,12 @@ async def concerts_with_sales(conn: AsyncConnection, *, now: datetime) -> list[C
         for row in await conn.execute(select(concerts).order_by(concerts.c.id))
     }
     for row in await conn.execute(_schedule_query(now)):
-        sold, available = int(row.sold), int(row.available)
+        sold, held, available = schedule_counts(
+            total=int(row.total),
+            sold=int(row.sold),
+            free=int(row.available),
+            cancelled=row.cancelled_at is not None,
+        )
         listed[row.concert_id].schedules.append(
             ScheduleSales(
                 schedule_id=row.id,
@@ -32,9 +37,10 @@ async def concerts_with_sales(conn: AsyncConnection, *, now: datetime) -> list[C
                 concert_at=row.concert_at,
                 total_seats=int(row.total),
                 sold=sold,
-                held=int(row.total) - sold - available,
+                held=held,
                 available=available,
                 revenue=int(row.revenue),
+                cancelled_at=row.cancelled_at,
             )
         )
     return list(listed.values())
@@ -69,6 +75,7 @@ def _schedule_query(now: datetime) -> Select[Any]:
             schedules.c.id,
             schedules.c.concert_id,
             schedules.c.concert_at,
+            schedules.c.cancelled_at,
             func.coalesce(counts.c.total, 0).label("total"),
             func.coalesce(counts.c.sold, 0).label("sold"),
             func.coalesce(counts.c.available, 0).label("available"),
