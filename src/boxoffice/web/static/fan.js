@@ -249,7 +249,7 @@ function renderLine() {
   $("prequeue").hidden = !pre;
   $("soldout").hidden = !soldOut;
   $("placed").hidden = pre || soldOut;
-  $("leave").hidden = soldOut;
+  $("leave").hidden = $("keep-place").hidden = soldOut;
   stop("opening");
   if (pre) {
     // Before the opening there is no place yet: one draw orders everyone at once.
@@ -307,7 +307,7 @@ function lineGone(message, again = true) {
   show("line");
   $("line-gone-text").textContent = message;
   $("line-gone").hidden = false;
-  $("leave").hidden = true;
+  $("leave").hidden = $("keep-place").hidden = true;
   $("prequeue").hidden = $("soldout").hidden = $("placed").hidden = $("paused").hidden = true;
   $("line-seats").hidden = true;
   const button = $("join-again");
@@ -607,23 +607,17 @@ async function loadMine() {
     $("mine-list").replaceChildren(
       mine.length
         ? table(
-            [t("ticketNo"), t("concert"), t("date"), t("seat"), t("price"), t("status"), ""],
+            [t("concert"), t("seat"), t("price"), t("status")],
             mine.map((r) => [
-              `#${r.reservationId}`,
-              r.concertTitle,
-              dateTime(r.concertAt),
+              el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
               String(r.seatNumber),
               points(r.price),
-              t(`status${r.status}`),
-              r.status === "CONFIRMED"
-                ? el("button", {
-                    type: "button",
-                    class: "link",
-                    text: t("refund"),
-                    "aria-label": t("refundLabel", { title: r.concertTitle, number: r.seatNumber }),
-                    onclick: () => refund(r),
-                  })
-                : "",
+              el(
+                "span",
+                {},
+                t(`status${r.status}`),
+                ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []),
+              ),
             ]),
             mine.map((r) => r.reservationId),
           )
@@ -642,6 +636,16 @@ async function loadMine() {
   } catch (problem) {
     showNotice(problemText(problem));
   }
+}
+
+function refundButton(r) {
+  return el("button", {
+    type: "button",
+    class: "link",
+    text: t("refund"),
+    "aria-label": t("refundLabel", { title: r.concertTitle, number: r.seatNumber }),
+    onclick: () => refund(r),
+  });
 }
 
 const REFUND_REFUSED = { refund_closed: "refundClosed", already_refunded: "alreadyRefunded", not_paid: "notPaid" };

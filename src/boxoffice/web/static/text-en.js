@@ -99,7 +99,6 @@ export default {
   busy: "The box office is busy; retrying in {n} s.",
   offline: "Can't reach the box office; retrying in {n} s.",
   unexpected: "Something went wrong. Please try again.",
-  ticketNo: "No.",
   refund: "Refund",
   refundLabel: "Refund the ticket for {title}, seat {number}",
   confirmRefund: "Refund your ticket for {title} on {date}, seat {number}? {price} go back to your balance and the seat goes back on sale.",

@@ -99,7 +99,6 @@ export default {
   busy: "매표소가 붐빕니다. {n}초 뒤에 다시 시도합니다.",
   offline: "매표소에 연결할 수 없습니다. {n}초 뒤에 다시 시도합니다.",
   unexpected: "문제가 생겼습니다. 다시 시도해 주세요.",
-  ticketNo: "번호",
   refund: "환불",
   refundLabel: "{title} {number}번 좌석 티켓 환불",
   confirmRefund: "{date} {title} {number}번 좌석 티켓을 환불할까요? {price}가 잔액으로 돌아오고 좌석은 다시 판매됩니다.",
