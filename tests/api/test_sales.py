@@ -78,6 +78,7 @@ async def test_sold_held_available_and_revenue_are_counted_exactly(api: Api) -> 
                         "held": 1,
                         "available": 3,
                         "revenue": 1_000,
+                        "cancelledAt": None,
                     },
                     {
                         "scheduleId": second.schedule_id,
@@ -87,6 +88,7 @@ async def test_sold_held_available_and_revenue_are_counted_exactly(api: Api) -> 
                         "held": 1,
                         "available": 1,
                         "revenue": 2_000,
+                        "cancelledAt": None,
                     },
                 ],
             },
@@ -107,6 +109,7 @@ async def test_sold_held_available_and_revenue_are_counted_exactly(api: Api) -> 
                         "held": 0,
                         "available": 2,
                         "revenue": 0,
+                        "cancelledAt": None,
                     }
                 ],
             },
@@ -139,6 +142,61 @@ async def test_revenue_is_the_price_paid_once_whatever_the_retries(api: Api) -> 
     assert replayed.headers["Idempotent-Replayed"] == "true"
     concert = (await _sales(api))["concerts"][0]
     assert (concert["sold"], concert["revenue"]) == (1, 7_000)
+
+
+async def test_a_refunded_ticket_leaves_sold_and_revenue(api: Api) -> None:
+    fan, show, rid = await api.bought(price=4_000)
+    await api.bought(show=show, seat=2, name="keeps")
+    schedule = (await _sales(api))["concerts"][0]["schedules"][0]
+    assert (schedule["sold"], schedule["revenue"]) == (2, 8_000)
+    assert (await api.refund(fan, rid)).status_code == 200
+    concert = (await _sales(api))["concerts"][0]
+    schedule = concert["schedules"][0]
+    assert (schedule["sold"], schedule["available"], schedule["revenue"]) == (1, 49, 4_000)
+    assert (concert["sold"], concert["revenue"]) == (1, 4_000)
+
+
+async def test_a_cancelled_schedule_shows_when_and_sells_nothing_any_more(api: Api) -> None:
+    start = api.clock.now
+    _, show, _ = await api.bought(price=5_000)
+    later = await _another_schedule(api, show, at=start + timedelta(days=60), seats=4, price=9_000)
+    await api.bought(show=later, name="later")
+    holder = await api.admitted_fan(name="holder")
+    assert (await api.hold(holder, show, seat_number=3)).status_code == 201
+
+    api.clock.advance(60)
+    r = await api.client.post(
+        f"/api/v1/admin/schedules/{show.schedule_id}/cancel", headers=api.admin
+    )
+    assert r.status_code == 200, r.text
+    cancelled_at = utc_text(api.clock.now)
+    api.clock.advance(60)
+    again = await api.client.post(
+        f"/api/v1/admin/schedules/{show.schedule_id}/cancel", headers=api.admin
+    )
+    assert again.status_code == 200, again.text
+
+    concert = (await _sales(api))["concerts"][0]
+    off, on = concert["schedules"]
+    assert off == {
+        "scheduleId": show.schedule_id,
+        "concertAt": utc_text(start + timedelta(days=30)),
+        "totalSeats": 50,
+        "sold": 0,
+        "held": 0,
+        "available": 0,
+        "revenue": 0,
+        "cancelledAt": cancelled_at,  # the first cancellation's, however often asked
+    }
+    assert (on["sold"], on["held"], on["available"], on["revenue"], on["cancelledAt"]) == (
+        1,
+        0,
+        3,
+        9_000,
+        None,
+    )
+    totals = (concert["sold"], concert["held"], concert["available"], concert["revenue"])
+    assert totals == (1, 0, 3, 9_000)
 
 
 async def test_a_concert_without_schedules_is_listed_with_nothing_to_sell(api: Api) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import Pages, Server, keep_screenshot
-from tests.browser.steps import join, sign_in
+from tests.browser.steps import concert_line, join, join_line, seoul_input, sign_in
 from tests.support import ADMIN_TOKEN
+
+OPENS_IN_SECONDS = 8  # time enough to set the line up and see it before the opening
 
 
 async def operator_signs_in(page: Page) -> None:
@@ -131,3 +135,55 @@ async def test_a_wrong_operator_token_is_refused_in_words(
     await room.page.get_by_role("button", name="계속").click()
     await expect(room.page.locator("#notice")).to_have_text("운영자 토큰이 올바르지 않습니다.")
     await expect(room.page.locator("#room")).to_be_hidden()
+
+
+async def test_the_operator_gives_a_concert_a_line_with_an_opening_and_shows_its_draw(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server()
+    api = server.api
+    room = await pages.open(server, "/operator", name="operator")
+    page = room.page
+    room.expect(404, "/api/v1/admin/concerts/2/waiting-room")  # none of its own yet
+    await operator_signs_in(page)
+    await page.get_by_label("Line", exact=True).select_option(label="The Midnight Brass")
+    await expect(page.locator("#no-line")).to_have_text(
+        re.compile("^The Midnight Brass is sold through the default line")
+    )
+    await expect(page.locator("#stats")).to_be_hidden()
+
+    opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=OPENS_IN_SECONDS)
+    await page.get_by_label("Capacity").fill("5")
+    await page.get_by_label("Admissions per minute").fill("120")
+    await page.get_by_label("Sale opens (your time zone; empty: open now)").fill(seoul_input(opens))
+    await page.get_by_role("button", name="Give it a line of its own").click()
+    await confirm(
+        page,
+        "Give The Midnight Brass a line of its own: Capacity 5, Admissions per minute 120, "
+        "opening ",
+    )
+    await expect(page.locator("#stat-capacity")).to_have_text("5")
+    await expect(page.locator("#stat-admissionPerMinute")).to_have_text("120")
+    await expect(page.locator("#stat-paused")).to_have_text("Before the opening")
+    await expect(page.locator("#stat-seatsLeft")).to_have_text("200")  # 4 dates of 50
+
+    line = await concert_line(api, 2)
+    assert datetime.fromisoformat(line["salesOpenAt"]) == opens
+    draw = page.locator("#draw")
+    await expect(draw).to_contain_text(line["draw"]["seedCommitment"])
+    await expect(draw).to_contain_text("revealed at the opening")
+    await expect(draw).to_contain_text("sort the entrants by SHA-1(seed:userId)")
+
+    early = await api.register("early")
+    assert (await join_line(api, early, 2))["status"] == "PRE_QUEUE"
+    await expect(page.locator("#stat-waiting")).to_have_text("1")
+
+    # After the opening: the seed itself, which hashes to the commitment, and who was drawn.
+    await expect(page.locator("#stat-paused")).to_have_text("Running", timeout=15_000)
+    line = await concert_line(api, 2)
+    seed = line["draw"]["seed"]
+    assert hashlib.sha256(seed.encode()).hexdigest() == line["draw"]["seedCommitment"]
+    await expect(draw).to_contain_text(seed)
+    facts = draw.locator("dd")
+    await expect(facts.nth(3)).to_have_text("1")  # the entrants
+    await expect(page.locator("#stat-admitted")).to_have_text("1")

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 @router.get("/sales", responses=documented(InvalidToken))
 async def sales(ctx: Ctx, now: Now) -> SalesPublic:
     """Per concert and schedule: seats sold, held and available right now, and revenue
-    (the sum of completed payments). The counts of a schedule add up to its seats."""
+    (completed payments of tickets not refunded). The counts of a schedule on sale add
+    up to its seats; a cancelled one (`cancelledAt`) has nothing held or available."""
     found = await service.sales(db=ctx.db, now=now)
     return SalesPublic(concerts=[ConcertSalesPublic.of(c) for c in found])

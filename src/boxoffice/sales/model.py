@@ -1,5 +1,6 @@
 """What the operator's sales view counts: per schedule, and per concert as the sum of
-its schedules."""
+its schedules. A cancelled schedule is off sale: its tickets were refunded and none of
+its seats can be bought, so it counts nothing as held or available."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ class ScheduleSales:
     held: int
     available: int
     revenue: int
+    cancelled_at: datetime | None = None
+
+
+def schedule_counts(*, total: int, sold: int, free: int, cancelled: bool) -> tuple[int, int, int]:
+    """(sold, held, available) of a schedule whose ``free`` seats are neither sold nor
+    under a live hold: on sale they add up to ``total``; cancelled, only sold seats
+    count (none, once its refunds are done)."""
+    if cancelled:
+        return sold, 0, 0
+    return sold, total - sold - free, free
 
 
 @dataclass(frozen=True, slots=True)

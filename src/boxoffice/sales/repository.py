@@ -14,7 +14,7 @@ from boxoffice.catalog.repository import seat_is_free
 from boxoffice.holds import SqlNow
 from boxoffice.query import Conn, Query
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.sales.model import ConcertSales, ScheduleSales
+from boxoffice.sales.model import ConcertSales, ScheduleSales, schedule_counts
 from boxoffice.tables import UTCDateTime, concerts, payments, reservations, schedules, seats
 
 
@@ -25,7 +25,13 @@ async def concerts_with_sales(conn: Conn, *, now: datetime) -> list[ConcertSales
         for row in await conn.fetch(CONCERTS)
     }
     for row in await conn.fetch(SCHEDULES, now=now):
-        sold, available, total = int(row["sold"]), int(row["available"]), int(row["total"])
+        total = int(row["total"])
+        sold, held, available = schedule_counts(
+            total=total,
+            sold=int(row["sold"]),
+            free=int(row["available"]),
+            cancelled=row["cancelled_at"] is not None,
+        )
         listed[row["concert_id"]].schedules.append(
             ScheduleSales(
                 schedule_id=row["id"],
@@ -33,9 +39,10 @@ async def concerts_with_sales(conn: Conn, *, now: datetime) -> list[ConcertSales
                 concert_at=row["concert_at"],
                 total_seats=total,
                 sold=sold,
-                held=total - sold - available,
+                held=held,
                 available=available,
                 revenue=int(row["revenue"]),
+                cancelled_at=row["cancelled_at"],
             )
         )
     return list(listed.values())
@@ -70,6 +77,7 @@ def _schedule_query(now: SqlNow) -> Select[Any]:
             schedules.c.id,
             schedules.c.concert_id,
             schedules.c.concert_at,
+            schedules.c.cancelled_at,
             func.coalesce(counts.c.total, 0).label("total"),
             func.coalesce(counts.c.sold, 0).label("sold"),
             func.coalesce(counts.c.available, 0).label("available"),

@@ -14,8 +14,16 @@ class ScheduleSalesPublic(ApiModel):
     total_seats: int
     sold: int
     held: int = Field(description="Seats under a live hold: `heldUntil` still ahead.")
-    available: int
-    revenue: int = Field(description="Points taken by completed payments for these seats.")
+    available: int = Field(
+        description="Seats on sale now: neither sold nor held (none once cancelled)."
+    )
+    revenue: int = Field(
+        description="Points taken by payments for these seats, less refunded tickets."
+    )
+    cancelled_at: datetime | None = Field(
+        description="When the operator cancelled the show (off sale, every ticket refunded); "
+        "null while it is on."
+    )
 
     @classmethod
     def of(cls, s: ScheduleSales) -> ScheduleSalesPublic:
@@ -27,6 +35,7 @@ class ScheduleSalesPublic(ApiModel):
             held=s.held,
             available=s.available,
             revenue=s.revenue,
+            cancelled_at=s.cancelled_at,
         )
 
 

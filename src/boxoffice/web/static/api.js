@@ -89,9 +89,9 @@ export const api = {
     call("POST", "/wallet/charges", { token: access, body: { amount }, key }),
   ledger: (access) => call("GET", "/wallet/transactions", { token: access }),
   concerts: () => call("GET", "/concerts"),
-  // The contract will take {"concertId"} here to join that concert's own line; the
-  // default line is joined without a body until then.
-  join: (access, _concertId) => call("POST", "/queue/tokens", { token: access }),
+  // The line this concert is sold through: its own, or the default line.
+  join: (access, concertId) =>
+    call("POST", "/queue/tokens", { token: access, body: { concertId } }),
   status: (queue) => call("GET", "/queue/status", { token: queue }),
   leave: (queue) => call("DELETE", "/queue/tokens/current", { token: queue }),
   schedules: (queue, concertId) => call("GET", `/concerts/${concertId}/schedules`, { token: queue }),
@@ -103,18 +103,22 @@ export const api = {
   release: (queue, id) => call("DELETE", `/reservations/${id}`, { token: queue }),
   pay: (queue, reservationId, key) =>
     call("POST", "/payments", { token: queue, body: { reservationId }, key }),
-  // Refunds (coming): refund: (access, id, key) => call("POST", `/reservations/${id}/refund`, { token: access, key }),
+  refund: (access, id, key) => call("POST", `/reservations/${id}/refund`, { token: access, key }),
 };
 
-// The operator's endpoints. Per-concert lines will live at
-// /admin/concerts/{id}/waiting-room with the same shape: lineUrl is the one place.
-export const lineUrl = (concertId) =>
+// The operator's endpoints. A concert's own line lives at
+// /admin/concerts/{id}/waiting-room, the default line at /admin/waiting-room.
+const lineUrl = (concertId) =>
   concertId ? `/admin/concerts/${concertId}/waiting-room` : "/admin/waiting-room";
 
 export const admin = {
   line: (token, concertId) => call("GET", lineUrl(concertId), { token }),
   configure: (token, changes, concertId) =>
     call("PATCH", lineUrl(concertId), { token, body: changes }),
+  ownLine: (token, concertId, settings) =>
+    call("PUT", lineUrl(concertId), { token, body: settings }),
+  refund: (token, id, key) => call("POST", `/admin/reservations/${id}/refund`, { token, key }),
+  cancel: (token, scheduleId) => call("POST", `/admin/schedules/${scheduleId}/cancel`, { token }),
   sales: (token) => call("GET", "/admin/sales", { token }),
   addConcert: (token, title, venue) =>
     call("POST", "/admin/concerts", { token, body: { title, venue } }),

@@ -27,6 +27,43 @@ export function problemText(problem) {
   return problem?.detail || t("unexpected");
 }
 
+/** Ask in the page's dialog; resolves true when confirmed. With a word to type, the
+ * confirm button stays off until it is typed (for what cannot be undone). */
+export function confirmed(text, word = "") {
+  const dialog = $("confirm");
+  const yes = $("confirm-yes");
+  const typed = $("confirm-word");
+  $("confirm-text").textContent = text;
+  yes.disabled = Boolean(word);
+  if (typed) {
+    typed.value = "";
+    $("confirm-typed").hidden = !word;
+    $("confirm-word-label").textContent = t("typeToConfirm", { word });
+    typed.oninput = () => (yes.disabled = typed.value.trim().toUpperCase() !== word.toUpperCase());
+  }
+  return new Promise((resolve) => {
+    const done = (answer) => {
+      dialog.close();
+      yes.onclick = $("confirm-no").onclick = dialog.oncancel = null;
+      resolve(answer);
+    };
+    yes.onclick = () => done(true);
+    $("confirm-no").onclick = () => done(false);
+    dialog.oncancel = () => done(false);
+    dialog.showModal();
+    (word ? typed : $("confirm-no")).focus();
+  });
+}
+
+/** Whether what node shows must be redrawn: false while value (in this language) is
+ * what it already shows, so a refresh does not take away focus or a selection. */
+export function changed(node, value) {
+  const key = JSON.stringify([document.documentElement.lang, value]);
+  if (node.dataset.shown === key) return false;
+  node.dataset.shown = key;
+  return true;
+}
+
 export function showNotice(text, kind = "error") {
   const box = $("notice");
   box.textContent = text;

@@ -1,8 +1,9 @@
-// The fan's visit: sign in, charge, wait in line, pick a seat, hold it, pay.
+// The fan's visit: sign in, charge, wait in line, pick a seat, hold it, pay; and hand
+// a ticket back.
 // Everything needed to pick up where the fan was is in localStorage, so a reload
 // at any step comes back to the same place in line or the same hold.
 import { api, newKey, serverNow } from "./api.js";
-import { $, el, facts, problemText, showNotice } from "./dom.js";
+import { $, confirmed, el, facts, problemText, showNotice } from "./dom.js";
 import { applyTexts, clockTime, dateTime, points, t, toggleLanguage } from "./i18n.js";
 import { renderSeats } from "./seatmap.js";
 
@@ -28,7 +29,7 @@ const taken = new Map();
 const TAKEN_MS = 1_500;
 
 function load() {
-  const empty = { user: null, line: null, hold: null, ticket: null, reservations: [], payKeys: {}, pendingCharge: null };
+  const empty = { user: null, line: null, hold: null, ticket: null, reservations: [], payKeys: {}, refundKeys: {}, pendingCharge: null };
   try {
     return { ...empty, ...JSON.parse(localStorage.getItem(STORE) || "{}") };
   } catch {
@@ -194,7 +195,7 @@ async function join(concert) {
     onStatus(status);
   } catch (problem) {
     if (problem.status === 401) return signOut();
-    showNotice(problemText(problem));
+    showNotice(problem.code === "sold_out" ? t("soldOutJoin", { title: concert.title }) : problemText(problem));
   }
 }
 
@@ -206,7 +207,9 @@ async function poll() {
     backoff = 1;
     onStatus(status);
   } catch (problem) {
-    if (problem.status === 401) return lineGone(t("lineGone"));
+    if (problem.status === 401) {
+      return state.line.soldOut ? lineGone(t("soldOut", { title: state.line.title }), false) : lineGone(t("lineGone"));
+    }
     if (problem.status === 503 || problem.status === 0) {
       backoff = problem.retryAfter ?? Math.min(MAX_BACKOFF_S, backoff * 2);
       showNotice(t(problem.status === 0 ? "offline" : "busy", { n: backoff }));
@@ -221,15 +224,15 @@ async function poll() {
 function onStatus(status) {
   lastStatus = status;
   if (status.status === "ADMITTED") return admitted();
-  if (status.status === "SOLD_OUT") {
-    state.line = null;
+  // Sold out: nothing left to wait for, but a refund could open the line again, so the
+  // page keeps polling (rarely, as told) until the token lapses.
+  const soldOut = status.status === "SOLD_OUT";
+  if (Boolean(state.line.soldOut) !== soldOut) {
+    state.line.soldOut = soldOut;
     save();
-    showNotice(t("soldOut"));
-    return showConcerts();
   }
   if (current !== "line") show("line");
   $("line-gone").hidden = true;
-  $("leave").hidden = false;
   renderLine();
   timers.poll = setTimeout(poll, Math.max(1, status.pollAfterSeconds) * 1000);
 }
@@ -239,12 +242,24 @@ function renderLine() {
   const line = state.line;
   if (!status || !line) return;
   showNotice("");
+  const pre = status.status === "PRE_QUEUE";
+  const soldOut = status.status === "SOLD_OUT";
   $("line-concert").textContent = t("lineFor", { title: line.title });
   $("joined").textContent = t("joinedAt", { time: clockTime(line.joinedAt) });
-  const pre = status.status === "PRE_QUEUE" || status.position == null;
+  $("prequeue").hidden = !pre;
+  $("soldout").hidden = !soldOut;
+  $("placed").hidden = pre || soldOut;
+  $("leave").hidden = $("keep-place").hidden = soldOut;
+  stop("opening");
   if (pre) {
-    $("position").textContent = t("preQueue", { time: dateTime(status.salesOpenAt) });
-    $("progress").value = 0;
+    // Before the opening there is no place yet: one draw orders everyone at once.
+    $("prequeue-text").textContent = t("preQueue", { time: dateTime(status.salesOpenAt) });
+    document.title = t("titlePreQueue");
+    openingTick();
+    timers.opening = setInterval(openingTick, 250);
+  } else if (soldOut) {
+    $("soldout-text").textContent = t("soldOut", { title: line.title });
+    document.title = t("titleSoldOut");
   } else {
     const ahead = status.position - 1;
     $("position").textContent = ahead > 0 ? t("ahead", { n: ahead }) : t("aheadNone");
@@ -252,18 +267,30 @@ function renderLine() {
     const start = Math.max(line.startPosition, status.position);
     $("progress").max = start;
     $("progress").value = start - status.position;
+    $("wait").textContent = waitText(status.estimatedWaitSeconds);
     document.title = t("titleWaiting", { n: status.position });
   }
-  $("wait").textContent = waitText(status.estimatedWaitSeconds);
-  const seatsLeft = typeof status.seatsLeft === "number";
+  const seatsLeft = typeof status.seatsLeft === "number" && !soldOut;
   $("line-seats").hidden = !seatsLeft;
   if (seatsLeft) $("line-seats").textContent = t("seatsLeft", { n: status.seatsLeft });
-  // The answer will say "paused" outright; until it does, an unknown wait while
-  // waiting means nobody has been let in lately: the line is standing still.
-  const paused = status.paused === true;
-  const stalled = status.paused === undefined && status.estimatedWaitSeconds == null && !pre;
-  $("paused").hidden = !(paused || stalled);
-  $("paused").textContent = paused ? t("pausedNote") : stalled ? t("stalledNote") : "";
+  $("paused").hidden = !(status.paused === true && !soldOut);
+  $("paused").textContent = t("pausedNote");
+}
+
+/** Time to the opening by the server's clock, as the hold's countdown is. */
+function openingTick() {
+  const left = Date.parse(lastStatus.salesOpenAt) - serverNow();
+  const seconds = Math.max(0, Math.ceil(left / 1000));
+  const out = $("opens-countdown");
+  out.textContent = seconds ? clock(seconds) : t("openingNow");
+  out.dateTime = `PT${seconds}S`;
+  out.dataset.seconds = String(seconds);
+}
+
+function clock(seconds) {
+  const [h, m, s] = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60];
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
 }
 
 function waitText(seconds) {
@@ -272,7 +299,7 @@ function waitText(seconds) {
   return t("waitAbout", { n: Math.ceil(seconds / 60) });
 }
 
-function lineGone(message) {
+function lineGone(message, again = true) {
   stop();
   const concert = state.line && { concertId: state.line.concertId, title: state.line.title };
   state.line = null;
@@ -280,11 +307,13 @@ function lineGone(message) {
   show("line");
   $("line-gone-text").textContent = message;
   $("line-gone").hidden = false;
-  $("leave").hidden = true;
-  $("position").textContent = "";
-  $("wait").textContent = "–";
-  $("paused").hidden = true;
-  $("join-again").onclick = () => (concert ? join(concert) : showConcerts());
+  $("leave").hidden = $("keep-place").hidden = true;
+  $("prequeue").hidden = $("soldout").hidden = $("placed").hidden = $("paused").hidden = true;
+  $("line-seats").hidden = true;
+  const button = $("join-again");
+  button.dataset.t = again ? "joinAgain" : "backToConcerts";
+  button.textContent = t(button.dataset.t);
+  button.onclick = () => (again && concert ? join(concert) : showConcerts());
 }
 
 async function leave() {
@@ -301,7 +330,7 @@ async function leave() {
 // ---- admitted: dates and seats ---------------------------------------------------
 
 function admitted() {
-  stop("poll");
+  stop("poll", "opening");
   const first = current !== "booking";
   show("booking", { focus: first });
   document.title = t("titleAdmitted");
@@ -397,6 +426,8 @@ async function pickSeat(seat) {
 
 function onGatedProblem(problem) {
   if (problem.status === 401) return lineGone(t("lineGone"));
+  // Admitted by the default line, but the concert has since been given a line of its own.
+  if (problem.code === "not_admitted") return lineGone(t("lineMoved"));
   showNotice(problemText(problem));
 }
 
@@ -431,9 +462,8 @@ function renderHold() {
 function tick() {
   const left = Date.parse(holding.heldUntil) - serverNow();
   const seconds = Math.max(0, Math.ceil(left / 1000));
-  const text = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
   const out = $("countdown");
-  out.textContent = text;
+  out.textContent = clock(seconds);
   out.dateTime = `PT${seconds}S`;
   out.dataset.seconds = String(seconds);
   if (left <= 0) lapsed();
@@ -577,12 +607,24 @@ async function loadMine() {
     $("mine-list").replaceChildren(
       mine.length
         ? table(
-            [t("concert"), t("date"), t("seat"), t("price"), t("status")],
-            mine.map((r) => [r.concertTitle, dateTime(r.concertAt), String(r.seatNumber), points(r.price), t(`status${r.status}`)]),
+            [t("concert"), t("seat"), t("price"), t("status")],
+            mine.map((r) => [
+              el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
+              String(r.seatNumber),
+              points(r.price),
+              el(
+                "span",
+                {},
+                t(`status${r.status}`),
+                ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []),
+              ),
+            ]),
+            mine.map((r) => r.reservationId),
           )
         : el("p", { class: "muted", text: t("mineEmpty") }),
     );
     const { items } = await api.ledger(access);
+    if (items.length) renderBalance(items[0].balanceAfter); // newest first: the balance now
     $("ledger").replaceChildren(
       items.length
         ? table(
@@ -596,12 +638,49 @@ async function loadMine() {
   }
 }
 
-function table(head, rows) {
+function refundButton(r) {
+  return el("button", {
+    type: "button",
+    class: "link",
+    text: t("refund"),
+    "aria-label": t("refundLabel", { title: r.concertTitle, number: r.seatNumber }),
+    onclick: () => refund(r),
+  });
+}
+
+const REFUND_REFUSED = { refund_closed: "refundClosed", already_refunded: "alreadyRefunded", not_paid: "notPaid" };
+
+/** Hand a paid ticket back, after a confirmation. One Idempotency-Key per ticket, kept
+ * until the server has answered, so a retry after a lost answer refunds once. */
+async function refund(r) {
+  const question = t("confirmRefund", {
+    title: r.concertTitle,
+    date: dateTime(r.concertAt),
+    number: r.seatNumber,
+    price: points(r.price),
+  });
+  if (!(await confirmed(question))) return;
+  const key = (state.refundKeys[r.reservationId] ||= newKey());
+  save();
+  try {
+    const done = await api.refund(state.user.accessToken, r.reservationId, key);
+    renderBalance(done.balance);
+    showNotice(t("refunded", { price: points(done.amount), balance: points(done.balance) }), "ok");
+  } catch (problem) {
+    if (problem.status === 0 || problem.status === 503) return showNotice(problemText(problem));
+    showNotice(REFUND_REFUSED[problem.code] ? t(REFUND_REFUSED[problem.code]) : problemText(problem));
+  }
+  delete state.refundKeys[r.reservationId];
+  save();
+  await loadMine();
+}
+
+function table(head, rows, ids = []) {
   return el(
     "table",
     {},
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
-    el("tbody", {}, ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", { text: c }))))),
+    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": ids[i] }, ...cells.map((c) => el("td", {}, c))))),
   );
 }
 
@@ -654,6 +733,7 @@ function start() {
   });
   $("mine-toggle").addEventListener("click", toggleMine);
   $("leave").addEventListener("click", leave);
+  $("soldout-leave").addEventListener("click", leave);
   $("refresh-seats").addEventListener("click", loadSeats);
   $("pay").addEventListener("click", pay);
   $("release").addEventListener("click", release);

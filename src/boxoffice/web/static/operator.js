@@ -1,22 +1,42 @@
-// The operator's control room: the line live, its controls, sales and the catalog,
-// all on the admin API. The admin token lives in sessionStorage only: it goes when
-// the tab does.
-import { admin, api, serverNow } from "./api.js";
+// The operator's control room: each line live (the default one, or a concert's own)
+// with its controls and opening draw, sales with cancelling and refunds, and the
+// catalog, all on the admin API. The admin token lives in sessionStorage only: it goes
+// when the tab does.
+import { admin, api, newKey, serverNow } from "./api.js";
 import { drawChart } from "./chart.js";
-import { $, el, problemText, showNotice } from "./dom.js";
+import { $, changed, confirmed, el, facts, problemText, showNotice } from "./dom.js";
 import { applyTexts, clockTime, dateTime, number, points, t, toggleLanguage } from "./i18n.js";
 
 const TOKEN = "boxoffice.admin";
 const REFRESH_MS = 1_500;
 const CHART_MINUTES = 5;
-const STATS = ["waiting", "admitted", "admittedLastMinute", "capacity", "admissionPerMinute", "paused"];
+const STATS = {
+  waiting: (l) => number(l.waiting),
+  admitted: (l) => number(l.admitted),
+  admittedLastMinute: (l) => number(l.admittedLastMinute),
+  capacity: (l) => number(l.capacity),
+  admissionPerMinute: (l) => number(l.admissionPerMinute),
+  paused: (l) => t(lineState(l)),
+  seatsLeft: (l) => (l.seatsLeft == null ? "–" : number(l.seatsLeft)),
+  salesOpenAt: (l) => (l.salesOpenAt ? dateTime(l.salesOpenAt) : t("openNow")),
+};
+const REFUND_REFUSED = {
+  already_refunded: "alreadyRefunded",
+  not_paid: "notPaid",
+  reservation_not_found: "noReservation",
+};
 
 let token = sessionStorage.getItem(TOKEN);
+let concerts = [];
+let selected = null; // the concert whose line is shown; null: the default line
+let own = true; // whether the selected line exists (a concert may have none of its own)
 let line = null;
 let sales = null;
 let history = [];
 let timer = null;
+let round = 0; // answers of an older refresh (another line) are dropped
 let formDirty = false;
+const refundKeys = {};
 
 async function signIn(event) {
   event.preventDefault();
@@ -35,6 +55,7 @@ async function signIn(event) {
 
 function signOut(message = "") {
   clearTimeout(timer);
+  round += 1;
   token = null;
   sessionStorage.removeItem(TOKEN);
   line = sales = null;
@@ -43,6 +64,11 @@ function signOut(message = "") {
   $("signout").hidden = true;
   $("signin").hidden = false;
   showNotice(message);
+}
+
+function failed(problem) {
+  if (problem.status === 401) return signOut(t("opBadToken"));
+  sticky(problemText(problem), "error");
 }
 
 function enter() {
@@ -56,39 +82,96 @@ function enter() {
 
 async function refresh() {
   clearTimeout(timer);
+  const mine = ++round;
   try {
-    [line, sales] = await Promise.all([admin.line(token), admin.sales(token)]);
-    const at = serverNow();
-    history.push({ at, waiting: line.waiting, admitted: line.admitted });
-    history = history.filter((h) => h.at >= at - CHART_MINUTES * 60_000);
+    const [next, found] = await Promise.all([
+      own ? admin.line(token, selected).catch(noOwnLine) : null,
+      admin.sales(token),
+    ]);
+    if (mine !== round) return;
+    sales = found;
+    line = next;
+    if (line) {
+      const at = serverNow();
+      history.push({ at, waiting: line.waiting, admitted: line.admitted });
+      history = history.filter((h) => h.at >= at - CHART_MINUTES * 60_000);
+    }
     render();
-    $("updated").textContent = t("updated", { time: clockTime(at) });
+    $("updated").textContent = t("updated", { time: clockTime(serverNow()) });
     if (!$("notice").dataset.sticky) showNotice("");
   } catch (problem) {
+    if (mine !== round) return;
     if (problem.status === 401) return signOut(t("opBadToken"));
     showNotice(problemText(problem));
   }
   timer = setTimeout(refresh, REFRESH_MS);
 }
 
+/** A concert sold through the default line has no line of its own to show: say so,
+ * and offer to make one starting from the default line's settings. */
+async function noOwnLine(problem) {
+  if (problem.status !== 404 || problem.code !== "not_found" || selected === null) throw problem;
+  own = false;
+  const defaults = await admin.line(token);
+  if (!formDirty) {
+    $("capacity").value = defaults.capacity;
+    $("pace").value = defaults.admissionPerMinute;
+    $("opens").value = "";
+  }
+  return null;
+}
+
+function pickLine() {
+  const value = $("line-pick").value;
+  selected = value ? Number(value) : null;
+  own = true;
+  line = null;
+  history = [];
+  formDirty = false;
+  $("applied").textContent = "";
+  for (const dd of document.querySelectorAll("#stats dd")) dd.textContent = "–";
+  refresh();
+}
+
+function lineState(l) {
+  if (l.soldOutAt) return "soldOutState";
+  if (l.paused) return "paused";
+  if (l.draw && l.draw.seed == null) return "beforeOpening"; // the server reveals it at the opening
+  return "running";
+}
+
 function render() {
-  if (!line) return;
-  for (const name of STATS) {
+  renderSales();
+  const title = concerts.find((c) => c.concertId === selected)?.title ?? "";
+  for (const node of document.querySelectorAll(".own")) node.hidden = selected === null;
+  $("no-line").hidden = own;
+  $("no-line").textContent = own ? "" : t("noOwnLine", { title });
+  $("line-live").hidden = $("pause-toggle").hidden = !own;
+  $("apply").textContent = t(own ? "apply" : "makeLine");
+  $("apply").dataset.t = own ? "apply" : "makeLine";
+  renderDraw();
+  if (!own || !line) return;
+  for (const [name, text] of Object.entries(STATS)) {
     const dd = $(`stat-${name}`);
-    const text = name === "paused" ? t(line.paused ? "paused" : "running") : number(line[name]);
-    if (dd.textContent !== text && dd.textContent !== "–") {
+    const shown = text(line);
+    if (dd.textContent !== shown && dd.textContent !== "–") {
       dd.classList.remove("changed");
       void dd.offsetWidth; // restart the highlight
       dd.classList.add("changed");
     }
-    dd.textContent = text;
+    dd.textContent = shown;
     dd.dataset.value = String(line[name]);
   }
-  $("stat-paused").classList.toggle("state-paused", line.paused);
+  $("stat-paused").classList.toggle("state-paused", line.paused || Boolean(line.soldOutAt));
   $("pause-toggle").textContent = t(line.paused ? "resume" : "pause");
+  $("resets").hidden = !line.lineResets;
+  if (line.lineResets) {
+    $("resets").textContent = t("lineResets", { n: line.lineResets, time: dateTime(line.lineResetAt) });
+  }
   if (!formDirty) {
     $("capacity").value = line.capacity;
     $("pace").value = line.admissionPerMinute;
+    $("opens").value = line.salesOpenAt ? localInput(line.salesOpenAt) : "";
   }
   $("chart-title").textContent = t("chartTitle", { n: CHART_MINUTES });
   drawChart(
@@ -99,7 +182,21 @@ function render() {
     ],
     { now: serverNow(), spanMs: chartSpan() },
   );
-  renderSales();
+}
+
+/** Before the opening only the seed's hash is known; after it, the seed and how many
+ * were drawn, so anyone can check the order. */
+function renderDraw() {
+  const draw = own ? line?.draw : null;
+  $("draw").hidden = !draw;
+  if (!draw || !changed($("draw-facts"), draw)) return;
+  facts($("draw-facts"), [
+    [t("opensLabel"), dateTime(draw.opensAt)],
+    [t("commitment"), draw.seedCommitment],
+    [t("seed"), draw.seed ?? t("seedLater")],
+    [t("entrants"), draw.entrants == null ? "–" : number(draw.entrants)],
+    ...(draw.drawnAt ? [[t("drawnAt"), dateTime(draw.drawnAt)]] : []),
+  ]);
 }
 
 /** The last CHART_MINUTES, or as long as we have watched (at least half a minute). */
@@ -108,27 +205,37 @@ function chartSpan() {
   return Math.min(CHART_MINUTES * 60_000, Math.max(30_000, watched));
 }
 
+/** An instant as a datetime-local value in the operator's time zone, to the second. */
+function localInput(iso) {
+  const at = new Date(iso);
+  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
+}
+
 function renderSales() {
-  if (!sales) return;
-  const head = [t("concert"), t("sold"), t("held"), t("available"), t("revenue")];
+  if (!sales || !changed($("sales"), sales)) return;
+  const head = [t("concert"), t("sold"), t("held"), t("available"), t("revenue"), ""];
   const rows = [];
   for (const c of sales.concerts) {
-    rows.push(salesRow(`${c.title} — ${c.venue}`, c, "concert", c.concertId));
-    for (const s of c.schedules) rows.push(salesRow(dateTime(s.concertAt), s, "sub", s.scheduleId));
+    rows.push(salesRow(`${c.title} — ${c.venue}`, c, "concert", c.concertId, ""));
+    for (const s of c.schedules) {
+      const row = salesRow(dateTime(s.concertAt), s, "sub", s.scheduleId, scheduleAction(c, s));
+      row.classList.toggle("cancelled", Boolean(s.cancelledAt));
+      rows.push(row);
+    }
   }
   $("sales").replaceChildren(
     rows.length
       ? el(
           "table",
           {},
-          el("thead", {}, el("tr", {}, ...head.map((h, i) => el("th", { scope: "col", class: i ? "num" : null, text: h })))),
+          el("thead", {}, el("tr", {}, ...head.map((h, i) => el("th", { scope: "col", class: i && i < 5 ? "num" : null, text: h })))),
           el("tbody", {}, ...rows),
         )
       : el("p", { class: "muted", text: t("salesEmpty") }),
   );
 }
 
-function salesRow(label, n, kind, id) {
+function salesRow(label, n, kind, id, action) {
   return el(
     "tr",
     { class: kind, "data-id": id },
@@ -137,37 +244,68 @@ function salesRow(label, n, kind, id) {
     el("td", { class: "num", "data-field": "held", text: number(n.held) }),
     el("td", { class: "num", "data-field": "available", text: number(n.available) }),
     el("td", { class: "num", "data-field": "revenue", text: points(n.revenue) }),
+    el("td", { "data-field": "action" }, action),
   );
 }
 
-/** Ask before changing the line; resolves true when confirmed. */
-function confirmed(text) {
-  const dialog = $("confirm");
-  $("confirm-text").textContent = text;
-  return new Promise((resolve) => {
-    const done = (answer) => {
-      dialog.close();
-      $("confirm-yes").onclick = $("confirm-no").onclick = dialog.oncancel = null;
-      resolve(answer);
-    };
-    $("confirm-yes").onclick = () => done(true);
-    $("confirm-no").onclick = () => done(false);
-    dialog.oncancel = () => done(false);
-    dialog.showModal();
-    $("confirm-no").focus();
+function scheduleAction(c, s) {
+  if (s.cancelledAt) return t("cancelledAt", { time: dateTime(s.cancelledAt) });
+  const date = dateTime(s.concertAt);
+  return el("button", {
+    type: "button",
+    class: "link",
+    text: t("cancelShow"),
+    "aria-label": t("cancelShowLabel", { title: c.title, date }),
+    onclick: () => cancelShow(c, s, date),
   });
+}
+
+/** Cancelling refunds every ticket and cannot be undone: the operator types a word. */
+async function cancelShow(c, s, date) {
+  const question = t("confirmCancelShow", { title: c.title, date, n: s.sold, amount: points(s.revenue) });
+  if (!(await confirmed(question, t("cancelWord")))) return;
+  try {
+    const done = await admin.cancel(token, s.scheduleId);
+    sticky(t("showCancelled", { n: done.refunded, amount: points(done.refundedAmount) }));
+    refresh();
+  } catch (problem) {
+    failed(problem);
+  }
+}
+
+/** One Idempotency-Key per reservation until the server has answered it. */
+async function refundOne(event) {
+  event.preventDefault();
+  const id = Number($("refund-id").value);
+  if (!(await confirmed(t("confirmRefundId", { id })))) return;
+  const key = (refundKeys[id] ||= newKey());
+  try {
+    const done = await admin.refund(token, id, key);
+    delete refundKeys[id];
+    $("refund-form").reset();
+    sticky(t("refundedId", { id, amount: points(done.amount), user: done.userId }));
+    refresh();
+  } catch (problem) {
+    if (problem.status !== 0 && problem.status !== 503) delete refundKeys[id];
+    const words = REFUND_REFUSED[problem.code];
+    if (words) sticky(t(words, { id }), "error");
+    else failed(problem);
+  }
 }
 
 async function configure(changes, question) {
   if (!(await confirmed(question))) return;
   try {
-    line = await admin.configure(token, changes);
+    line = own
+      ? await admin.configure(token, changes, selected)
+      : await admin.ownLine(token, selected, changes);
+    own = true;
     formDirty = false;
     render();
     $("applied").textContent = t("applied", { time: clockTime(serverNow()) });
+    refresh(); // and drop an answer still in flight from before the change
   } catch (problem) {
-    if (problem.status === 401) return signOut(t("opBadToken"));
-    showNotice(problemText(problem));
+    failed(problem);
   }
 }
 
@@ -175,8 +313,19 @@ function applyControls(event) {
   event.preventDefault();
   const capacity = Number($("capacity").value);
   const admissionPerMinute = Number($("pace").value);
-  const changes = {};
+  const typed = $("opens").value;
+  const salesOpenAt = selected !== null && typed ? new Date(typed).toISOString() : null;
+  const opening = salesOpenAt ? t("opensAt", { time: dateTime(salesOpenAt) }) : t("opensNow");
   const words = [];
+  if (!own) {
+    words.push(`${t("capacity")} ${number(capacity)}`, `${t("pace")} ${number(admissionPerMinute)}`, opening);
+    const title = concerts.find((c) => c.concertId === selected)?.title ?? "";
+    return configure(
+      { capacity, admissionPerMinute, salesOpenAt },
+      t("confirmOwnLine", { title, changes: words.join(", ") }),
+    );
+  }
+  const changes = {};
   if (capacity !== line?.capacity) {
     changes.capacity = capacity;
     words.push(`${t("capacity")} ${number(capacity)}`);
@@ -184,6 +333,11 @@ function applyControls(event) {
   if (admissionPerMinute !== line?.admissionPerMinute) {
     changes.admissionPerMinute = admissionPerMinute;
     words.push(`${t("pace")} ${number(admissionPerMinute)}`);
+  }
+  const second = (iso) => (iso ? Math.floor(Date.parse(iso) / 1000) : null);
+  if (selected !== null && line && second(salesOpenAt) !== second(line.salesOpenAt)) {
+    changes.salesOpenAt = salesOpenAt;
+    words.push(opening);
   }
   if (!words.length) return;
   configure(changes, t("confirmChange", { changes: words.join(", ") }));
@@ -194,11 +348,16 @@ function togglePause() {
   configure({ paused }, t(paused ? "confirmPause" : "confirmResume"));
 }
 
-async function loadConcerts(selected) {
+async function loadConcerts(chosen) {
   try {
-    const { items } = await api.concerts();
+    ({ items: concerts } = await api.concerts());
+    const option = (value, text, on) => el("option", { value, selected: on, text });
     $("schedule-concert").replaceChildren(
-      ...items.map((c) => el("option", { value: c.concertId, selected: c.concertId === selected, text: c.title })),
+      ...concerts.map((c) => option(c.concertId, c.title, c.concertId === chosen)),
+    );
+    $("line-pick").replaceChildren(
+      option("", t("defaultLine"), selected === null),
+      ...concerts.map((c) => option(c.concertId, c.title, c.concertId === selected)),
     );
   } catch (problem) {
     showNotice(problemText(problem));
@@ -214,7 +373,7 @@ async function addConcert(event) {
     sticky(t("concertAdded", { title: c.title }));
     refresh();
   } catch (problem) {
-    showNotice(problemText(problem));
+    failed(problem);
   }
 }
 
@@ -232,27 +391,33 @@ async function addSchedule(event) {
     sticky(t("scheduleAdded", { date: dateTime(s.concertAt), n: s.totalSeats }));
     refresh();
   } catch (problem) {
-    showNotice(problemText(problem));
+    failed(problem);
   }
 }
 
-function sticky(text) {
-  showNotice(text, "ok");
-  $("notice").dataset.sticky = "1";
-  setTimeout(() => delete $("notice").dataset.sticky, 5_000);
+/** A notice that outlives the next few refreshes. */
+function sticky(text, kind = "ok") {
+  showNotice(text, kind);
+  const notice = $("notice");
+  clearTimeout(notice.unstick);
+  notice.dataset.sticky = "1";
+  notice.unstick = setTimeout(() => delete notice.dataset.sticky, 5_000);
 }
 
 function start() {
   applyTexts(document);
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut());
+  $("line-pick").addEventListener("change", pickLine);
   $("controls").addEventListener("submit", applyControls);
   $("controls").addEventListener("input", () => (formDirty = true));
   $("pause-toggle").addEventListener("click", togglePause);
+  $("refund-form").addEventListener("submit", refundOne);
   $("concert-form").addEventListener("submit", addConcert);
   $("schedule-form").addEventListener("submit", addSchedule);
   $("lang").addEventListener("click", () => {
     toggleLanguage();
+    loadConcerts(Number($("schedule-concert").value));
     render();
   });
   if (token) enter();
