@@ -29,7 +29,7 @@ from boxoffice.idempotency import service as idempotency
 from boxoffice.limits import install_limits
 from boxoffice.metrics import Metrics, MetricsMiddleware
 from boxoffice.openapi import document_busy
-from boxoffice.payments.api import router as payments_router
+from boxoffice.payments.api import direct as payments_direct
 from boxoffice.problems import error_response, install_error_handlers
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
@@ -43,11 +43,13 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import QueueStore
 from boxoffice.refunds.api import admin_router as refunds_admin_router
 from boxoffice.refunds.api import router as refunds_router
+from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
+from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
 from boxoffice.web import mount_pages
 
@@ -150,6 +152,8 @@ def create_app(
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)
     add_flat(app, seat_maps)
+    for direct in (wallet_direct, reservations_direct, payments_direct):
+        add_flat(app, direct)
     for router in (
         queue_router,
         catalog_router,
@@ -157,7 +161,6 @@ def create_app(
         wallet_router,
         reservations_router,
         refunds_router,
-        payments_router,
         catalog_admin_router,
         queue_admin_router,
         refunds_admin_router,

@@ -137,6 +137,49 @@ async def require_admin(ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_s
         raise InvalidToken("the admin token is not valid")
 
 
+def checked_idempotency_key(key: str | None) -> str | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 255 or not all(33 <= ord(c) <= 126 for c in key):
+        raise ValidationFailed("Idempotency-Key must be 1-255 visible ASCII characters")
+    return key
+
+
+# What a direct route (boxoffice.routing) reads from its request, as strictly as the
+# dependencies above do for the others.
+
+
+def context_of(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+def access_of(request: Request) -> AccessClaims:
+    """The access token's claims (401 for a missing, bad or expired one)."""
+    token = token_from_header(request.headers.get("authorization"))
+    return context_of(request).signer.read_access(token, now=request_instant(request))
+
+
+def queue_token_of(request: Request) -> tuple[str, QueueClaims]:
+    """The queue token and its claims (401 for a missing, bad or expired one)."""
+    token = token_from_header(request.headers.get("authorization"))
+    return token, context_of(request).signer.read_queue(token, now=request_instant(request))
+
+
+def idempotency_key_of(request: Request) -> str | None:
+    return checked_idempotency_key(request.headers.get("idempotency-key"))
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": False,
+    "description": "Any unique string (1-255 visible ASCII characters); a retry with the "
+    "same key replays the first answer.",
+    "schema": {"type": "string"},
+}
+
+
 async def idempotency_key(
     key: Annotated[
         str | None,
@@ -147,11 +190,7 @@ async def idempotency_key(
         ),
     ] = None,
 ) -> str | None:
-    if key is None:
-        return None
-    if not 1 <= len(key) <= 255 or not all(33 <= ord(c) <= 126 for c in key):
-        raise ValidationFailed("Idempotency-Key must be 1-255 visible ASCII characters")
-    return key
+    return checked_idempotency_key(key)
 
 
 CurrentUser = Annotated[AccessClaims, Depends(current_user)]

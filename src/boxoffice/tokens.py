@@ -23,6 +23,7 @@ from typing import Literal
 import orjson
 from jwt.algorithms import HMACAlgorithm
 
+from boxoffice.bounded import Bounded
 from boxoffice.errors import InvalidToken, TokenExpired
 from boxoffice.queue.model import DEFAULT_LINE
 
@@ -60,8 +61,8 @@ class TokenSigner:
     def __init__(self, secret_key: str) -> None:
         self._hmac = HMACAlgorithm(HMACAlgorithm.SHA256)
         self._key = self._hmac.prepare_key(secret_key)
-        self._seen: dict[str, dict[str, object]] = {}
-        self._queue_claims: dict[str, QueueClaims] = {}
+        self._seen: Bounded[str, dict[str, object]] = Bounded(VERIFIED_CACHE_SIZE)
+        self._queue_claims: Bounded[str, QueueClaims] = Bounded(VERIFIED_CACHE_SIZE)
 
     def access_token(self, *, user_id: int, now: datetime, ttl: timedelta) -> str:
         issued = int(now.timestamp())
@@ -93,9 +94,7 @@ class TokenSigner:
         if payload is not None:
             return payload
         payload = self._verify(token)
-        if len(self._seen) >= VERIFIED_CACHE_SIZE:
-            self._seen.clear()
-        self._seen[token] = payload
+        self._seen.put(token, payload)
         return payload
 
     def _verify(self, token: str) -> dict[str, object]:
@@ -150,9 +149,7 @@ class TokenSigner:
         claims = QueueClaims(
             user_id=_user_id(payload), jti=jti, seq=seq, issued_at=iat, expires_at=exp, line=line
         )
-        if len(self._queue_claims) >= VERIFIED_CACHE_SIZE:
-            self._queue_claims.clear()
-        self._queue_claims[token] = claims
+        self._queue_claims.put(token, claims)
         return claims
 
     def token_type(self, token: str) -> str | None:

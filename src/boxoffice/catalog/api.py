@@ -3,7 +3,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import TypeAdapter, ValidationError
 
 from boxoffice.catalog import service
 from boxoffice.catalog.model import SeatStatus
@@ -16,13 +17,11 @@ from boxoffice.catalog.schemas import (
     ScheduleList,
     SeatMapPublic,
 )
-from boxoffice.context import AppContext
 from boxoffice.deps import (
     Admin,
-    Admitted,
     Ctx,
-    Now,
     check_queue_token,
+    context_of,
     request_instant,
     token_from_header,
 )
@@ -35,11 +34,11 @@ from boxoffice.errors import (
     ValidationFailed,
     documented,
 )
-from boxoffice.routing import API_V1, DirectRoute, path_id, path_id_parameter
+from boxoffice.routing import API_V1, DirectRoute, answers, path_id, path_id_parameter
 from boxoffice.schemas import MAX_INT64
 
-# Every admitted fan reads seat maps again and again: routed flat, reading its
-# request itself (see boxoffice.routing).
+# Every admitted fan lists schedules and reads seat maps again and again: routed
+# flat and direct (see boxoffice.routing).
 seat_maps = APIRouter(prefix=f"{API_V1}/concerts", tags=["catalog"], route_class=DirectRoute)
 router = APIRouter(prefix="/concerts", tags=["catalog"])
 admin_router = APIRouter(prefix="/admin/concerts", tags=["admin"], dependencies=[Admin])
@@ -53,37 +52,63 @@ async def list_concerts(ctx: Ctx) -> ConcertList:
     return ConcertList.model_validate({"items": await service.list_concerts(db=ctx.db)})
 
 
-@router.get(
+@seat_maps.get(
     "/{concert_id}/schedules",
-    response_model=ScheduleList,
-    responses=documented(*GATED, ConcertNotFound),
+    responses={
+        **answers(200, ScheduleList, "The bookable schedules."),
+        **documented(*GATED, ConcertNotFound),
+    },
+    openapi_extra={
+        "security": [{"QueueToken": []}],
+        "parameters": [
+            path_id_parameter("concert_id"),
+            {
+                "in": "query",
+                "name": "date",
+                "required": False,
+                "description": "Only schedules on this UTC date.",
+                "schema": {"type": "string", "format": "date"},
+            },
+        ],
+    },
 )
-async def schedules(
-    concert_id: ConcertId,
-    _admitted: Admitted,
-    ctx: Ctx,
-    now: Now,
-    on: Annotated[
-        date | None, Query(alias="date", description="Only schedules on this UTC date.")
-    ] = None,
-) -> Response:
+async def schedules(request: Request) -> Response:
     """Schedules that can still be booked, with live seat counts. Like the seat map,
-    it may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS`."""
-    ctx.waiting_room.require_line(_admitted, concert_id)
+    it may trail the database by up to `BOXOFFICE_SEAT_MAP_CACHE_MS` (but never the
+    fan's own hold, release or purchase made through the same instance)."""
+    concert_id = path_id(request, "concert_id")
+    on = _date(request.query_params.get("date"))
+    token = token_from_header(request.headers.get("authorization"))
+    await check_queue_token(request, token, admitted=True, concert_id=concert_id)
+    ctx, now = context_of(request), request_instant(request)
 
     async def fill() -> bytes:
         found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
         listing = ScheduleList.model_validate({"concert_id": concert_id, "schedules": found})
         return listing.model_dump_json(by_alias=True).encode()
 
-    body = await ctx.catalog_cache.get_or_fill(("schedules", concert_id, on), fill)
+    body = await ctx.catalog_cache.get_or_fill((concert_id, "schedules", on, None), fill)
     return Response(body, media_type="application/json")
+
+
+_DATE: TypeAdapter[date] = TypeAdapter(date)
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return _DATE.validate_python(text)
+    except ValidationError as exc:
+        raise ValidationFailed(f"query.date: {exc.errors()[0]['msg']}") from None
 
 
 @seat_maps.get(
     "/{concert_id}/schedules/{schedule_id}/seats",
-    response_model=SeatMapPublic,
-    responses=documented(*GATED, ConcertNotFound, ScheduleNotFound),
+    responses={
+        **answers(200, SeatMapPublic, "The seat map."),
+        **documented(*GATED, ConcertNotFound, ScheduleNotFound),
+    },
     openapi_extra={
         "security": [{"QueueToken": []}],
         "parameters": [
@@ -107,8 +132,7 @@ async def seats(request: Request) -> Response:
     status = _seat_status(request.query_params.get("status"))
     token = token_from_header(request.headers.get("authorization"))
     await check_queue_token(request, token, admitted=True, concert_id=concert_id)
-    ctx: AppContext = request.app.state.ctx
-    now = request_instant(request)
+    ctx, now = context_of(request), request_instant(request)
 
     async def fill() -> bytes:
         seat_map = await service.seat_map(
@@ -116,7 +140,7 @@ async def seats(request: Request) -> Response:
         )
         return SeatMapPublic.of(seat_map).model_dump_json(by_alias=True).encode()
 
-    body = await ctx.catalog_cache.get_or_fill(("seats", concert_id, schedule_id, status), fill)
+    body = await ctx.catalog_cache.get_or_fill((concert_id, "seats", schedule_id, status), fill)
     return Response(body, media_type="application/json")
 
 
@@ -151,4 +175,5 @@ async def add_schedule(concert_id: ConcertId, body: ScheduleCreate, ctx: Ctx) ->
         seat_count=body.seat_count,
         price=body.price,
     )
+    ctx.catalog_cache.forget(concert_id)
     return ScheduleCreated.model_validate(s)

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from boxoffice.deps import Ctx, IdempotencyKey, Now, QueueToken
+from boxoffice.deps import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    context_of,
+    idempotency_key_of,
+    queue_token_of,
+    request_instant,
+)
 from boxoffice.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -17,45 +23,54 @@ from boxoffice.errors import (
 from boxoffice.idempotency.api import mark_replayed
 from boxoffice.payments import service
 from boxoffice.payments.schemas import PaymentCreate, PaymentPublic
+from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
 
-router = APIRouter(prefix="/payments", tags=["payments"])
+# Every hold of a sale is paid within minutes of it: routed flat and direct (see
+# boxoffice.routing).
+direct = APIRouter(prefix=f"{API_V1}/payments", tags=["payments"], route_class=DirectRoute)
 
 
-@router.post(
+@direct.post(
     "",
-    status_code=201,
-    responses=documented(
-        InvalidToken,
-        TokenExpired,
-        NotAdmitted,
-        ReservationNotFound,
-        HoldExpired,
-        AlreadyPaid,
-        InsufficientBalance,
-        IdempotencyKeyReused,
-    ),
+    responses={
+        **answers(201, PaymentPublic, "Paid: the seat is sold to you."),
+        **documented(
+            InvalidToken,
+            TokenExpired,
+            NotAdmitted,
+            ReservationNotFound,
+            HoldExpired,
+            AlreadyPaid,
+            InsufficientBalance,
+            IdempotencyKeyReused,
+        ),
+    },
+    openapi_extra={
+        "security": [{"QueueToken": []}],
+        "parameters": [IDEMPOTENCY_KEY_PARAMETER],
+        "requestBody": body_schema(PaymentCreate),
+    },
 )
-async def pay(
-    body: PaymentCreate,
-    claims: QueueToken,
-    ctx: Ctx,
-    now: Now,
-    key: IdempotencyKey,
-    response: Response,
-) -> PaymentPublic:
+async def pay(request: Request) -> Response:
     """Pay for a held seat from the wallet. When no live hold is left, the queue token
     is spent: the visit is over. A retry with the same `Idempotency-Key` gets the first
     answer back, even after the token was spent by that first payment."""
+    _token, claims = queue_token_of(request)
+    key = idempotency_key_of(request)
+    body = await body_of(request, PaymentCreate)
+    ctx = context_of(request)
     outcome = await service.checkout(
         db=ctx.db,
         waiting_room=ctx.waiting_room,
         claims=claims,
         reservation_id=body.reservation_id,
         idempotency_key=key,
-        now=now,
+        now=request_instant(request),
     )
-    mark_replayed(outcome, response)
+    ctx.catalog_cache.forget(outcome.value.concert_id)
     if not outcome.replayed:
         ctx.metrics.payments.inc()
         ctx.metrics.points_paid.inc(outcome.value.amount)
-    return PaymentPublic.model_validate(outcome.value)
+    answer = model_response(PaymentPublic.model_validate(outcome.value))
+    mark_replayed(outcome, answer)
+    return answer

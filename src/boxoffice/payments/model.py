@@ -18,3 +18,5 @@ class PaymentResult:
     status: PaymentStatus
     paid_at: datetime
     balance: int
+    # The concert of the seat, for the instance's catalog cache (not in the answer).
+    concert_id: int = 0

@@ -111,6 +111,7 @@ async def pay(
             status=PaymentStatus.COMPLETED,
             paid_at=now,
             balance=balance,
+            concert_id=confirmed.concert_id,
         )
 
     outcome = await idempotency.run_once(

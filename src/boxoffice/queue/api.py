@@ -6,8 +6,15 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from boxoffice.catalog import service as catalog
-from boxoffice.context import AppContext
-from boxoffice.deps import Admin, Ctx, QueueToken, token_from_header
+from boxoffice.deps import (
+    Admin,
+    Ctx,
+    QueueToken,
+    access_of,
+    context_of,
+    queue_token_of,
+    request_instant,
+)
 from boxoffice.errors import (
     ConcertNotFound,
     InvalidToken,
@@ -27,7 +34,7 @@ from boxoffice.queue.schemas import (
     WaitingRoomPublic,
     status_body,
 )
-from boxoffice.routing import API_V1, DirectRoute
+from boxoffice.routing import API_V1, DirectRoute, answers, body_schema, problem_text
 from boxoffice.schemas import MAX_INT64, json_response
 
 # Every fan in a sale joins once and then polls every few seconds: these two are
@@ -41,29 +48,23 @@ ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 
 @polls.post(
     "/tokens",
-    response_model=QueueStatusPublic,
     responses={
+        **answers(201, QueueStatusPublic, "You joined the line."),
+        **answers(200, QueueStatusPublic, "You already had a live token; here it is."),
         **documented(InvalidToken, TokenExpired, ConcertNotFound, SoldOut),
-        200: {"description": "You already had a live token; here it is."},
-        201: {"description": "You joined the line."},
     },
     openapi_extra={
         "security": [{"AccessToken": []}],
-        "requestBody": {
-            "required": False,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/QueueJoin"}}},
-        },
+        "requestBody": body_schema(QueueJoin, required=False),
     },
 )
 async def join(request: Request) -> Response:
     """Join the line (201), or get back your live place in it (200). With
     `{"concertId"}`, the line that concert is sold through."""
-    ctx: AppContext = request.app.state.ctx
-    now = ctx.clock()
-    user = ctx.signer.read_access(token_from_header(request.headers.get("authorization")), now=now)
+    user = access_of(request)
     concert_id = _join_body(await request.body())
-    status, created = await ctx.waiting_room.join(
-        user_id=user.user_id, now=now, concert_id=concert_id
+    status, created = await context_of(request).waiting_room.join(
+        user_id=user.user_id, now=request_instant(request), concert_id=concert_id
     )
     return json_response(status_body(status), status_code=201 if created else 200)
 
@@ -74,25 +75,22 @@ def _join_body(body: bytes) -> int | None:
     try:
         return QueueJoin.model_validate_json(body).concert_id
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "body"
-        raise ValidationFailed(f"{where}: {first['msg']}") from None
+        raise ValidationFailed(problem_text(exc)) from None
 
 
 @polls.get(
     "/status",
-    response_model=QueueStatusPublic,
-    responses=documented(InvalidToken, TokenExpired),
+    responses={
+        **answers(200, QueueStatusPublic, "Where you stand."),
+        **documented(InvalidToken, TokenExpired),
+    },
     openapi_extra={"security": [{"QueueToken": []}]},
 )
 async def status(request: Request) -> Response:
     """Where you stand. Poll again after `pollAfterSeconds`; silence past `expiresAt`
     drops you from the line."""
-    ctx: AppContext = request.app.state.ctx
-    now = ctx.clock()
-    token = token_from_header(request.headers.get("authorization"))
-    claims = ctx.signer.read_queue(token, now=now)
-    answer = await ctx.waiting_room.status(claims=claims, token=token)
+    token, claims = queue_token_of(request)
+    answer = await context_of(request).waiting_room.status(claims=claims, token=token)
     return json_response(status_body(answer))
 
 

@@ -52,6 +52,7 @@ async def refund(
         cutoff=timedelta(hours=ctx.settings.refund_cutoff_hours),
         now=now,
     )
+    ctx.catalog_cache.forget(outcome.value.concert_id)
     mark_replayed(outcome, response)
     return RefundPublic.model_validate(outcome.value)
 
@@ -66,6 +67,7 @@ async def refund_any(
     outcome = await service.refund_by_operator(
         db=ctx.db, reservation_id=reservation_id, idempotency_key=key, now=now
     )
+    ctx.catalog_cache.forget(outcome.value.concert_id)
     mark_replayed(outcome, response)
     return RefundPublic.model_validate(outcome.value)
 
@@ -77,4 +79,5 @@ async def cancel_schedule(schedule_id: PathId, ctx: Ctx, now: Now) -> Cancellati
     """Cancel a show: off sale, holds released, every ticket refunded. Safe to call
     again: nobody is refunded twice, and the totals come back the same."""
     cancellation = await service.cancel_schedule(db=ctx.db, schedule_id=schedule_id, now=now)
+    ctx.catalog_cache.forget(cancellation.concert_id)
     return CancellationPublic.model_validate(cancellation)

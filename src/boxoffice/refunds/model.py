@@ -28,6 +28,8 @@ class RefundResult:
     refunded_at: datetime
     balance: int
     transaction_id: int
+    # The ticket's concert, for the instance's catalog cache (not in the answer).
+    concert_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

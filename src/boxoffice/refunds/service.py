@@ -106,6 +106,7 @@ async def _refund(
             refunded_at=now,
             balance=balance,
             transaction_id=entry_id,
+            concert_id=reservation.concert_id,
         )
 
     return await idempotency.run_once(

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
-from boxoffice.deps import Admitted, AnyUser, Ctx, LivePass, Now
+from boxoffice.deps import AnyUser, Ctx, LivePass, Now, context_of, queue_token_of, request_instant
 from boxoffice.errors import (
     AlreadyPaid,
     HoldLimitReached,
@@ -20,43 +20,56 @@ from boxoffice.errors import (
 )
 from boxoffice.reservations import service
 from boxoffice.reservations.schemas import ReservationCreate, ReservationPublic
+from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
 from boxoffice.schemas import MAX_INT64
 
+# Every admitted fan holds seats in the same minutes: routed flat and direct (see
+# boxoffice.routing).
+direct = APIRouter(prefix=f"{API_V1}/reservations", tags=["reservations"], route_class=DirectRoute)
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 
 ReservationId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 
 
-@router.post(
+@direct.post(
     "",
-    status_code=201,
-    responses=documented(
-        InvalidToken,
-        TokenExpired,
-        NotAdmitted,
-        ScheduleNotFound,
-        SeatNotFound,
-        SeatUnavailable,
-        HoldLimitReached,
-    ),
+    responses={
+        **answers(201, ReservationPublic, "The seat is yours until `heldUntil`."),
+        **documented(
+            InvalidToken,
+            TokenExpired,
+            NotAdmitted,
+            ScheduleNotFound,
+            SeatNotFound,
+            SeatUnavailable,
+            HoldLimitReached,
+        ),
+    },
+    openapi_extra={
+        "security": [{"QueueToken": []}],
+        "requestBody": body_schema(ReservationCreate),
+    },
 )
-async def hold(
-    body: ReservationCreate, admitted: Admitted, ctx: Ctx, now: Now
-) -> ReservationPublic:
+async def hold(request: Request) -> Response:
     """Hold a seat until `heldUntil`; pay before then or it goes back on sale."""
+    _token, claims = queue_token_of(request)
+    body = await body_of(request, ReservationCreate)
+    ctx = context_of(request)
+    admitted = await ctx.waiting_room.check(claims=claims, admitted=True)
     reservation = await service.hold_seat(
         db=ctx.db,
         user_id=admitted.user_id,
         schedule_id=body.schedule_id,
         seat_id=body.seat_id,
         seat_number=body.seat_number,
-        now=now,
+        now=request_instant(request),
         hold_for=timedelta(seconds=ctx.settings.hold_seconds),
         max_holds=ctx.settings.max_holds_per_user,
         check_concert=lambda concert_id: ctx.waiting_room.require_line(admitted, concert_id),
     )
     ctx.metrics.holds.inc()
-    return ReservationPublic.model_validate(reservation)
+    ctx.catalog_cache.forget(reservation.concert_id)
+    return model_response(ReservationPublic.model_validate(reservation), status_code=201)
 
 
 @router.get(
@@ -80,5 +93,9 @@ async def get_reservation(
 )
 async def release(reservation_id: ReservationId, live: LivePass, ctx: Ctx, now: Now) -> Response:
     """Give the seat back at once."""
-    await service.release(db=ctx.db, user_id=live.user_id, reservation_id=reservation_id, now=now)
+    concert_id = await service.release(
+        db=ctx.db, user_id=live.user_id, reservation_id=reservation_id, now=now
+    )
+    if concert_id is not None:
+        ctx.catalog_cache.forget(concert_id)
     return Response(status_code=204)

@@ -195,6 +195,12 @@ FREE_SEAT = Query(
         seats.c.hold_reservation_id == RESERVATION,
     )
     .values(hold_reservation_id=None, held_until=None)
+    .returning(seats.c.schedule_id)
+)
+CONCERT_OF_SCHEDULE = Query(
+    select(schedules.c.concert_id).where(
+        schedules.c.id == bindparam("schedule", type_=BigInteger())
+    )
 )
 SELL_SEAT = Query(
     update(seats)
@@ -328,8 +334,13 @@ async def end_hold(
     return None if seat_id is None else int(seat_id)
 
 
-async def free_seat(conn: Conn, *, seat_id: int, reservation_id: int) -> None:
-    await conn.execute(FREE_SEAT, seat=seat_id, reservation=reservation_id)
+async def free_seat(conn: Conn, *, seat_id: int, reservation_id: int) -> int | None:
+    """Take the hold off its seat; the seat's concert (None if the hold had gone)."""
+    schedule_id = await conn.fetchval(FREE_SEAT, seat=seat_id, reservation=reservation_id)
+    if schedule_id is None:
+        return None
+    concert: int = await conn.fetchval(CONCERT_OF_SCHEDULE, schedule=schedule_id)
+    return concert
 
 
 async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:

@@ -97,11 +97,12 @@ async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datet
     return reservation.as_of(now)
 
 
-async def release(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> None:
-    """Give a held seat back at once. Releasing a lapsed or released hold is a no-op; a
-    paid one is refused, also when its payment commits while this release runs."""
+async def release(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> int | None:
+    """Give a held seat back at once; the concert whose seat was freed. Releasing a
+    lapsed or released hold is a no-op (None); a paid one is refused, also when its
+    payment commits while this release runs."""
 
-    async def work(conn: Conn) -> None:
+    async def work(conn: Conn) -> int | None:
         seat_id = await repository.end_hold(
             conn,
             reservation_id=reservation_id,
@@ -110,16 +111,16 @@ async def release(*, db: Database, user_id: int, reservation_id: int, now: datet
             now=now,
         )
         if seat_id is not None:
-            await repository.free_seat(conn, seat_id=seat_id, reservation_id=reservation_id)
-            return
+            return await repository.free_seat(conn, seat_id=seat_id, reservation_id=reservation_id)
         # Read after the UPDATE, which waited for any payment of this row to finish.
         reservation = await repository.get(conn, reservation_id=reservation_id)
         if reservation is None or reservation.user_id != user_id:
             raise ReservationNotFound(f"you have no reservation {reservation_id}")
         if reservation.status is ReservationStatus.CONFIRMED:
             raise AlreadyPaid("a paid reservation cannot be released")
+        return None
 
-    await db.run(work)
+    return await db.run(work)
 
 
 async def confirm(

@@ -1,10 +1,18 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from boxoffice.deps import Ctx, CurrentUser, IdempotencyKey, Now
+from boxoffice.deps import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    Ctx,
+    CurrentUser,
+    access_of,
+    context_of,
+    idempotency_key_of,
+    request_instant,
+)
 from boxoffice.errors import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
@@ -13,36 +21,49 @@ from boxoffice.errors import (
     documented,
 )
 from boxoffice.idempotency.api import mark_replayed
+from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
 from boxoffice.wallet import service
-from boxoffice.wallet.schemas import (
-    ChargePublic,
-    ChargeRequest,
-    TransactionList,
-    WalletPublic,
-)
+from boxoffice.wallet.schemas import ChargePublic, ChargeRequest, TransactionList, WalletPublic
 
+# A sale's fans read their balance and charge it in bursts: routed flat and direct
+# (see boxoffice.routing).
+direct = APIRouter(prefix=f"{API_V1}/wallet", tags=["wallet"], route_class=DirectRoute)
 router = APIRouter(prefix="/wallet", tags=["wallet"])
+ACCESS: dict[str, Any] = {"security": [{"AccessToken": []}]}
 
 
-@router.get("", responses=documented(InvalidToken, TokenExpired))
-async def get_wallet(user: CurrentUser, ctx: Ctx) -> WalletPublic:
-    balance = await service.get_balance(db=ctx.db, user_id=user.user_id)
-    return WalletPublic(user_id=user.user_id, balance=balance)
-
-
-@router.post(
-    "/charges",
-    responses=documented(InvalidToken, TokenExpired, BalanceLimitExceeded, IdempotencyKeyReused),
+@direct.get(
+    "",
+    responses={
+        **answers(200, WalletPublic, "Your balance."),
+        **documented(InvalidToken, TokenExpired),
+    },
+    openapi_extra=ACCESS,
 )
-async def charge(
-    body: ChargeRequest,
-    user: CurrentUser,
-    ctx: Ctx,
-    now: Now,
-    key: IdempotencyKey,
-    response: Response,
-) -> ChargePublic:
+async def get_wallet(request: Request) -> Response:
+    user = access_of(request)
+    balance = await service.get_balance(db=context_of(request).db, user_id=user.user_id)
+    return model_response(WalletPublic(user_id=user.user_id, balance=balance))
+
+
+@direct.post(
+    "/charges",
+    responses={
+        **answers(200, ChargePublic, "The points were added (or, for a retry, had been)."),
+        **documented(InvalidToken, TokenExpired, BalanceLimitExceeded, IdempotencyKeyReused),
+    },
+    openapi_extra={
+        **ACCESS,
+        "parameters": [IDEMPOTENCY_KEY_PARAMETER],
+        "requestBody": body_schema(ChargeRequest),
+    },
+)
+async def charge(request: Request) -> Response:
     """Add points. With an `Idempotency-Key`, a retry is applied once and answered the same."""
+    user = access_of(request)
+    key = idempotency_key_of(request)
+    body = await body_of(request, ChargeRequest)
+    ctx = context_of(request)
     outcome = await service.charge(
         db=ctx.db,
         user_id=user.user_id,
@@ -50,10 +71,11 @@ async def charge(
         max_charge=ctx.settings.max_charge,
         max_balance=ctx.settings.max_balance,
         idempotency_key=key,
-        now=now,
+        now=request_instant(request),
     )
-    mark_replayed(outcome, response)
-    return ChargePublic.model_validate(outcome.value)
+    answer = model_response(ChargePublic.model_validate(outcome.value))
+    mark_replayed(outcome, answer)
+    return answer
 
 
 @router.get("/transactions", responses=documented(InvalidToken, TokenExpired))
