@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from boxoffice.access_log import AccessLog
 from boxoffice.background import cancelling
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
@@ -148,6 +149,8 @@ def create_app(
     install_limits(app, settings)
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    if settings.access_log:
+        app.add_middleware(AccessLog)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)

@@ -69,9 +69,10 @@ class Settings(BaseSettings):
     # (0: never). Holds are always decided by the database.
     seat_map_cache_ms: int = Field(default=500, ge=0, le=1000)
     load_demo_data: bool = True
-    # One log line per request: the record to go back to after a disputed sale or a
-    # bot wave. It costs a large share of a cheap request's time (docs/benchmarks.md
-    # measures it); /metrics counts every route either way.
+    # One log line per request (client, request line, status, time taken): the record
+    # to go back to after a disputed sale or a bot wave. Written in batches, it costs
+    # a few microseconds a request (docs/benchmarks.md); /metrics counts every route
+    # either way.
     access_log: bool = True
 
     # What one client may send or hold open; each case gets its answer and, but for an

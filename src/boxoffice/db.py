@@ -107,6 +107,7 @@ class Database:
                 timeout=self._connect_timeout,
                 command_timeout=self._statement_timeout_ms / 1000 + 1,
                 server_settings={"statement_timeout": str(self._statement_timeout_ms)},
+                reset=_session_kept,
             )
         except Exception as error:
             raise classify(error) from error
@@ -247,6 +248,12 @@ class Database:
             await self._core.dispose()
         if self.is_sqlite:
             await self._sqlite_writer.dispose()
+
+
+async def _session_kept(_connection: asyncpg.Connection) -> None:
+    """What a connection goes back to the pool with: asyncpg rolls back a transaction
+    left open, and this skips the rest of its reset (RESET ALL, UNLISTEN, CLOSE ALL: a
+    round trip per request), because boxoffice leaves no session state behind."""
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:

@@ -243,7 +243,8 @@ def uvicorn_config(
         # boxoffice serves no WebSocket: an upgrade is answered as plain HTTP.
         ws="none",
         timeout_keep_alive=settings.keep_alive_seconds,
-        access_log=settings.access_log,
+        # boxoffice writes its own, cheaper, access log (boxoffice.access_log).
+        access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **options,
     )
