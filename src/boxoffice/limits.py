@@ -46,57 +46,72 @@ class RequestLimits:
         if length > self.max_body_bytes:
             await _send_problem(send, self._too_large())
             return
-        deadline = asyncio.get_running_loop().time() + self.body_timeout
-        received = 0
-        complete = refused = started = False
-
-        async def refuse(error: DomainError) -> Message:
-            nonlocal refused
-            refused = True
-            if not started:
-                await _send_problem(send, error)
-            return DISCONNECT
-
-        async def receive_within_limits() -> Message:
-            nonlocal received, complete
-            if refused:
-                return DISCONNECT
-            if complete:
-                # The body is in: this waits for the client to go away, for as long
-                # as the response takes.
-                return await receive()
-            try:
-                async with asyncio.timeout_at(deadline):
-                    message = await receive()
-            except TimeoutError:
-                return await refuse(
-                    RequestTimedOut(f"the body did not arrive within {self.body_timeout:g} s")
-                )
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    return await refuse(self._too_large())
-                complete = not message.get("more_body", False)
-            return message
-
-        async def send_unless_refused(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        body = _BoundedBody(
+            receive,
+            send,
+            max_bytes=self.max_body_bytes,
+            deadline=asyncio.get_running_loop().time() + self.body_timeout,
+            timeout=self.body_timeout,
+        )
         try:
-            await self.app(scope, receive_within_limits, send_unless_refused)
+            await self.app(scope, body.receive, body.send)
         except Exception:
             # An endpoint reading the body itself may fail on the disconnect it was
             # handed; the client already has its answer.
-            if not refused:
+            if not body.refused:
                 raise
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"a request body may be at most {self.max_body_bytes} bytes")
+
+
+class _BoundedBody:
+    """One request's body, passed on until it is too large or too late; then the
+    client is answered with the problem and the app sees a disconnect."""
+
+    def __init__(
+        self, receive: Receive, send: Send, *, max_bytes: int, deadline: float, timeout: float
+    ) -> None:
+        self._receive, self._send = receive, send
+        self._max, self._deadline, self._timeout = max_bytes, deadline, timeout
+        self._received = 0
+        self._complete = self.refused = self._started = False
+
+    async def _refuse(self, error: DomainError) -> Message:
+        self.refused = True
+        if not self._started:
+            await _send_problem(self._send, error)
+        return DISCONNECT
+
+    async def receive(self) -> Message:
+        if self.refused:
+            return DISCONNECT
+        if self._complete:
+            # The body is in: this waits for the client to go away, for as long as the
+            # response takes.
+            return await self._receive()
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
+        except TimeoutError:
+            return await self._refuse(
+                RequestTimedOut(f"the body did not arrive within {self._timeout:g} s")
+            )
+        if message["type"] == "http.request":
+            self._received += len(message.get("body", b""))
+            if self._received > self._max:
+                return await self._refuse(
+                    PayloadTooLarge(f"a request body may be at most {self._max} bytes")
+                )
+            self._complete = not message.get("more_body", False)
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.refused:
+            return
+        if message["type"] == "http.response.start":
+            self._started = True
+        await self._send(message)
 
 
 def install_limits(app: FastAPI, settings: Settings) -> FastAPI:

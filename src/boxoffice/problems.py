@@ -113,63 +113,68 @@ def storage_busy(detail: str) -> JSONResponse:
     return error_response(Busy(detail))
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    async def on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, DomainError)
-        return error_response(exc)
+async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc)
 
-    async def on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        return error_response(ValidationFailed(_describe_validation(list(exc.errors()))))
 
-    async def on_http_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        headers = getattr(exc, "headers", None)
-        if exc.status_code == 404:
-            return error_response(NotFound("no such resource"))
-        if exc.status_code == 405:
-            allowed = MethodNotAllowed("this resource does not accept that method")
-            return error_response(allowed, headers=headers)
-        if exc.status_code == 400:
-            # FastAPI's answer to a body it could not parse at all (not UTF-8, nested
-            # too deep, an integer too long to convert): bad input, like any other.
-            return error_response(ValidationFailed("body: the request body is not valid JSON"))
-        return problem_response(
-            status=exc.status_code,
-            code="http_error",
-            title="HTTP error",
-            detail=str(exc.detail),
-            headers=headers,
-        )
+async def _on_validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(ValidationFailed(_describe_validation(list(exc.errors()))))
 
-    async def on_storage_error(_request: Request, exc: Exception) -> JSONResponse:
-        error = classify(exc)
-        if isinstance(error, Unreachable | Transient):
-            log.warning("storage unreachable, answered as busy: %r", exc)
-            return storage_busy("storage did not answer in time; retry shortly")
-        if isinstance(error, BadValue):
-            return error_response(ValidationFailed("a value is not one storage can keep"))
-        log.error("the database refused a statement", exc_info=exc)
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 404:
+        return error_response(NotFound("no such resource"))
+    if exc.status_code == 405:
+        allowed = MethodNotAllowed("this resource does not accept that method")
+        return error_response(allowed, headers=headers)
+    if exc.status_code == 400:
+        # FastAPI's answer to a body it could not parse at all (not UTF-8, nested too
+        # deep, an integer too long to convert): bad input, like any other.
+        return error_response(ValidationFailed("body: the request body is not valid JSON"))
+    return problem_response(
+        status=exc.status_code,
+        code="http_error",
+        title="HTTP error",
+        detail=str(exc.detail),
+        headers=headers,
+    )
+
+
+async def _on_storage_error(_request: Request, exc: Exception) -> JSONResponse:
+    error = classify(exc)
+    if isinstance(error, Unreachable | Transient):
+        log.warning("storage unreachable, answered as busy: %r", exc)
+        return storage_busy("storage did not answer in time; retry shortly")
+    if isinstance(error, BadValue):
+        return error_response(ValidationFailed("a value is not one storage can keep"))
+    log.error("the database refused a statement", exc_info=exc)
+    return internal_error()
+
+
+async def _on_redis_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RedisError)
+    if not is_transient_redis_error(exc):
+        log.error("the waiting-room store refused a step", exc_info=exc)
         return internal_error()
+    log.warning("waiting-room store error answered as busy: %r", exc)
+    return storage_busy("the waiting room did not answer in time; retry shortly")
 
-    async def on_redis_error(_request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RedisError)
-        if not is_transient_redis_error(exc):
-            log.error("the waiting-room store refused a step", exc_info=exc)
-            return internal_error()
-        log.warning("waiting-room store error answered as busy: %r", exc)
-        return storage_busy("the waiting room did not answer in time; retry shortly")
 
-    app.add_exception_handler(DomainError, on_domain_error)
-    app.add_exception_handler(RequestValidationError, on_validation_error)
-    app.add_exception_handler(StarletteHTTPException, on_http_error)
-    app.add_exception_handler(StorageError, on_storage_error)
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(StorageError, _on_storage_error)
     # Errors straight from a driver, should one escape a repository unclassified.
     for raw in (DBAPIError, PoolTimeout, asyncpg.PostgresError, asyncpg.InterfaceError):
-        app.add_exception_handler(raw, on_storage_error)
+        app.add_exception_handler(raw, _on_storage_error)
     # A socket that cannot connect, or a wait that timed out (TimeoutError is an OSError).
-    app.add_exception_handler(OSError, on_storage_error)
-    app.add_exception_handler(RedisError, on_redis_error)
+    app.add_exception_handler(OSError, _on_storage_error)
+    app.add_exception_handler(RedisError, _on_redis_error)
     app.add_middleware(UnexpectedErrors)
 
 

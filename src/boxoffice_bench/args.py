@@ -30,6 +30,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="all",
         help="what to measure (default: all of it)",
     )
+    _storage_and_report(parser)
+    _wrk(parser)
+    _drop(parser)
+    memory = parser.add_argument_group("memory")
+    memory.add_argument("--line", type=int, default=100_000, help="fans in line for memory")
+
+
+def _storage_and_report(parser: argparse.ArgumentParser) -> None:
     where = parser.add_argument_group("storage and report")
     where.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     where.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -40,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=Path("docs/benchmarks.md"),
         help="the markdown file whose measured sections the run rewrites",
     )
+
+
+def _wrk(parser: argparse.ArgumentParser) -> None:
     wrk = parser.add_argument_group("wrk measurements (hot-path, writes)")
     wrk.add_argument(
         "--seconds",
@@ -61,6 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="hot-path: also measure uvicorn without its access log and granian (always in all)",
     )
+
+
+def _drop(parser: argparse.ArgumentParser) -> None:
     drop = parser.add_argument_group("ticket drop")
     drop.add_argument("--fans", type=int, default=10_000, help="fans in the ticket drop")
     drop.add_argument("--rate", type=float, default=250.0, help="fans arriving per second")
@@ -76,8 +90,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="sell through the default line instead: no opening, no sold-out notice",
     )
-    memory = parser.add_argument_group("memory")
-    memory.add_argument("--line", type=int, default=100_000, help="fans in line for memory")
 
 
 def seconds(args: argparse.Namespace, scenario: str) -> int:

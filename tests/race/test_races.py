@@ -31,7 +31,7 @@ from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.refund_repository import Refunded
+from boxoffice.reservations.sale_repository import Refunded
 from boxoffice.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult

@@ -17,6 +17,7 @@ from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
+from boxoffice.reservations.service import Confirmed
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 
@@ -80,43 +81,24 @@ async def pay(
 ) -> tuple[Outcome[PaymentResult], int | None]:
     """The payment, and how many live holds the fan has left after it (None when the
     answer was a replay)."""
-    user_id = queue_pass.user_id
-    holds_left: int | None = None
+    holds_left: list[int] = []
 
     async def apply(conn: Conn) -> PaymentResult:
-        nonlocal holds_left
         confirmed = await reservations.confirm(
             conn,
-            user_id=user_id,
+            user_id=queue_pass.user_id,
             reservation_id=reservation_id,
             now=now,
             check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
         )
-        balance = await wallet.pay_from(
-            conn,
-            user_id=user_id,
-            amount=confirmed.price,
-            reservation_id=reservation_id,
-            now=now,
-        )
-        payment_id = await repository.add(
-            conn, reservation_id=reservation_id, user_id=user_id, amount=confirmed.price, now=now
-        )
-        holds_left = confirmed.other_holds
-        return PaymentResult(
-            payment_id=payment_id,
-            reservation_id=reservation_id,
-            user_id=user_id,
-            amount=confirmed.price,
-            status=PaymentStatus.COMPLETED,
-            paid_at=now,
-            balance=balance,
-            concert_id=confirmed.concert_id,
+        holds_left.append(confirmed.other_holds)
+        return await _debit_and_record(
+            conn, user_id=queue_pass.user_id, confirmed=confirmed, now=now, rid=reservation_id
         )
 
     outcome = await idempotency.run_once(
         db=db,
-        user_id=user_id,
+        user_id=queue_pass.user_id,
         key=idempotency_key,
         request_fingerprint=_fingerprint(reservation_id),
         status_code=201,
@@ -124,4 +106,26 @@ async def pay(
         now=now,
         action=apply,
     )
-    return outcome, None if outcome.replayed else holds_left
+    return outcome, None if outcome.replayed else holds_left[-1]
+
+
+async def _debit_and_record(
+    conn: Conn, *, user_id: int, confirmed: Confirmed, now: datetime, rid: int
+) -> PaymentResult:
+    """A confirmed sale's money: the debit and its ledger entry, and the payment."""
+    balance = await wallet.pay_from(
+        conn, user_id=user_id, amount=confirmed.price, reservation_id=rid, now=now
+    )
+    payment_id = await repository.add(
+        conn, reservation_id=rid, user_id=user_id, amount=confirmed.price, now=now
+    )
+    return PaymentResult(
+        payment_id=payment_id,
+        reservation_id=rid,
+        user_id=user_id,
+        amount=confirmed.price,
+        status=PaymentStatus.COMPLETED,
+        paid_at=now,
+        balance=balance,
+        concert_id=confirmed.concert_id,
+    )

@@ -22,7 +22,16 @@ from redis.asyncio import Redis
 from sortedcontainers import SortedList
 
 from boxoffice.background import cancelling
-from boxoffice.queue.model import RATE_WINDOW_SECONDS, LineStats
+from boxoffice.queue.model import (
+    RATE_WINDOW_SECONDS,
+    LineRules,
+    LineStats,
+    Ticket,
+    lapses_at,
+    seen_at,
+    shown_position,
+    ticket_state,
+)
 from boxoffice.queue.scripts import LineKeys, Scripts, text
 from boxoffice.queue.store import LineMissing
 
@@ -41,6 +50,21 @@ class MirrorEntry:
     token_expires_at: int
     place: float
     admitted: bool
+
+    def ticket(self, user_id: int, *, rank: int, rules: LineRules, now: float) -> Ticket:
+        """The ticket as the fan is told it now, polling (so seen now)."""
+        state = ticket_state(admitted=self.admitted, rules=rules, now=now)
+        last_seen = now if self.admitted else seen_at(rules=rules, now=now)
+        return Ticket(
+            user_id=user_id,
+            jti=self.jti,
+            seq=self.seq,
+            issued_at=self.issued_at,
+            token_expires_at=self.token_expires_at,
+            state=state,
+            position=shown_position(state, rank),
+            lapses_at=lapses_at(admitted=self.admitted, last_seen=last_seen, rules=rules),
+        )
 
 
 @dataclass(slots=True)

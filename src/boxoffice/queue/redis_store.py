@@ -18,30 +18,25 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.background import cancelling
 from boxoffice.queue.batcher import Batcher
-from boxoffice.queue.mirror import LineMirror, MirrorEntry
+from boxoffice.queue.mirror import LineMirror
 from boxoffice.queue.model import (
     LineRules,
     LineStats,
     QueueState,
-    Ticket,
-    lapses_at,
-    seen_at,
     shown_position,
-    ticket_state,
 )
+from boxoffice.queue.redis_client import RedisClock, redis_client
 from boxoffice.queue.rules_cache import RulesCache
 from boxoffice.queue.scripts import (
     LineKeys,
     Reply,
     Scripts,
+    decode_drawn,
     decode_gate,
     decode_rules,
     decode_stats,
@@ -56,36 +51,6 @@ log = logging.getLogger("boxoffice.queue")
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
 JoinItem = tuple[int, str, int]  # user, jti, token expiry
-
-
-class RedisClock:
-    """The line's clock as this instance last heard it from Redis, carried forward by
-    the host's monotonic clock, which a skewed or stepped wall clock does not move."""
-
-    def __init__(self) -> None:
-        self._offset = time.time() - time.monotonic()
-
-    def heard(self, reply: Reply) -> Reply:
-        self._offset = reply.now - time.monotonic()
-        return reply
-
-    def now(self) -> float:
-        return time.monotonic() + self._offset
-
-
-def redis_client(url: str, *, pool_size: int, timeout_seconds: float) -> Redis:
-    """A client whose every wait is bounded: for a pooled connection, to connect, for
-    an answer. A dropped connection (Redis restarted) is retried once at once."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        max_connections=pool_size,
-        timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
-    )
-    return Redis(connection_pool=pool)
 
 
 class RedisQueueStore:
@@ -193,26 +158,9 @@ class RedisQueueStore:
             return await self.touch(line=line, user_id=user_id, jti=jti)
         entry, rank = found
         self._pending_seen[(line, user_id)] = (jti, time.monotonic())
-        ticket = self._mirrored_ticket(user_id, entry, rank, await self.rules(line), now)
+        ticket = entry.ticket(user_id, rank=rank, rules=await self.rules(line), now=now)
         assert self._mirror is not None
         return Seen(ticket, self._mirror.stats(line, now), now)
-
-    @staticmethod
-    def _mirrored_ticket(
-        user_id: int, entry: MirrorEntry, rank: int, rules: LineRules, now: float
-    ) -> Ticket:
-        state = ticket_state(admitted=entry.admitted, rules=rules, now=now)
-        last_seen = now if entry.admitted else seen_at(rules=rules, now=now)
-        return Ticket(
-            user_id=user_id,
-            jti=entry.jti,
-            seq=entry.seq,
-            issued_at=entry.issued_at,
-            token_expires_at=entry.token_expires_at,
-            state=state,
-            position=shown_position(state, rank),
-            lapses_at=lapses_at(admitted=entry.admitted, last_seen=last_seen, rules=rules),
-        )
 
     async def gate(self, *, line: str, user_id: int, jti: str) -> GatePass | None:
         batcher = self._gates.get(line)
@@ -287,7 +235,7 @@ class RedisQueueStore:
         self._rules.put(line, _with_supply(current, seats_left=seats_left, sold_out_at=sold_out_at))
 
     async def drawn(self, line: str) -> Drawn | None:
-        return _drawn((await self._run("draw", line, "0")).body[0])
+        return decode_drawn((await self._run("draw", line, "0")).body[0])
 
     async def forget_draw(self, line: str) -> None:
         await self._run("draw", line, "1")
@@ -337,11 +285,3 @@ def _with_supply(
     rules: LineRules, *, seats_left: int | None, sold_out_at: float | None
 ) -> LineRules:
     return replace(rules, seats_left=seats_left, sold_out_at=sold_out_at)
-
-
-def _drawn(raw: Any) -> Drawn | None:
-    if raw == 0:
-        return None
-    drawn_at, order = raw
-    listed = text(order)
-    return Drawn(drawn_at=float(text(drawn_at)), order=[int(u) for u in listed.split(",") if u])

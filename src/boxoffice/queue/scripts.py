@@ -24,7 +24,7 @@ from boxoffice.queue.model import (
     lapses_at,
     shown_position,
 )
-from boxoffice.queue.store import LineAlreadyOpen, LineMissing
+from boxoffice.queue.store import Drawn, LineAlreadyOpen, LineMissing
 
 STEPS = (
     *("join", "touch", "gate", "leave", "advance", "seen"),
@@ -181,3 +181,12 @@ def decode_ticket(user_id: int, raw: list[Any], rules: LineRules) -> tuple[Ticke
 def decode_gate(raw: list[Any]) -> list[tuple[str, int]]:
     """``gate.lua``: (state, rank) per request, state '' when the ticket is not live."""
     return [(text(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
+
+
+def decode_drawn(raw: Any) -> Drawn | None:
+    """``draw.lua``: when the opening was drawn and its order, or 0 for none recorded."""
+    if raw == 0:
+        return None
+    drawn_at, order = raw
+    listed = text(order)
+    return Drawn(drawn_at=float(text(drawn_at)), order=[int(u) for u in listed.split(",") if u])

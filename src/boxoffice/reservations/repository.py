@@ -5,8 +5,7 @@ only here; the catalog owns the rest of the table and reads these to show seat s
 
 Each use case is as few statements as its guards allow: a hold reads what it needs in
 one statement (which also locks the fan's row), inserts under the hold limit in a
-second and claims the seat in a third; a payment's confirmation says everything the
-payment needs in its RETURNING."""
+second and claims the seat in a third. Sales and refunds are in sale_repository."""
 
 from __future__ import annotations
 
@@ -39,7 +38,7 @@ USER = bindparam("user", type_=BigInteger())
 RESERVATION = bindparam("reservation", type_=BigInteger())
 
 
-def _live_holds_of(
+def live_holds_of(
     user: ColumnElement[int], *, besides: ColumnElement[int] | None = None
 ) -> ColumnElement[int]:
     """How many live holds the user has (besides one reservation, if given). Its own
@@ -67,9 +66,28 @@ class HoldTarget:
     concert_title: str
     concert_at: datetime
     cancelled: bool
+    schedule_id: int
     seat_id: int | None
     seat_number: int | None
     price: int | None
+
+    def held(self, reservation_id: int, *, user_id: int, until: datetime) -> Reservation:
+        """The reservation a hold of this seat made."""
+        assert self.seat_id is not None and self.seat_number is not None
+        assert self.price is not None
+        return Reservation(
+            reservation_id=reservation_id,
+            user_id=user_id,
+            concert_id=self.concert_id,
+            concert_title=self.concert_title,
+            schedule_id=self.schedule_id,
+            concert_at=self.concert_at,
+            seat_id=self.seat_id,
+            seat_number=self.seat_number,
+            price=self.price,
+            status=ReservationStatus.HELD,
+            held_until=until,
+        )
 
 
 def _target(by_number: bool) -> Query:
@@ -113,7 +131,7 @@ ADD_HOLD = Query(
             literal(HELD),
             UNTIL,
             NOW,
-        ).where(_live_holds_of(USER) < bindparam("max_holds", type_=Integer())),
+        ).where(live_holds_of(USER) < bindparam("max_holds", type_=Integer())),
     )
     .returning(reservations.c.id)
 )
@@ -126,7 +144,7 @@ CLAIM_SEAT = Query(
     )
     .values(hold_reservation_id=RESERVATION, held_until=UNTIL)
 )
-COUNT_LIVE_HOLDS = Query(select(_live_holds_of(USER)))
+COUNT_LIVE_HOLDS = Query(select(live_holds_of(USER)))
 GET = Query(
     select(
         reservations.c.id,
@@ -148,34 +166,6 @@ GET = Query(
         .join(concerts, concerts.c.id == schedules.c.concert_id)
     )
     .where(reservations.c.id == RESERVATION)
-)
-_CANCELLED_SHOW = (
-    select(schedules.c.cancelled_at)
-    .where(seats.c.id == reservations.c.seat_id, schedules.c.id == seats.c.schedule_id)
-    .scalar_subquery()
-)
-# A live hold of the fan's, on a show not cancelled, becomes a sale. The row lock this
-# UPDATE takes is what a release or a second payment of the same hold waits for.
-CONFIRM = Query(
-    update(reservations)
-    .where(
-        reservations.c.id == RESERVATION,
-        reservations.c.user_id == USER,
-        reservations.c.status == HELD,
-        live_hold(reservations.c.held_until, NOW),
-        _CANCELLED_SHOW.is_(None),
-    )
-    .values(status=CONFIRMED, confirmed_at=NOW)
-    .returning(reservations.c.seat_id, reservations.c.price)
-)
-# The concert a sold seat is of, and how many other live holds its buyer has.
-SALE_CONTEXT = Query(
-    select(
-        schedules.c.concert_id,
-        _live_holds_of(USER, besides=RESERVATION).label("other_holds"),
-    )
-    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
-    .where(seats.c.id == bindparam("seat", type_=BigInteger()))
 )
 END_HOLD = Query(
     update(reservations)
@@ -202,16 +192,6 @@ CONCERT_OF_SCHEDULE = Query(
         schedules.c.id == bindparam("schedule", type_=BigInteger())
     )
 )
-SELL_SEAT = Query(
-    update(seats)
-    .where(
-        seats.c.id == bindparam("seat", type_=BigInteger()),
-        seats.c.hold_reservation_id == RESERVATION,
-        live_hold(seats.c.held_until, NOW),
-        seats.c.sold_reservation_id.is_(None),
-    )
-    .values(sold_reservation_id=RESERVATION, hold_reservation_id=None, held_until=None)
-)
 
 
 async def hold_target(
@@ -232,6 +212,7 @@ async def hold_target(
         concert_title=row["title"],
         concert_at=row["concert_at"],
         cancelled=row["cancelled_at"] is not None,
+        schedule_id=schedule_id,
         seat_id=row["seat_id"],
         seat_number=row["seat_number"],
         price=row["price"],
@@ -297,31 +278,6 @@ async def get(conn: Conn, *, reservation_id: int) -> Reservation | None:
     return None if row is None else reservation_of(row)
 
 
-@dataclass(frozen=True, slots=True)
-class Confirmed:
-    seat_id: int
-    price: int
-    concert_id: int
-    other_holds: int
-
-
-async def confirm(
-    conn: Conn, *, reservation_id: int, user_id: int, now: datetime
-) -> Confirmed | None:
-    """The user's live hold, on a show not cancelled, made CONFIRMED; None if it was not
-    one (then nothing changed)."""
-    row = await conn.fetchrow(CONFIRM, reservation=reservation_id, user=user_id, now=now)
-    if row is None:
-        return None
-    context = await conn.fetchrow(
-        SALE_CONTEXT, seat=row["seat_id"], user=user_id, reservation=reservation_id, now=now
-    )
-    assert context is not None
-    return Confirmed(
-        row["seat_id"], row["price"], context["concert_id"], int(context["other_holds"])
-    )
-
-
 async def end_hold(
     conn: Conn, *, reservation_id: int, user_id: int, status: ReservationStatus, now: datetime
 ) -> int | None:
@@ -341,9 +297,3 @@ async def free_seat(conn: Conn, *, seat_id: int, reservation_id: int) -> int | N
         return None
     concert: int = await conn.fetchval(CONCERT_OF_SCHEDULE, schedule=schedule_id)
     return concert
-
-
-async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:
-    """Turn this reservation's live hold on the seat into a sale."""
-    sold = await conn.execute(SELL_SEAT, seat=seat_id, reservation=reservation_id, now=now)
-    return sold == 1

@@ -20,10 +20,10 @@ from boxoffice.errors import (
     SeatUnavailable,
 )
 from boxoffice.query import Conn
-from boxoffice.reservations import refund_repository, repository
+from boxoffice.reservations import repository, sale_repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.refund_repository import Refunded
-from boxoffice.reservations.repository import Confirmed
+from boxoffice.reservations.sale_repository import Confirmed as Confirmed  # for payments
+from boxoffice.reservations.sale_repository import Refunded
 from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).
@@ -72,19 +72,7 @@ async def hold_seat(
             conn, seat_id=target.seat_id, reservation_id=reservation_id, until=until, now=now
         ):
             raise SeatUnavailable("someone else holds or bought this seat")
-        return Reservation(
-            reservation_id=reservation_id,
-            user_id=user_id,
-            concert_id=target.concert_id,
-            concert_title=target.concert_title,
-            schedule_id=schedule_id,
-            concert_at=target.concert_at,
-            seat_id=target.seat_id,
-            seat_number=target.seat_number,
-            price=target.price,
-            status=ReservationStatus.HELD,
-            held_until=until,
-        )
+        return target.held(reservation_id, user_id=user_id, until=until)
 
     return await db.run(work)
 
@@ -133,13 +121,13 @@ async def confirm(
 ) -> Confirmed:
     """Turn the user's live hold into a sale, inside the caller's transaction: its
     seat, price, concert and the fan's other live holds."""
-    confirmed = await repository.confirm(
+    confirmed = await sale_repository.confirm(
         conn, reservation_id=reservation_id, user_id=user_id, now=now
     )
     if confirmed is None:
         raise await _why_not_payable(conn, user_id=user_id, reservation_id=reservation_id)
     check_concert(confirmed.concert_id)
-    if not await repository.sell_seat(
+    if not await sale_repository.sell_seat(
         conn, seat_id=confirmed.seat_id, reservation_id=reservation_id, now=now
     ):
         raise HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
@@ -173,7 +161,7 @@ async def find(conn: Conn, *, reservation_id: int) -> Reservation | None:
 async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     """Turn a sale back into an AVAILABLE seat, inside the caller's transaction. Of two
     refunds of one reservation, however they race, one finds it CONFIRMED."""
-    refunded = await refund_repository.refund(conn, reservation_id=reservation_id, now=now)
+    refunded = await sale_repository.refund(conn, reservation_id=reservation_id, now=now)
     if refunded is not None:
         return refunded
     again = await repository.get(conn, reservation_id=reservation_id)
@@ -185,8 +173,8 @@ async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
 async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> list[Refunded]:
     """Refund every paid seat of a schedule and release its holds, inside the caller's
     transaction; what this call refunded (nothing, the second time)."""
-    return await refund_repository.refund_schedule(conn, schedule_id=schedule_id, now=now)
+    return await sale_repository.refund_schedule(conn, schedule_id=schedule_id, now=now)
 
 
 async def refunded_of_schedule(conn: Conn, *, schedule_id: int) -> tuple[int, int]:
-    return await refund_repository.refunded_of_schedule(conn, schedule_id=schedule_id)
+    return await sale_repository.refunded_of_schedule(conn, schedule_id=schedule_id)

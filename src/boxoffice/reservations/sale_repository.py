@@ -1,4 +1,6 @@
-"""SQL for refunds: a sale turned back into a seat on sale, once."""
+"""SQL for sales and refunds: a live hold turned into a sale (a payment's part of it),
+and a sale turned back into a seat on sale, once. The seat columns are those the
+holds' repository describes; the statements guard on them the same way."""
 
 from __future__ import annotations
 
@@ -7,16 +9,63 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, bindparam, func, select, update
 
+from boxoffice.holds import live_hold
 from boxoffice.query import Conn, Query
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.tables import UTCDateTime, reservations, seats
+from boxoffice.reservations.repository import (
+    HELD,
+    NOW,
+    RESERVATION,
+    USER,
+    live_holds_of,
+)
+from boxoffice.tables import reservations, schedules, seats
 
 CONFIRMED, REFUNDED = ReservationStatus.CONFIRMED.value, ReservationStatus.REFUNDED.value
-HELD, CANCELLED = ReservationStatus.HELD.value, ReservationStatus.CANCELLED.value
-NOW = bindparam("now", type_=UTCDateTime())
+CANCELLED = ReservationStatus.CANCELLED.value
 # Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
 SCHEDULE = bindparam("schedule", type_=BigInteger())
 _OF_SCHEDULE = reservations.c.seat_id.in_(select(seats.c.id).where(seats.c.schedule_id == SCHEDULE))
+
+_CANCELLED_SHOW = (
+    select(schedules.c.cancelled_at)
+    .where(seats.c.id == reservations.c.seat_id, schedules.c.id == seats.c.schedule_id)
+    .scalar_subquery()
+)
+# A live hold of the fan's, on a show not cancelled, becomes a sale. The row lock this
+# UPDATE takes is what a release or a second payment of the same hold waits for.
+CONFIRM = Query(
+    update(reservations)
+    .where(
+        reservations.c.id == RESERVATION,
+        reservations.c.user_id == USER,
+        reservations.c.status == HELD,
+        live_hold(reservations.c.held_until, NOW),
+        _CANCELLED_SHOW.is_(None),
+    )
+    .values(status=CONFIRMED, confirmed_at=NOW)
+    .returning(reservations.c.seat_id, reservations.c.price)
+)
+# The concert a sold seat is of, and how many other live holds its buyer has.
+SALE_CONTEXT = Query(
+    select(
+        schedules.c.concert_id,
+        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+    )
+    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
+    .where(seats.c.id == bindparam("seat", type_=BigInteger()))
+)
+SELL_SEAT = Query(
+    update(seats)
+    .where(
+        seats.c.id == bindparam("seat", type_=BigInteger()),
+        seats.c.hold_reservation_id == RESERVATION,
+        live_hold(seats.c.held_until, NOW),
+        seats.c.sold_reservation_id.is_(None),
+    )
+    .values(sold_reservation_id=RESERVATION, hold_reservation_id=None, held_until=None)
+)
+
 
 # The guard on CONFIRMED is what makes a refund happen once, however requests race.
 REFUND = Query(
@@ -106,3 +155,34 @@ async def refunded_of_schedule(conn: Conn, *, schedule_id: int) -> tuple[int, in
     row = await conn.fetchrow(REFUNDED_OF_SCHEDULE, schedule=schedule_id)
     assert row is not None
     return int(row["refunded"]), int(row["amount"])
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    seat_id: int
+    price: int
+    concert_id: int
+    other_holds: int
+
+
+async def confirm(
+    conn: Conn, *, reservation_id: int, user_id: int, now: datetime
+) -> Confirmed | None:
+    """The user's live hold, on a show not cancelled, made CONFIRMED; None if it was not
+    one (then nothing changed)."""
+    row = await conn.fetchrow(CONFIRM, reservation=reservation_id, user=user_id, now=now)
+    if row is None:
+        return None
+    context = await conn.fetchrow(
+        SALE_CONTEXT, seat=row["seat_id"], user=user_id, reservation=reservation_id, now=now
+    )
+    assert context is not None
+    return Confirmed(
+        row["seat_id"], row["price"], context["concert_id"], int(context["other_holds"])
+    )
+
+
+async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:
+    """Turn this reservation's live hold on the seat into a sale."""
+    sold = await conn.execute(SELL_SEAT, seat=seat_id, reservation=reservation_id, now=now)
+    return sold == 1
