@@ -2,7 +2,7 @@
 
 uvicorn's own access log builds a LogRecord and runs a formatter and a handler for
 every request, which cost about a quarter of a balance read's time on the benchmark
-machine (docs/benchmarks.md). This middleware writes the same line (client, request
+machine (docs/benchmarks.md). This record writes the same line (client, request
 line, status), plus how long the answer took, into a buffer, and the buffer reaches
 the stream in one write a tenth of a second later (or as soon as it holds a thousand
 lines). A process killed outright loses at most that tenth of a second of lines;
@@ -13,47 +13,26 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from typing import TextIO
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 FLUSH_SECONDS = 0.1
 FLUSH_LINES = 1_000
 
 
 class AccessLog:
-    def __init__(self, app: ASGIApp, stream: TextIO | None = None) -> None:
-        self.app = app
+    """A ``RequestRecord``: a line per request, written in batches."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream or sys.stdout
         self._lines: list[str] = []
         self._flush_due = False
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            try:
-                await self.app(scope, receive, send)
-            finally:
-                self.flush()
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
+    def close(self) -> None:
+        self.flush()
 
-        async def send_and_note(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_note)
-        finally:
-            self._note(scope, status, time.perf_counter() - started)
-
-    def _note(self, scope: Scope, status: int, seconds: float) -> None:
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
         client = scope.get("client")
         where = f"{client[0]}:{client[1]}" if client else "-"
         query = scope.get("query_string", b"")

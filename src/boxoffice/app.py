@@ -28,7 +28,7 @@ from boxoffice.deps import Ctx
 from boxoffice.errors import Busy
 from boxoffice.idempotency import service as idempotency
 from boxoffice.limits import install_limits
-from boxoffice.metrics import Metrics, MetricsMiddleware
+from boxoffice.metrics import Metrics, RouteMetrics
 from boxoffice.openapi import document_busy
 from boxoffice.payments.api import direct as payments_direct
 from boxoffice.problems import error_response, install_error_handlers
@@ -48,6 +48,7 @@ from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
+from boxoffice.timed_requests import RequestRecord, TimedRequests
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import direct as wallet_direct
@@ -148,9 +149,10 @@ def create_app(
     app.state.ctx = ctx
     install_limits(app, settings)
     install_error_handlers(app)
-    app.add_middleware(MetricsMiddleware, metrics=ctx.metrics)
+    records: list[RequestRecord] = [RouteMetrics(ctx.metrics)]
     if settings.access_log:
-        app.add_middleware(AccessLog)
+        records.append(AccessLog())
+    app.add_middleware(TimedRequests, records=records)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)

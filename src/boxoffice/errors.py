@@ -157,6 +157,16 @@ class SoldOut(DomainError):
     title = "Sold out"
 
 
+class LineOpen(DomainError):
+    """An opening time in the future, asked of a line that has opened and has fans in
+    it: they were placed by the opening's draw or came after it, so it cannot be
+    undone."""
+
+    code = "line_open"
+    status = 409
+    title = "The line has already opened"
+
+
 class AlreadyRefunded(DomainError):
     code = "already_refunded"
     status = 409

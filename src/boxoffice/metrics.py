@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 
 class Metrics:
@@ -50,38 +49,25 @@ class Metrics:
         )
 
 
-class MetricsMiddleware:
+class RouteMetrics:
     """Counts and times every request under its route template (``/concerts/{id}``),
-    so the label set stays small whatever ids clients send."""
+    so the label set stays small whatever ids clients send (a ``RequestRecord``)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
-        self.app = app
+    def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self._templates: dict[int, str] = {}  # by id(route): routes live as long as the app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
+    def __call__(self, scope: Scope, status: int, seconds: float) -> None:
+        matched = scope.get("route")
+        route = self._templates.get(id(matched)) if matched is not None else "unmatched"
+        if route is None:
+            route = self._templates[id(matched)] = _route_template(scope)
+        method = scope["method"]
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(seconds)
 
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            matched = scope.get("route")
-            route = self._templates.get(id(matched)) if matched is not None else "unmatched"
-            if route is None:
-                route = self._templates[id(matched)] = _route_template(scope)
-            method = scope["method"]
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+    def close(self) -> None:
+        return None
 
 
 def _route_template(scope: MutableMapping[str, Any]) -> str:

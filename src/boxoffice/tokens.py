@@ -118,7 +118,9 @@ class TokenSigner:
     def _decode(self, token: str, expected: TokenType, now: datetime) -> dict[str, object]:
         payload = self._verified(token)
         if payload.get("typ") != expected:
-            raise InvalidToken(f"an {expected} token is required here")
+            raise InvalidToken(
+                f"{'an' if expected == 'access' else 'a'} {expected} token is required here"
+            )
         exp = payload.get("exp")
         if not isinstance(exp, int | float) or exp <= now.timestamp():
             raise TokenExpired("the token has expired")

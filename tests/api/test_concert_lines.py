@@ -56,6 +56,23 @@ async def test_a_concert_gets_a_line_of_its_own_that_the_operator_can_read_back(
     assert (await api.client.get(path)).status_code == 401
 
 
+async def test_an_opened_line_with_fans_in_it_cannot_be_moved_back_before_its_opening(
+    api: Api, clock: FakeClock
+) -> None:
+    show = await api.make_show()
+    path = f"/api/v1/admin/concerts/{show.concert_id}/waiting-room"
+    await _own_line(api, show)
+    fan = await api.register("in line")
+    await _join(api, fan, show.concert_id)
+    later = (clock.now + timedelta(hours=1)).isoformat()
+    for method in ("PATCH", "PUT"):
+        r = await api.client.request(method, path, json={"salesOpenAt": later}, headers=api.admin)
+        assert (r.status_code, r.json()["code"]) == (409, "line_open"), r.text
+    line = (await api.client.get(path, headers=api.admin)).json()
+    assert line["salesOpenAt"] is None  # nothing changed, in the database or the line
+    assert (await api.status(fan)).status_code == 200
+
+
 async def test_a_token_from_a_concerts_line_passes_for_that_concert_only(api: Api) -> None:
     own, other = await api.make_show(title="Own"), await api.make_show(title="Other")
     await _own_line(api, own)
@@ -186,6 +203,13 @@ async def test_a_sold_out_line_tells_its_fans_and_takes_nobody_until_a_refund(
             )
         ).json()
         assert (line["soldOutAt"] is not None, line["seatsLeft"]) == (True, 0)
+        clock.advance(30)  # a poll now does not push the lapse past the sell-out's
+        body = (await api.status(waiter)).json()
+        lapse = timedelta(seconds=make_settings().waiter_timeout_seconds)
+        assert body["status"] == "SOLD_OUT"
+        assert datetime.fromisoformat(body["expiresAt"]) == (
+            datetime.fromisoformat(line["soldOutAt"]) + lapse
+        )
 
         assert (await api.refund(buyer, rid)).status_code == 200
 
@@ -198,3 +222,28 @@ async def test_a_sold_out_line_tells_its_fans_and_takes_nobody_until_a_refund(
             return bool(r.status_code == 201)
 
         await eventually(reopened)
+
+
+async def test_a_line_whose_shows_are_all_cancelled_closes_and_stays_closed(
+    api: Api,
+) -> None:
+    show = await api.make_show(seats=2)
+    await _own_line(api, show, capacity=1)
+    first, waiter = await api.register("first"), await api.register("waiter")
+    assert (await _join(api, first, show.concert_id))["status"] == "ADMITTED"
+    assert (await _join(api, waiter, show.concert_id))["status"] == "WAITING"
+    r = await api.client.post(
+        f"/api/v1/admin/schedules/{show.schedule_id}/cancel", headers=api.admin
+    )
+    assert r.status_code == 200, r.text
+
+    async def closed() -> bool:
+        body = (await api.status(waiter)).json()
+        return bool((body["status"], body["seatsLeft"]) == ("SOLD_OUT", 0))
+
+    await eventually(closed)  # nothing is left to sell: no seat, no show
+    latecomer = await api.register("late")
+    r = await api.client.post(
+        "/api/v1/queue/tokens", json={"concertId": show.concert_id}, headers=latecomer.access
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "sold_out")

@@ -101,6 +101,8 @@ async def test_refunds_close_at_the_cutoff_but_not_for_the_operator(
         r = await api.refund(fan2, third)
         assert (r.status_code, r.json()["code"]) == (409, "refund_closed")
         assert await api.balance(fan2) == 0
+        r = await api.refund(fan, rid)  # refunded before the cutoff: that is the answer
+        assert (r.status_code, r.json()["code"]) == (409, "already_refunded")
 
 
 async def test_a_refund_is_not_held_back_by_the_balance_ceiling(

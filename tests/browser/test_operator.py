@@ -172,7 +172,7 @@ async def test_the_operator_gives_a_concert_a_line_with_an_opening_and_shows_its
     draw = page.locator("#draw")
     await expect(draw).to_contain_text(line["draw"]["seedCommitment"])
     await expect(draw).to_contain_text("revealed at the opening")
-    await expect(draw).to_contain_text("sort the entrants by SHA-1(seed:userId)")
+    await expect(draw).to_contain_text("sort them by SHA-1(seed:userId)")
 
     early = await api.register("early")
     assert (await join_line(api, early, 2))["status"] == "PRE_QUEUE"

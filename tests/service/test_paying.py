@@ -22,13 +22,14 @@ from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.payments.service import checkout
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
-from boxoffice.reservations.model import ReservationStatus
+from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 from tests.service.factories import (
     HOLD_FOR,
     NOW,
     TICK,
+    Show,
     admit,
     assert_consistent,
     audit_baseline,
@@ -92,13 +93,31 @@ async def _reservation_status(
     return mine.status
 
 
+async def _a_fan_holding(
+    db: Database, room: WaitingRoom, clock: FakeClock, *, price: int = 1_000, balance: int = 1_000
+) -> tuple[Show, int, Reservation, QueueClaims]:
+    """A show at ``price``, a fan with ``balance`` holding its seat 1, admitted."""
+    show = await make_show(db, price=price)
+    fan = await make_fan(db, balance=balance)
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    return show, fan, held, await admit(room, user_id=fan, now=clock.now)
+
+
+async def _standing(
+    db: Database, *, fan: int, show: Show, held: Reservation, clock: FakeClock
+) -> tuple[int, SeatStatus, ReservationStatus]:
+    """The fan's balance, seat 1's status and the hold's reservation status."""
+    return (
+        await wallet.get_balance(db=db, user_id=fan),
+        await seat_status(db, show=show, seat_number=1, now=clock.now),
+        await _reservation_status(db, user_id=fan, reservation_id=held.reservation_id, clock=clock),
+    )
+
+
 async def test_a_payment_debits_exactly_the_price_once_sells_the_seat_and_confirms_the_hold(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=8_000)
-    fan = await make_fan(db, balance=10_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    show, fan, held, claims = await _a_fan_holding(db, room, clock, price=8_000, balance=10_000)
     outcome = await _pay(db, room, claims, held.reservation_id, clock=clock)
     paid = outcome.value
     assert not outcome.replayed
@@ -122,10 +141,7 @@ async def test_a_payment_debits_exactly_the_price_once_sells_the_seat_and_confir
 async def test_a_payment_that_leaves_no_live_hold_ends_the_visit(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=1_000)
-    fan = await make_fan(db, balance=1_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    _show, fan, held, claims = await _a_fan_holding(db, room, clock)
     await _pay(db, room, claims, held.reservation_id, clock=clock)
     assert not await _visit_is_live(room, claims)
     # To buy again the fan queues again, with a new token.
@@ -187,10 +203,7 @@ async def test_a_retried_payment_is_answered_the_same_and_debits_once(
 async def test_a_retry_after_the_visit_ended_gets_the_first_answer_and_nothing_else_passes(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=1_000)
-    fan = await make_fan(db, balance=5_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    _show, fan, held, claims = await _a_fan_holding(db, room, clock, balance=5_000)
     first = await _pay(db, room, claims, held.reservation_id, key="pay-once", clock=clock)
     assert not await _visit_is_live(room, claims)
     again = await _pay(db, room, claims, held.reservation_id, key="pay-once", clock=clock)
@@ -224,10 +237,7 @@ async def test_a_key_reused_for_another_reservation_is_refused_and_changes_nothi
 async def test_a_balance_below_the_price_changes_nothing_and_keeps_the_key_free(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=8_000)
-    fan = await make_fan(db, balance=7_999)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    show, fan, held, claims = await _a_fan_holding(db, room, clock, price=8_000, balance=7_999)
     with pytest.raises(InsufficientBalance):
         await _pay(db, room, claims, held.reservation_id, key="pay", clock=clock)
     assert await wallet.get_balance(db=db, user_id=fan) == 7_999
@@ -249,10 +259,7 @@ async def test_a_balance_below_the_price_changes_nothing_and_keeps_the_key_free(
 async def test_a_hold_can_be_paid_until_the_instant_before_it_lapses(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=1_000)
-    fan = await make_fan(db, balance=1_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    show, _fan, held, claims = await _a_fan_holding(db, room, clock)
     clock.now = held.held_until - TICK
     await _pay(db, room, claims, held.reservation_id, clock=clock)
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.SOLD
@@ -262,29 +269,22 @@ async def test_a_hold_can_be_paid_until_the_instant_before_it_lapses(
 async def test_a_hold_cannot_be_paid_from_the_exact_instant_it_lapses(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=1_000)
-    fan = await make_fan(db, balance=1_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    show, fan, held, claims = await _a_fan_holding(db, room, clock)
     clock.advance(HOLD_FOR.total_seconds())
     with pytest.raises(HoldExpired):
         await _pay(db, room, claims, held.reservation_id, clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 1_000
-    assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.AVAILABLE
-    status = await _reservation_status(
-        db, user_id=fan, reservation_id=held.reservation_id, clock=clock
+    assert await _standing(db, fan=fan, show=show, held=held, clock=clock) == (
+        1_000,
+        SeatStatus.AVAILABLE,
+        ReservationStatus.EXPIRED,
     )
-    assert status is ReservationStatus.EXPIRED
     await assert_consistent(db)
 
 
 async def test_a_released_hold_cannot_be_paid(
     db: Database, room: WaitingRoom, clock: FakeClock
 ) -> None:
-    show = await make_show(db, price=1_000)
-    fan = await make_fan(db, balance=1_000)
-    held = await hold(db, user_id=fan, show=show, seat_number=1)
-    claims = await admit(room, user_id=fan, now=clock.now)
+    show, fan, held, claims = await _a_fan_holding(db, room, clock)
     await reservations.release(
         db=db, user_id=fan, reservation_id=held.reservation_id, now=clock.now
     )

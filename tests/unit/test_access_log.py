@@ -10,6 +10,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from boxoffice import access_log
 from boxoffice.access_log import AccessLog
+from boxoffice.timed_requests import TimedRequests
 
 
 async def _answer(status: int) -> tuple[AccessLog, io.StringIO]:
@@ -24,7 +25,8 @@ async def _answer(status: int) -> tuple[AccessLog, io.StringIO]:
         return None
 
     stream = io.StringIO()
-    middleware = AccessLog(app, stream)
+    log = AccessLog(stream)
+    middleware = TimedRequests(app, [log])
     scope = {
         "type": "http",
         "method": "GET",
@@ -34,7 +36,7 @@ async def _answer(status: int) -> tuple[AccessLog, io.StringIO]:
         "client": ("10.0.0.7", 5123),
     }
     await middleware(scope, receive, send)
-    return middleware, stream
+    return log, stream
 
 
 async def test_a_request_is_written_a_moment_later_in_uvicorns_words() -> None:
@@ -47,7 +49,7 @@ async def test_a_request_is_written_a_moment_later_in_uvicorns_words() -> None:
 
 
 async def test_a_full_buffer_is_written_at_once() -> None:
-    middleware, stream = await _answer(200)
+    log, stream = await _answer(200)
     for _ in range(access_log.FLUSH_LINES):
-        middleware._note({"method": "GET", "path": "/x"}, 200, 0.001)
+        log({"method": "GET", "path": "/x"}, 200, 0.001)
     assert stream.getvalue().count("\n") >= access_log.FLUSH_LINES

@@ -18,6 +18,7 @@ from boxoffice.deps import (
 from boxoffice.errors import (
     ConcertNotFound,
     InvalidToken,
+    LineOpen,
     NotFound,
     SoldOut,
     TokenExpired,
@@ -120,6 +121,7 @@ async def configure_waiting_room(body: WaitingRoomPatch, ctx: Ctx) -> WaitingRoo
 
 
 CONCERT_LINE_ERRORS = documented(InvalidToken, ConcertNotFound, NotFound)
+CONCERT_LINE_CHANGE_ERRORS = documented(InvalidToken, ConcertNotFound, LineOpen)
 
 
 @admin_router.get("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_ERRORS)
@@ -134,7 +136,7 @@ async def concert_waiting_room(concert_id: ConcertId, ctx: Ctx) -> ConcertWaitin
     return ConcertWaitingRoomPublic.of(await ctx.control.view(line=line))
 
 
-@admin_router.put("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_ERRORS)
+@admin_router.put("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_CHANGE_ERRORS)
 async def set_concert_waiting_room(
     concert_id: ConcertId, body: ConcertWaitingRoomPatch, ctx: Ctx
 ) -> ConcertWaitingRoomPublic:
@@ -154,7 +156,7 @@ async def set_concert_waiting_room(
     return ConcertWaitingRoomPublic.of(view)
 
 
-@admin_router.patch("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_ERRORS)
+@admin_router.patch("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_CHANGE_ERRORS)
 async def change_concert_waiting_room(
     concert_id: ConcertId, body: ConcertWaitingRoomPatch, ctx: Ctx
 ) -> ConcertWaitingRoomPublic:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from functools import partial
 
 from boxoffice.db import Database
+from boxoffice.errors import LineOpen
 from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.lines import Lines, rules_of
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, concert_line
 from boxoffice.queue.repository import StoredDraw, StoredLine
-from boxoffice.queue.store import LineMissing, QueueStore
+from boxoffice.queue.store import LineAlreadyOpen, LineMissing, QueueStore
 
 log = logging.getLogger("boxoffice.queue")
 
@@ -134,6 +135,10 @@ class LineControl:
             rules = rules_of(changed, defaults)
             try:
                 await self._store.configure(line, rules)
+            except LineAlreadyOpen:
+                raise LineOpen(
+                    "the line has opened with fans in it; its opening can no longer move"
+                ) from None
             except LineMissing:
                 if await self._store.seed(line, rules):
                     await repository.mark_seeded(conn, line=line, now=self._clock())
@@ -200,7 +205,7 @@ class LineControl:
         for concert_id, stored in by_concert.items():
             found = supply.get(concert_id)
             seats_left = None if found is None else found.unsold
-            sold_out = found is not None and found.total > 0 and found.unsold == 0
+            sold_out = found is not None and found.unsold == 0  # nothing left to sell
             rules = await self._lines.run(stored.line, partial(self._store.rules, stored.line))
             if rules.seats_left != seats_left or (rules.sold_out_at is not None) != sold_out:
                 await self._store.set_supply(stored.line, seats_left=seats_left, sold_out=sold_out)

@@ -6,10 +6,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList
 
 from boxoffice.queue.model import (
     RATE_WINDOW_SECONDS,
+    LineEntry,
     LineRules,
     LineStats,
     Ticket,
@@ -17,24 +18,16 @@ from boxoffice.queue.model import (
     is_open,
     is_stale,
     join_place,
-    lapses_at,
     seen_at,
-    shown_position,
     sold_out_lapsed,
-    ticket_state,
+    waiting_order,
 )
 from boxoffice.queue.store import Drawn, GatePass, LineAlreadyOpen, LineMissing, Seen
 
 
 @dataclass(slots=True)
-class _Entry:
+class _Entry(LineEntry):
     user_id: int
-    jti: str
-    seq: int
-    issued_at: int
-    token_expires_at: int
-    place: float
-    admitted: bool
     last_seen: float
 
 
@@ -43,7 +36,7 @@ class _Line:
     rules: LineRules
     seq: int = 0
     entries: dict[int, _Entry] = field(default_factory=dict)
-    waiting: SortedList = field(default_factory=SortedList)  # (place, user_id)
+    waiting: SortedKeyList = field(default_factory=lambda: SortedKeyList(key=waiting_order))
     # Insertion order is last-seen order (a touch moves the user to the end), so the
     # silent are always at the front and dropping them never scans the line.
     waiters_seen: OrderedDict[int, None] = field(default_factory=OrderedDict)
@@ -244,19 +237,9 @@ class MemoryQueueStore:
             state.drawn = Drawn(drawn_at=now, order=order)
 
     def _ticket(self, state: _Line, entry: _Entry, now: float) -> Ticket:
-        ticket_now = ticket_state(admitted=entry.admitted, rules=state.rules, now=now)
         rank = 0 if entry.admitted else state.waiting.bisect_left((entry.place, entry.user_id))
-        return Ticket(
-            user_id=entry.user_id,
-            jti=entry.jti,
-            seq=entry.seq,
-            issued_at=entry.issued_at,
-            token_expires_at=entry.token_expires_at,
-            state=ticket_now,
-            position=shown_position(ticket_now, rank),
-            lapses_at=lapses_at(
-                admitted=entry.admitted, last_seen=entry.last_seen, rules=state.rules
-            ),
+        return entry.ticket_at(
+            entry.user_id, rank=rank, rules=state.rules, now=now, last_seen=entry.last_seen
         )
 
     def _stats(self, state: _Line, now: float) -> LineStats:

@@ -19,18 +19,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from redis.asyncio import Redis
-from sortedcontainers import SortedList
+from sortedcontainers import SortedKeyList
 
 from boxoffice.background import cancelling
 from boxoffice.queue.model import (
     RATE_WINDOW_SECONDS,
+    LineEntry,
     LineRules,
     LineStats,
     Ticket,
-    lapses_at,
     seen_at,
-    shown_position,
-    ticket_state,
+    waiting_order,
 )
 from boxoffice.queue.scripts import LineKeys, Scripts, text
 from boxoffice.queue.store import LineMissing
@@ -42,36 +41,20 @@ READ_BATCH = 10_000
 EPOCH_CHECK_SECONDS = 1.0
 
 
-@dataclass(slots=True)
-class MirrorEntry:
-    jti: str
-    seq: int
-    issued_at: int
-    token_expires_at: int
-    place: float
-    admitted: bool
+class MirrorEntry(LineEntry):
+    __slots__ = ()
 
     def ticket(self, user_id: int, *, rank: int, rules: LineRules, now: float) -> Ticket:
         """The ticket as the fan is told it now, polling (so seen now)."""
-        state = ticket_state(admitted=self.admitted, rules=rules, now=now)
         last_seen = now if self.admitted else seen_at(rules=rules, now=now)
-        return Ticket(
-            user_id=user_id,
-            jti=self.jti,
-            seq=self.seq,
-            issued_at=self.issued_at,
-            token_expires_at=self.token_expires_at,
-            state=state,
-            position=shown_position(state, rank),
-            lapses_at=lapses_at(admitted=self.admitted, last_seen=last_seen, rules=rules),
-        )
+        return self.ticket_at(user_id, rank=rank, rules=rules, now=now, last_seen=last_seen)
 
 
 @dataclass(slots=True)
 class _View:
     keys: LineKeys
     entries: dict[int, MirrorEntry] = field(default_factory=dict)
-    waiting: SortedList = field(default_factory=SortedList)  # (place, user)
+    waiting: SortedKeyList = field(default_factory=lambda: SortedKeyList(key=waiting_order))
     admitted: int = 0
     admissions: deque[float] = field(default_factory=deque)
     first_admission: float | None = None

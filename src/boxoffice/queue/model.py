@@ -123,6 +123,41 @@ def shown_position(state: QueueState, rank: int) -> int | None:
     return None
 
 
+def waiting_order(entry: tuple[float, int]) -> tuple[float, str]:
+    """A waiting (place, user id) pair's order in a line: by place, equal places by the
+    user id's text. It is a Redis sorted set's order, so the in-process store and the
+    status mirror rank a tie of two draw ranks as Redis does."""
+    return entry[0], str(entry[1])
+
+
+@dataclass(slots=True)
+class LineEntry:
+    """A fan's entry in a line, as a store (or the status mirror) keeps it."""
+
+    jti: str
+    seq: int
+    issued_at: int
+    token_expires_at: int
+    place: float
+    admitted: bool
+
+    def ticket_at(
+        self, user_id: int, *, rank: int, rules: LineRules, now: float, last_seen: float
+    ) -> Ticket:
+        """The ticket at ``now``, ``rank`` fans ahead, last seen at ``last_seen``."""
+        state = ticket_state(admitted=self.admitted, rules=rules, now=now)
+        return Ticket(
+            user_id=user_id,
+            jti=self.jti,
+            seq=self.seq,
+            issued_at=self.issued_at,
+            token_expires_at=self.token_expires_at,
+            state=state,
+            position=shown_position(state, rank),
+            lapses_at=lapses_at(admitted=self.admitted, last_seen=last_seen, rules=rules),
+        )
+
+
 def draw_rank(seed: str, user_id: int) -> float:
     """A pre-queue fan's place in [0, 1): the first 52 bits of SHA-1(seed:user). With
     a seed nobody knows before the opening, ordering by it is a uniformly random
@@ -154,7 +189,11 @@ def sold_out_lapsed(rules: LineRules, now: float) -> bool:
 
 
 def lapses_at(*, admitted: bool, last_seen: float, rules: LineRules) -> float:
+    """When a ticket lapses unless its fan is seen again; on a sold-out line, at the
+    latest one waiter timeout after the sell-out (``sold_out_lapsed``)."""
     timeout = rules.admitted_idle if admitted else rules.waiter_timeout
+    if rules.sold_out_at is not None:
+        return min(last_seen + timeout, rules.sold_out_at + rules.waiter_timeout)
     return last_seen + timeout
 
 

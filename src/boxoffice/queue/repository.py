@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     String,
+    and_,
     bindparam,
     case,
     func,
@@ -42,7 +43,6 @@ class StoredDraw:
 
 @dataclass(frozen=True, slots=True)
 class Supply:
-    total: int
     unsold: int
 
 
@@ -125,18 +125,19 @@ DRAW_ORDER = Query(
         line_draws.c.line == LINE, line_draws.c.opens_at == OPENS_AT
     )
 )
+# Every concert with a schedule has a row, so one whose shows have all passed or been
+# cancelled counts as having nothing left (0 unsold), not as unknown.
+_ON_SALE = and_(schedules.c.concert_at > NOW, schedules.c.cancelled_at.is_(None))
 SUPPLY = Query(
     select(
         schedules.c.concert_id,
-        func.count(seats.c.id).label("total"),
-        (func.count(seats.c.id) - func.count(seats.c.sold_reservation_id)).label("unsold"),
+        (
+            func.count(seats.c.id).filter(_ON_SALE)
+            - func.count(seats.c.sold_reservation_id).filter(_ON_SALE)
+        ).label("unsold"),
     )
-    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
-    .where(
-        schedules.c.concert_id.in_(bindparam("concert_ids", expanding=True)),
-        schedules.c.concert_at > NOW,
-        schedules.c.cancelled_at.is_(None),
-    )
+    .select_from(schedules.outerjoin(seats, schedules.c.id == seats.c.schedule_id))
+    .where(schedules.c.concert_id.in_(bindparam("concert_ids", expanding=True)))
     .group_by(schedules.c.concert_id),
     expanding=True,
 )
@@ -219,9 +220,7 @@ async def draw_order(conn: Conn, *, line: str, opens_at: datetime) -> list[int] 
 
 
 async def supply(conn: Conn, *, concert_ids: list[int], now: datetime) -> dict[int, Supply]:
-    """Seats of each concert's schedules still to come: in all, and not sold."""
+    """Seats not sold of each concert's shows still to come (none for a concert
+    without a schedule)."""
     rows = await conn.fetch(SUPPLY, concert_ids=concert_ids, now=now)
-    return {
-        row["concert_id"]: Supply(total=int(row["total"]), unsold=int(row["unsold"]))
-        for row in rows
-    }
+    return {row["concert_id"]: Supply(unsold=int(row["unsold"])) for row in rows}

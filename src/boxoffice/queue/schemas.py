@@ -91,7 +91,10 @@ class DrawPublic(ApiModel):
     opens_at: datetime
     seed_commitment: str = Field(description="SHA-256 of the seed, published before the opening.")
     seed: str | None = Field(
-        description="Revealed at the opening: the pre-queue is ordered by SHA-1(seed:userId)."
+        description=(
+            "Revealed at the opening: the pre-queue is ordered by the first 13 hex digits "
+            "of SHA-1(seed:userId), lowest first (docs/api.md shows how to check it)."
+        )
     )
     entrants: int | None
     drawn_at: datetime | None

@@ -19,7 +19,7 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.query import Conn
 from boxoffice.refunds.model import Cancellation, RefundResult, RefundStatus, refund_open
 from boxoffice.reservations import service as reservations
-from boxoffice.reservations.model import Reservation
+from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.wallet import service as wallet
 
 _adapter = TypeAdapter(RefundResult)
@@ -39,6 +39,8 @@ async def refund_ticket(
     def allowed(reservation: Reservation) -> None:
         if reservation.user_id != user_id:
             raise ReservationNotFound(f"you have no reservation {reservation_id}")
+        if reservation.status is not ReservationStatus.CONFIRMED:  # said before the cutoff
+            raise reservations.not_refundable(reservation_id, reservation.status)
         if not refund_open(concert_at=reservation.concert_at, cutoff=cutoff, now=now):
             raise RefundClosed(
                 f"refunds close {cutoff.total_seconds() / 3600:g} hours before the show"

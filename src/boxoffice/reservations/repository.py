@@ -167,14 +167,16 @@ GET = Query(
     )
     .where(reservations.c.id == RESERVATION)
 )
+# The fan's own reservation, a hold still live: what a release or a payment ends.
+THE_FANS_LIVE_HOLD = (
+    reservations.c.id == RESERVATION,
+    reservations.c.user_id == USER,
+    reservations.c.status == HELD,
+    live_hold(reservations.c.held_until, NOW),
+)
 END_HOLD = Query(
     update(reservations)
-    .where(
-        reservations.c.id == RESERVATION,
-        reservations.c.user_id == USER,
-        reservations.c.status == HELD,
-        live_hold(reservations.c.held_until, NOW),
-    )
+    .where(*THE_FANS_LIVE_HOLD)
     .values(status=bindparam("status"))
     .returning(reservations.c.seat_id)
 )

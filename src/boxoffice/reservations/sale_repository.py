@@ -16,6 +16,7 @@ from boxoffice.reservations.repository import (
     HELD,
     NOW,
     RESERVATION,
+    THE_FANS_LIVE_HOLD,
     USER,
     live_holds_of,
 )
@@ -36,13 +37,7 @@ _CANCELLED_SHOW = (
 # UPDATE takes is what a release or a second payment of the same hold waits for.
 CONFIRM = Query(
     update(reservations)
-    .where(
-        reservations.c.id == RESERVATION,
-        reservations.c.user_id == USER,
-        reservations.c.status == HELD,
-        live_hold(reservations.c.held_until, NOW),
-        _CANCELLED_SHOW.is_(None),
-    )
+    .where(*THE_FANS_LIVE_HOLD, _CANCELLED_SHOW.is_(None))
     .values(status=CONFIRMED, confirmed_at=NOW)
     .returning(reservations.c.seat_id, reservations.c.price)
 )

@@ -11,6 +11,7 @@ from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
     AlreadyRefunded,
+    DomainError,
     HoldExpired,
     HoldLimitReached,
     NotPaid,
@@ -165,9 +166,14 @@ async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     if refunded is not None:
         return refunded
     again = await repository.get(conn, reservation_id=reservation_id)
-    if again is not None and again.status is ReservationStatus.REFUNDED:
-        raise AlreadyRefunded(f"reservation {reservation_id} is already refunded")
-    raise NotPaid(f"reservation {reservation_id} is not paid, so there is nothing to refund")
+    raise not_refundable(reservation_id, None if again is None else again.status)
+
+
+def not_refundable(reservation_id: int, status: ReservationStatus | None) -> DomainError:
+    """Why a reservation that is not CONFIRMED cannot be refunded."""
+    if status is ReservationStatus.REFUNDED:
+        return AlreadyRefunded(f"reservation {reservation_id} is already refunded")
+    return NotPaid(f"reservation {reservation_id} is not paid, so there is nothing to refund")
 
 
 async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> list[Refunded]:

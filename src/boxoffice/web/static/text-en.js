@@ -175,7 +175,7 @@ export default {
   seedLater: "revealed at the opening",
   entrants: "Entrants",
   drawnAt: "Drawn at",
-  drawCheck: "Anyone can check the order: sort the entrants by SHA-1(seed:userId), lowest first, and check that the seed's SHA-256 is the commitment shown before the opening.",
+  drawCheck: "The order can be checked from the recorded entrants: sort them by SHA-1(seed:userId), lowest first (its first 13 hex digits decide), and check that the seed's SHA-256 is the commitment shown before the opening.",
   cancelShow: "Cancel show",
   cancelShowLabel: "Cancel the show of {title} on {date}",
   cancelledAt: "Cancelled {time}",

@@ -171,7 +171,7 @@ export default {
   seedLater: "판매 시작 때 공개",
   entrants: "추첨 인원",
   drawnAt: "추첨 시각",
-  drawCheck: "누구나 순서를 확인할 수 있습니다: 참가자를 SHA-1(seed:userId) 값이 작은 순으로 정렬하고, 시드의 SHA-256이 판매 전에 공개한 약속값과 같은지 보면 됩니다.",
+  drawCheck: "기록된 참가자로 순서를 확인할 수 있습니다: 참가자를 SHA-1(seed:userId) 값이 작은 순으로 정렬하고(앞 16진수 13자리로 정함), 시드의 SHA-256이 판매 전에 공개한 약속값과 같은지 보면 됩니다.",
   cancelShow: "공연 취소",
   cancelShowLabel: "{date} {title} 공연 취소",
   cancelledAt: "{time}에 취소됨",
