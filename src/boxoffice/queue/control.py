@@ -132,16 +132,7 @@ class LineControl:
                 opens_at=changed.opens_at,
                 draw_seed=changed.draw_seed,
             )
-            rules = rules_of(changed, defaults)
-            try:
-                await self._store.configure(line, rules)
-            except LineAlreadyOpen:
-                raise LineOpen(
-                    "the line has opened with fans in it; its opening can no longer move"
-                ) from None
-            except LineMissing:
-                if await self._store.seed(line, rules):
-                    await repository.mark_seeded(conn, line=line, now=self._clock())
+            await self._apply(conn, line, rules_of(changed, defaults))
             return changed
 
         stored = await self._db.run(work)
@@ -149,6 +140,18 @@ class LineControl:
         if concert_id is not None:
             await self._update_supply({concert_id: stored})
         return await self.view(line=line)
+
+    async def _apply(self, conn: Conn, line: str, rules: LineRules) -> None:
+        """Put the rules on the store's line (starting it if the store lost it)."""
+        try:
+            await self._store.configure(line, rules)
+        except LineAlreadyOpen:
+            raise LineOpen(
+                "the line has opened with fans in it; its opening can no longer move"
+            ) from None
+        except LineMissing:
+            if await self._store.seed(line, rules):
+                await repository.mark_seeded(conn, line=line, now=self._clock())
 
     def _changed(
         self,

@@ -16,13 +16,14 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "concerts",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("title", sa.String(length=200), nullable=False),
-        sa.Column("venue", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_concerts")),
-    )
+    _users_and_wallets()
+    _idempotency_keys()
+    _catalog()
+    _sales()
+
+
+def _users_and_wallets() -> None:
+    """Users, their wallets and the wallets' ledger."""
     op.create_table(
         "users",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -31,38 +32,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
     )
     op.create_table(
-        "idempotency_keys",
+        "wallets",
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("key", sa.String(length=255), nullable=False),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
-        sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_idempotency_keys_user_id_users")
-        ),
-        sa.PrimaryKeyConstraint("user_id", "key", name=op.f("pk_idempotency_keys")),
+        sa.Column("balance", sa.BigInteger(), nullable=False),
+        sa.CheckConstraint("balance >= 0", name=op.f("ck_wallets_balance_not_negative")),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_wallets_user_id_users")),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_wallets")),
     )
-    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
-        batch_op.create_index("ix_idempotency_keys_created_at", ["created_at"], unique=False)
-
-    op.create_table(
-        "schedules",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "concert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("concert_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["concert_id"], ["concerts.id"], name=op.f("fk_schedules_concert_id_concerts")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedules")),
-    )
-    with op.batch_alter_table("schedules", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_schedules_concert_id_concert_at", ["concert_id", "concert_at"], unique=False
-        )
-
     op.create_table(
         "wallet_transactions",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -82,14 +58,51 @@ def upgrade() -> None:
     with op.batch_alter_table("wallet_transactions", schema=None) as batch_op:
         batch_op.create_index("ix_wallet_transactions_user_id_id", ["user_id", "id"], unique=False)
 
+
+def _idempotency_keys() -> None:
+    """The first answer to each Idempotency-Key, per user."""
     op.create_table(
-        "wallets",
+        "idempotency_keys",
         sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("balance", sa.BigInteger(), nullable=False),
-        sa.CheckConstraint("balance >= 0", name=op.f("ck_wallets_balance_not_negative")),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_wallets_user_id_users")),
-        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_wallets")),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["users.id"], name=op.f("fk_idempotency_keys_user_id_users")
+        ),
+        sa.PrimaryKeyConstraint("user_id", "key", name=op.f("pk_idempotency_keys")),
     )
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.create_index("ix_idempotency_keys_created_at", ["created_at"], unique=False)
+
+
+def _catalog() -> None:
+    """Concerts, their schedules and each schedule's seats."""
+    op.create_table(
+        "concerts",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("venue", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_concerts")),
+    )
+    op.create_table(
+        "schedules",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "concert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("concert_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["concert_id"], ["concerts.id"], name=op.f("fk_schedules_concert_id_concerts")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_schedules")),
+    )
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_schedules_concert_id_concert_at", ["concert_id", "concert_at"], unique=False
+        )
     op.create_table(
         "seats",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -117,6 +130,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("schedule_id", "seat_number", name="uq_seats_schedule_id_seat_number"),
         sa.UniqueConstraint("sold_reservation_id", name=op.f("uq_seats_sold_reservation_id")),
     )
+
+
+def _sales() -> None:
+    """Holds and sales (reservations) and their payments."""
     op.create_table(
         "reservations",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -137,7 +154,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("reservations", schema=None) as batch_op:
         batch_op.create_index("ix_reservations_user_id_status", ["user_id", "status"], unique=False)
-
     op.create_table(
         "payments",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
