@@ -62,6 +62,10 @@ class Query:
 class Conn(Protocol):
     """A connection in the caller's transaction (or none: each statement its own)."""
 
+    # Whether one statement may change several tables (PostgreSQL's data-modifying
+    # WITH); SQLite's may not.
+    modifying_with: bool
+
     async def fetch(self, query: Query, **params: Any) -> list[Row]: ...
 
     async def fetchrow(self, query: Query, **params: Any) -> Row | None: ...
@@ -79,6 +83,7 @@ class PostgresConn:
     """A ``Conn`` on an asyncpg connection."""
 
     __slots__ = ("raw",)
+    modifying_with = True
 
     def __init__(self, raw: asyncpg.Connection) -> None:
         self.raw = raw
@@ -128,10 +133,11 @@ class PostgresConn:
 class CoreConn:
     """A ``Conn`` on a SQLAlchemy connection (SQLite, and tools)."""
 
-    __slots__ = ("raw",)
+    __slots__ = ("modifying_with", "raw")
 
     def __init__(self, raw: AsyncConnection) -> None:
         self.raw = raw
+        self.modifying_with = raw.dialect.name == "postgresql"
 
     async def fetch(self, query: Query, **params: Any) -> list[Row]:
         try:

@@ -1,13 +1,29 @@
-"""SQL for payment records."""
+"""SQL for payments: the payment record, and on PostgreSQL the whole sale in one
+statement.
+
+A sale confirms the fan's live hold, sells its seat, debits the wallet, writes the
+ledger entry and the payment. Step by step (``reservations``, ``wallet`` and ``ADD``
+here) that is six round trips in a transaction; PostgreSQL's data-modifying ``WITH``
+does it in one, each part guarded by the same expressions as its step, each fed by
+the one before, so a guard that fails leaves every later part without a row. The
+caller reads which part came back empty and raises, which rolls back what the
+earlier parts wrote.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert
+from sqlalchemy import bindparam, insert, literal, select, true, update
 
 from boxoffice.query import Conn, Query
-from boxoffice.tables import payments
+from boxoffice.reservations.repository import NOW, RESERVATION, USER, live_holds_of
+from boxoffice.reservations.sale_repository import CONFIRM, HELD_FOR_SALE, SOLD
+from boxoffice.tables import payments, schedules, seats, wallets
+from boxoffice.tables import wallet_transactions as ledger
+from boxoffice.wallet.model import EntryType, signed_amount
+from boxoffice.wallet.repository import covers, less
 
 ADD = Query(
     insert(payments)
@@ -26,3 +42,102 @@ async def add(conn: Conn, *, reservation_id: int, user_id: int, amount: int, now
         ADD, reservation_id=reservation_id, user_id=user_id, amount=amount, now=now
     )
     return int(found)
+
+
+_confirmed = CONFIRM.statement.cte("confirmed")  # type: ignore[attr-defined]
+_sold = (
+    update(seats)
+    .where(seats.c.id == _confirmed.c.seat_id, *HELD_FOR_SALE)
+    .values(SOLD)
+    .returning(seats.c.id)
+    .cte("sold")
+)
+_debited = (
+    update(wallets)
+    .where(
+        wallets.c.user_id == USER, covers(_confirmed.c.price), _sold.c.id == _confirmed.c.seat_id
+    )
+    .values(balance=less(_confirmed.c.price))
+    .returning(wallets.c.balance)
+    .cte("debited")
+)
+_paid = _confirmed.join(_debited, true())
+_entry = (
+    insert(ledger)
+    .from_select(
+        ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
+        select(
+            USER,
+            literal(EntryType.PAYMENT.value),
+            _confirmed.c.price * signed_amount(EntryType.PAYMENT, 1),
+            _debited.c.balance,
+            RESERVATION,
+            NOW,
+        ).select_from(_paid),
+    )
+    .returning(ledger.c.id)
+    .cte("entry")
+)
+_payment = (
+    insert(payments)
+    .from_select(
+        ["reservation_id", "user_id", "amount", "paid_at"],
+        select(RESERVATION, USER, _confirmed.c.price, NOW).select_from(_paid),
+    )
+    .returning(payments.c.id)
+    .cte("payment")
+)
+_concert = (
+    select(schedules.c.concert_id)
+    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
+    .where(seats.c.id == _confirmed.c.seat_id)
+    .scalar_subquery()
+)
+SELL = Query(
+    select(
+        _confirmed.c.seat_id,
+        _confirmed.c.price,
+        _concert.label("concert_id"),
+        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+        _sold.c.id.label("sold_seat"),
+        _debited.c.balance,
+        _payment.c.id.label("payment_id"),
+        _entry.c.id.label("entry_id"),
+    ).select_from(
+        _confirmed.outerjoin(_sold, true())
+        .outerjoin(_debited, true())
+        .outerjoin(_payment, true())
+        .outerjoin(_entry, true())
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """What the one-statement sale did: always the hold's seat, price and concert and
+    the fan's other live holds; the rest None from the first guard that failed."""
+
+    seat_id: int
+    price: int
+    concert_id: int
+    other_holds: int
+    sold: bool
+    balance: int | None
+    payment_id: int | None
+
+
+async def sell(conn: Conn, *, reservation_id: int, user_id: int, now: datetime) -> Sale | None:
+    """The sale in one statement (PostgreSQL only); None if the reservation was not
+    the user's live hold on a show not cancelled (then nothing changed)."""
+    row = await conn.fetchrow(SELL, reservation=reservation_id, user=user_id, now=now)
+    if row is None:
+        return None
+    return Sale(
+        seat_id=row["seat_id"],
+        price=row["price"],
+        concert_id=row["concert_id"],
+        other_holds=int(row["other_holds"]),
+        sold=row["sold_seat"] is not None,
+        balance=row["balance"],
+        payment_id=row["payment_id"],
+    )

@@ -17,7 +17,7 @@ from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
-from boxoffice.reservations.service import Confirmed
+from boxoffice.reservations.service import ConcertCheck
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 
@@ -84,17 +84,16 @@ async def pay(
     holds_left: list[int] = []
 
     async def apply(conn: Conn) -> PaymentResult:
-        confirmed = await reservations.confirm(
+        sell = _sell_in_one_statement if conn.modifying_with else _sell_step_by_step
+        paid, other_holds = await sell(
             conn,
             user_id=queue_pass.user_id,
             reservation_id=reservation_id,
             now=now,
             check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
         )
-        holds_left.append(confirmed.other_holds)
-        return await _debit_and_record(
-            conn, user_id=queue_pass.user_id, confirmed=confirmed, now=now, rid=reservation_id
-        )
+        holds_left.append(other_holds)
+        return paid
 
     outcome = await idempotency.run_once(
         db=db,
@@ -109,19 +108,22 @@ async def pay(
     return outcome, None if outcome.replayed else holds_left[-1]
 
 
-async def _debit_and_record(
-    conn: Conn, *, user_id: int, confirmed: Confirmed, now: datetime, rid: int
-) -> PaymentResult:
-    """A confirmed sale's money: the debit and its ledger entry, and the payment."""
+async def _sell_step_by_step(
+    conn: Conn, *, user_id: int, reservation_id: int, now: datetime, check_concert: ConcertCheck
+) -> tuple[PaymentResult, int]:
+    """The sale a statement at a time: the payment, and the fan's other live holds."""
+    confirmed = await reservations.confirm(
+        conn, user_id=user_id, reservation_id=reservation_id, now=now, check_concert=check_concert
+    )
     balance = await wallet.pay_from(
-        conn, user_id=user_id, amount=confirmed.price, reservation_id=rid, now=now
+        conn, user_id=user_id, amount=confirmed.price, reservation_id=reservation_id, now=now
     )
     payment_id = await repository.add(
-        conn, reservation_id=rid, user_id=user_id, amount=confirmed.price, now=now
+        conn, reservation_id=reservation_id, user_id=user_id, amount=confirmed.price, now=now
     )
-    return PaymentResult(
+    paid = PaymentResult(
         payment_id=payment_id,
-        reservation_id=rid,
+        reservation_id=reservation_id,
         user_id=user_id,
         amount=confirmed.price,
         status=PaymentStatus.COMPLETED,
@@ -129,3 +131,32 @@ async def _debit_and_record(
         balance=balance,
         concert_id=confirmed.concert_id,
     )
+    return paid, confirmed.other_holds
+
+
+async def _sell_in_one_statement(
+    conn: Conn, *, user_id: int, reservation_id: int, now: datetime, check_concert: ConcertCheck
+) -> tuple[PaymentResult, int]:
+    """The same sale as one statement, refused with the same errors in the same order
+    (raising rolls back what its earlier parts wrote)."""
+    sale = await repository.sell(conn, reservation_id=reservation_id, user_id=user_id, now=now)
+    if sale is None:
+        raise await reservations.why_not_payable(
+            conn, user_id=user_id, reservation_id=reservation_id
+        )
+    check_concert(sale.concert_id)
+    if not sale.sold:
+        raise reservations.seat_lost(reservation_id)
+    if sale.balance is None or sale.payment_id is None:
+        raise wallet.short_of(sale.price)
+    paid = PaymentResult(
+        payment_id=sale.payment_id,
+        reservation_id=reservation_id,
+        user_id=user_id,
+        amount=sale.price,
+        status=PaymentStatus.COMPLETED,
+        paid_at=now,
+        balance=sale.balance,
+        concert_id=sale.concert_id,
+    )
+    return paid, sale.other_holds

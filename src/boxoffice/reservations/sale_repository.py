@@ -28,7 +28,7 @@ CANCELLED = ReservationStatus.CANCELLED.value
 SCHEDULE = bindparam("schedule", type_=BigInteger())
 _OF_SCHEDULE = reservations.c.seat_id.in_(select(seats.c.id).where(seats.c.schedule_id == SCHEDULE))
 
-_CANCELLED_SHOW = (
+CANCELLED_SHOW = (
     select(schedules.c.cancelled_at)
     .where(seats.c.id == reservations.c.seat_id, schedules.c.id == seats.c.schedule_id)
     .scalar_subquery()
@@ -37,7 +37,7 @@ _CANCELLED_SHOW = (
 # UPDATE takes is what a release or a second payment of the same hold waits for.
 CONFIRM = Query(
     update(reservations)
-    .where(*THE_FANS_LIVE_HOLD, _CANCELLED_SHOW.is_(None))
+    .where(*THE_FANS_LIVE_HOLD, CANCELLED_SHOW.is_(None))
     .values(status=CONFIRMED, confirmed_at=NOW)
     .returning(reservations.c.seat_id, reservations.c.price)
 )
@@ -50,15 +50,17 @@ SALE_CONTEXT = Query(
     .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
     .where(seats.c.id == bindparam("seat", type_=BigInteger()))
 )
+# A seat that the reservation's hold still covers, and what selling it writes.
+HELD_FOR_SALE = (
+    seats.c.hold_reservation_id == RESERVATION,
+    live_hold(seats.c.held_until, NOW),
+    seats.c.sold_reservation_id.is_(None),
+)
+SOLD = {"sold_reservation_id": RESERVATION, "hold_reservation_id": None, "held_until": None}
 SELL_SEAT = Query(
     update(seats)
-    .where(
-        seats.c.id == bindparam("seat", type_=BigInteger()),
-        seats.c.hold_reservation_id == RESERVATION,
-        live_hold(seats.c.held_until, NOW),
-        seats.c.sold_reservation_id.is_(None),
-    )
-    .values(sold_reservation_id=RESERVATION, hold_reservation_id=None, held_until=None)
+    .where(seats.c.id == bindparam("seat", type_=BigInteger()), *HELD_FOR_SALE)
+    .values(SOLD)
 )
 
 

@@ -126,16 +126,21 @@ async def confirm(
         conn, reservation_id=reservation_id, user_id=user_id, now=now
     )
     if confirmed is None:
-        raise await _why_not_payable(conn, user_id=user_id, reservation_id=reservation_id)
+        raise await why_not_payable(conn, user_id=user_id, reservation_id=reservation_id)
     check_concert(confirmed.concert_id)
     if not await sale_repository.sell_seat(
         conn, seat_id=confirmed.seat_id, reservation_id=reservation_id, now=now
     ):
-        raise HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
+        raise seat_lost(reservation_id)
     return confirmed
 
 
-async def _why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> Exception:
+def seat_lost(reservation_id: int) -> HoldExpired:
+    """A confirmed hold whose seat it no longer covers: the payment is refused."""
+    return HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
+
+
+async def why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> Exception:
     """The error a payment gets for a reservation its confirmation did not take."""
     reservation = await repository.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, bindparam, insert, select, update
+from sqlalchemy import BigInteger, ColumnElement, bindparam, insert, select, update
 
 from boxoffice.query import Conn, Query
 from boxoffice.tables import wallet_transactions as ledger
@@ -31,10 +31,22 @@ GIVE_BACK = Query(
     .values(balance=wallets.c.balance + bindparam("amount"))
     .returning(wallets.c.balance)
 )
+
+
+def covers(amount: ColumnElement[int]) -> ColumnElement[bool]:
+    """The guard of every debit: the balance covers the amount (it never goes below 0)."""
+    return wallets.c.balance >= amount
+
+
+def less(amount: ColumnElement[int]) -> ColumnElement[int]:
+    return wallets.c.balance - amount
+
+
+_AMOUNT = bindparam("amount", type_=BigInteger)
 DEBIT = Query(
     update(wallets)
-    .where(_USER, wallets.c.balance >= bindparam("amount"))
-    .values(balance=wallets.c.balance - bindparam("amount"))
+    .where(_USER, covers(_AMOUNT))
+    .values(balance=less(_AMOUNT))
     .returning(wallets.c.balance)
 )
 ADD_ENTRY = Query(

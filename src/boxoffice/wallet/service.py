@@ -85,7 +85,7 @@ async def pay_from(
     """Debit a payment and record it; the new balance. Part of the caller's transaction."""
     balance = await repository.debit(conn, user_id=user_id, amount=amount)
     if balance is None:
-        raise InsufficientBalance(f"the balance does not cover the price of {amount} points")
+        raise short_of(amount)
     await repository.add_entry(
         conn,
         user_id=user_id,
@@ -96,6 +96,10 @@ async def pay_from(
         now=now,
     )
     return balance
+
+
+def short_of(amount: int) -> InsufficientBalance:
+    return InsufficientBalance(f"the balance does not cover the price of {amount} points")
 
 
 async def refund_to(
