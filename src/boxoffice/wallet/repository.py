@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    bindparam,
+    insert,
+    literal,
+    null,
+    select,
+    true,
+    update,
+)
 
 from boxoffice.query import Conn, Query
+from boxoffice.tables import UTCDateTime, wallets
 from boxoffice.tables import wallet_transactions as ledger
-from boxoffice.tables import wallets
-from boxoffice.wallet.model import EntryType, LedgerEntry
+from boxoffice.wallet.model import EntryType, LedgerEntry, signed_amount
 
 # Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
 _USER = wallets.c.user_id == bindparam("user", type_=BigInteger())
@@ -61,6 +71,30 @@ ADD_ENTRY = Query(
     )
     .returning(ledger.c.id)
 )
+# On PostgreSQL a charge is one statement: the credit, and its ledger entry fed by the
+# credit's new balance (no row when the credit's guard refused it).
+_credited = CREDIT.statement.cte("credited")  # type: ignore[attr-defined]
+_charge_entry = (
+    insert(ledger)
+    .from_select(
+        ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
+        select(
+            bindparam("user", type_=BigInteger),
+            literal(EntryType.CHARGE.value),
+            bindparam("amount", type_=BigInteger) * signed_amount(EntryType.CHARGE, 1),
+            _credited.c.balance,
+            null(),
+            bindparam("now", type_=UTCDateTime()),
+        ).select_from(_credited),
+    )
+    .returning(ledger.c.id)
+    .cte("entry")
+)
+CHARGE = Query(
+    select(_credited.c.balance, _charge_entry.c.id).select_from(
+        _credited.join(_charge_entry, true())
+    )
+)
 ENTRIES = Query(
     select(ledger.c.id, ledger.c.type, ledger.c.amount, ledger.c.balance_after, ledger.c.created_at)
     .where(ledger.c.user_id == bindparam("user_id"))
@@ -82,6 +116,29 @@ async def credit(conn: Conn, *, user_id: int, amount: int, ceiling: int) -> int 
     """Add ``amount`` unless that would pass ``ceiling``; the new balance, or None."""
     value = await conn.fetchval(CREDIT, user=user_id, amount=amount, ceiling=ceiling)
     return None if value is None else int(value)
+
+
+async def charge(
+    conn: Conn, *, user_id: int, amount: int, ceiling: int, now: datetime
+) -> tuple[int, int] | None:
+    """Credit ``amount`` unless that would pass ``ceiling``, and record it: the new
+    balance and the ledger entry's id, or None (nothing changed)."""
+    if conn.modifying_with:
+        row = await conn.fetchrow(CHARGE, user=user_id, amount=amount, ceiling=ceiling, now=now)
+        return None if row is None else (int(row["balance"]), int(row["id"]))
+    balance = await credit(conn, user_id=user_id, amount=amount, ceiling=ceiling)
+    if balance is None:
+        return None
+    entry_id = await add_entry(
+        conn,
+        user_id=user_id,
+        entry_type=EntryType.CHARGE,
+        amount=signed_amount(EntryType.CHARGE, amount),
+        balance_after=balance,
+        reservation_id=None,
+        now=now,
+    )
+    return balance, entry_id
 
 
 async def give_back(conn: Conn, *, user_id: int, amount: int) -> int:

@@ -49,20 +49,14 @@ async def charge(
     check_charge_amount(amount, max_charge=max_charge)
 
     async def apply(conn: Conn) -> ChargeResult:
-        balance = await repository.credit(conn, user_id=user_id, amount=amount, ceiling=max_balance)
-        if balance is None:
+        charged = await repository.charge(
+            conn, user_id=user_id, amount=amount, ceiling=max_balance, now=now
+        )
+        if charged is None:
             if await repository.balance(conn, user_id=user_id) is None:
                 raise UserNotFound("the token names a user that does not exist")
             raise BalanceLimitExceeded(f"a balance may not pass {max_balance} points")
-        entry_id = await repository.add_entry(
-            conn,
-            user_id=user_id,
-            entry_type=EntryType.CHARGE,
-            amount=signed_amount(EntryType.CHARGE, amount),
-            balance_after=balance,
-            reservation_id=None,
-            now=now,
-        )
+        balance, entry_id = charged
         return ChargeResult(
             user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id
         )
