@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from boxoffice.db import Database
+from boxoffice.errors import ConcertNotFound
 from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, concert_line
@@ -73,6 +74,18 @@ class Lines:
         """A concert line created or changed here: known at once, not at the next refresh."""
         if stored.concert_id is not None:
             self._by_concert[stored.concert_id] = stored
+
+    async def look_up(self, concert_id: int) -> str:
+        """The line a concert is sold through, asked of the database: for a concert
+        this instance knows no line of, which another instance may have given it since
+        the last refresh. Raises ``ConcertNotFound`` for a concert that does not exist."""
+        async with self._db.statement() as conn:
+            found, stored = await repository.line_of_concert(conn, concert_id=concert_id)
+        if not found:
+            raise ConcertNotFound(f"no concert {concert_id}")
+        if stored is not None:
+            self.known(stored)
+        return self.line_for(concert_id)
 
     async def refresh(self) -> None:
         async with self._db.read() as conn:

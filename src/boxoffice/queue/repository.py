@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     String,
     and_,
     bindparam,
@@ -17,7 +18,14 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from boxoffice.query import Conn, Query, Row
-from boxoffice.tables import UTCDateTime, line_draws, schedules, seats, waiting_rooms
+from boxoffice.tables import (
+    UTCDateTime,
+    concerts,
+    line_draws,
+    schedules,
+    seats,
+    waiting_rooms,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,12 @@ MARK_SEEDED = Query(
     )
 )
 CONCERT_LINES = Query(select(waiting_rooms).where(waiting_rooms.c.concert_id.is_not(None)))
+# A concert and its own line, if it has one (no row: no such concert).
+CONCERT_AND_LINE = Query(
+    select(concerts.c.id.label("concert"), waiting_rooms)
+    .select_from(concerts.outerjoin(waiting_rooms, waiting_rooms.c.concert_id == concerts.c.id))
+    .where(concerts.c.id == bindparam("concert", type_=BigInteger()))
+)
 OPENS_AT = bindparam("opens_at", type_=UTCDateTime())
 ADD_DRAW = Query(
     upsert(line_draws)
@@ -185,6 +199,14 @@ async def mark_seeded(conn: Conn, *, line: str, now: datetime) -> None:
 
 async def concert_lines(conn: Conn) -> dict[int, StoredLine]:
     return {row["concert_id"]: _stored(row) for row in await conn.fetch(CONCERT_LINES)}
+
+
+async def line_of_concert(conn: Conn, *, concert_id: int) -> tuple[bool, StoredLine | None]:
+    """Whether the concert exists, and its own line if it has one."""
+    row = await conn.fetchrow(CONCERT_AND_LINE, concert=concert_id)
+    if row is None:
+        return False, None
+    return True, None if row["line"] is None else _stored(row)
 
 
 async def add_draw(

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from boxoffice.catalog import service as catalog
 from boxoffice.clock import from_epoch
 from boxoffice.db import Database
 from boxoffice.errors import NotAdmitted, SoldOut, TokenExpired
@@ -17,6 +16,7 @@ from boxoffice.queue.model import (
     DEFAULT_LINE,
     LineRules,
     QueueState,
+    concert_line,
     estimate_wait,
     poll_after,
 )
@@ -79,7 +79,7 @@ class WaitingRoom:
         """Join the line the concert is sold through (the default line without one)."""
         line = self.lines.line_for(concert_id)
         if concert_id is not None and line == DEFAULT_LINE:
-            await catalog.require_concert(db=self._db, concert_id=concert_id)
+            line = await self.lines.look_up(concert_id)
         expires = int(now.timestamp()) + self._token_ttl
         seen = await self.lines.run(
             line,
@@ -124,6 +124,8 @@ class WaitingRoom:
 
     def require_line(self, queue_pass: QueuePass, concert_id: int) -> None:
         """A token admitted by one line passes only for the concerts that line sells."""
+        if queue_pass.line == concert_line(concert_id):
+            return  # its own line (made on another instance, perhaps, and not yet known here)
         if self.lines.line_for(concert_id) != queue_pass.line:
             raise NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
 
