@@ -22,6 +22,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 
@@ -135,14 +136,29 @@ ADD_HOLD = Query(
     )
     .returning(reservations.c.id)
 )
+# A seat nobody bought and no live hold covers: what a hold may claim.
+_CLAIMABLE = (
+    seats.c.id == bindparam("seat", type_=BigInteger()),
+    seats.c.sold_reservation_id.is_(None),
+    no_live_hold(seats.c.held_until, NOW),
+)
 CLAIM_SEAT = Query(
+    update(seats).where(*_CLAIMABLE).values(hold_reservation_id=RESERVATION, held_until=UNTIL)
+)
+# On PostgreSQL the two in one statement: the seat is claimed for the reservation the
+# insert made, and not at all when the hold limit refused it.
+_added = ADD_HOLD.statement.cte("added")  # type: ignore[attr-defined]
+_claimed = (
     update(seats)
-    .where(
-        seats.c.id == bindparam("seat", type_=BigInteger()),
-        seats.c.sold_reservation_id.is_(None),
-        no_live_hold(seats.c.held_until, NOW),
+    .where(*_CLAIMABLE, _added.c.id.is_not(None))
+    .values(hold_reservation_id=_added.c.id, held_until=UNTIL)
+    .returning(seats.c.id)
+    .cte("claimed")
+)
+ADD_AND_CLAIM = Query(
+    select(_added.c.id, _claimed.c.id.label("claimed")).select_from(
+        _added.outerjoin(_claimed, true())
     )
-    .values(hold_reservation_id=RESERVATION, held_until=UNTIL)
 )
 COUNT_LIVE_HOLDS = Query(select(live_holds_of(USER)))
 GET = Query(
@@ -242,6 +258,46 @@ async def add_hold(
         max_holds=max_holds,
     )
     return None if found is None else int(found)
+
+
+async def hold(
+    conn: Conn,
+    *,
+    user_id: int,
+    seat_id: int,
+    price: int,
+    until: datetime,
+    now: datetime,
+    max_holds: int,
+) -> tuple[int | None, bool]:
+    """A HELD reservation unless the fan already holds ``max_holds`` (its id, or None),
+    and whether it claimed the seat (nobody bought it and no live hold covers it). A
+    reservation that did not claim its seat must be rolled back by the caller."""
+    if conn.modifying_with:
+        row = await conn.fetchrow(
+            ADD_AND_CLAIM,
+            user=user_id,
+            seat=seat_id,
+            price=price,
+            until=until,
+            now=now,
+            max_holds=max_holds,
+        )
+        return (None, False) if row is None else (int(row["id"]), row["claimed"] is not None)
+    reservation_id = await add_hold(
+        conn,
+        user_id=user_id,
+        seat_id=seat_id,
+        price=price,
+        until=until,
+        now=now,
+        max_holds=max_holds,
+    )
+    if reservation_id is None:
+        return None, False
+    return reservation_id, await claim_seat(
+        conn, seat_id=seat_id, reservation_id=reservation_id, until=until, now=now
+    )
 
 
 async def claim_seat(

@@ -58,7 +58,7 @@ async def hold_seat(
         if target.seat_id is None or target.price is None or target.seat_number is None:
             which = f"id {seat_id}" if seat_id is not None else f"number {seat_number}"
             raise SeatNotFound(f"schedule {schedule_id} has no seat with {which}")
-        reservation_id = await repository.add_hold(
+        reservation_id, claimed = await repository.hold(
             conn,
             user_id=user_id,
             seat_id=target.seat_id,
@@ -69,9 +69,7 @@ async def hold_seat(
         )
         if reservation_id is None:
             raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
-        if not await repository.claim_seat(
-            conn, seat_id=target.seat_id, reservation_id=reservation_id, until=until, now=now
-        ):
+        if not claimed:  # raising rolls the reservation back
             raise SeatUnavailable("someone else holds or bought this seat")
         return target.held(reservation_id, user_id=user_id, until=until)
 
