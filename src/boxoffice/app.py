@@ -149,9 +149,9 @@ def create_app(
     app.state.ctx = ctx
     install_limits(app, settings)
     install_error_handlers(app)
-    records: list[RequestRecord] = [RouteMetrics(ctx.metrics)]
-    if settings.access_log:
-        records.append(AccessLog())
+    # The access log first: its line is written whatever a later record does.
+    records: list[RequestRecord] = [AccessLog()] if settings.access_log else []
+    records.append(RouteMetrics(ctx.metrics))
     app.add_middleware(TimedRequests, records=records)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
     # join and polls, then admitted fans' seat maps.

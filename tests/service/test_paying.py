@@ -5,8 +5,12 @@ the visit ended; a refused payment changes nothing."""
 
 from __future__ import annotations
 
-import pytest
+from collections.abc import Awaitable, Callable
 
+import pytest
+from sqlalchemy import func, select, update
+
+from boxoffice import tables
 from boxoffice.catalog.model import SeatStatus
 from boxoffice.db import Database
 from boxoffice.errors import (
@@ -14,15 +18,18 @@ from boxoffice.errors import (
     HoldExpired,
     IdempotencyKeyReused,
     InsufficientBalance,
+    NotAdmitted,
     ReservationNotFound,
     TokenExpired,
 )
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.payments.service import checkout
+from boxoffice.payments.service import _sell_in_one_statement, _sell_step_by_step, checkout
+from boxoffice.query import Conn
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.tables import seats, wallets
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 from tests.service.factories import (
@@ -43,6 +50,8 @@ from tests.service.factories import (
     waiting_room,
 )
 from tests.support import FakeClock
+
+Sell = Callable[..., Awaitable[tuple[PaymentResult, int]]]
 
 __all__ = ["audit_baseline", "database_url"]
 
@@ -322,4 +331,95 @@ async def test_someone_elses_reservation_or_an_unknown_one_cannot_be_paid(
             await _pay(db, room, claims, reservation_id, clock=clock)
     assert await wallet.get_balance(db=db, user_id=other) == 1_000
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.HELD
+    await assert_consistent(db)
+
+
+Setup = dict[str, int | bool]
+REFUSED_SALES: dict[str, tuple[Setup, type[Exception]]] = {
+    # case: (how the sale is set up, the error both ways must answer)
+    "seat no longer covered by the hold": ({"lost": True}, HoldExpired),
+    "balance short of the price": ({"balance": 500}, InsufficientBalance),
+    "token of another concert's line": ({"wrong_line": True}, NotAdmitted),
+    "short and seat lost: the seat is said first": ({"balance": 500, "lost": True}, HoldExpired),
+    "lost seat, wrong line: the line is said first": (
+        {"lost": True, "wrong_line": True},
+        NotAdmitted,
+    ),
+    "hold lapsed": ({"lapsed": True}, HoldExpired),
+}
+
+
+async def _sale_state(db: Database, *, fan: int, reservation_id: int) -> tuple[object, ...]:
+    """Everything a sale writes, for one fan and reservation."""
+    async with db.core.connect() as conn:
+        row = (
+            await conn.execute(
+                select(
+                    select(wallets.c.balance).where(wallets.c.user_id == fan).scalar_subquery(),
+                    select(tables.reservations.c.status)
+                    .where(tables.reservations.c.id == reservation_id)
+                    .scalar_subquery(),
+                    select(func.count())
+                    .select_from(tables.payments)
+                    .where(tables.payments.c.reservation_id == reservation_id)
+                    .scalar_subquery(),
+                    select(func.count())
+                    .select_from(tables.wallet_transactions)
+                    .where(tables.wallet_transactions.c.reservation_id == reservation_id)
+                    .scalar_subquery(),
+                    select(func.count())
+                    .select_from(seats)
+                    .where(seats.c.sold_reservation_id == reservation_id)
+                    .scalar_subquery(),
+                )
+            )
+        ).one()
+    return tuple(row)
+
+
+def _allow(_concert_id: int) -> None:
+    return None
+
+
+def _refuse(concert_id: int) -> None:
+    raise NotAdmitted(f"not for concert {concert_id}")
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_SALES))
+async def test_a_refused_sale_changes_nothing_and_is_refused_alike_by_either_way(
+    db: Database, case: str
+) -> None:
+    """The sale as steps and (on PostgreSQL) as one statement: the same error, in the
+    same order of checks, and nothing written."""
+    setup, expected = REFUSED_SALES[case]
+    ways: list[Sell] = [_sell_step_by_step]
+    if db.core.dialect.name == "postgresql":
+        ways.append(_sell_in_one_statement)
+    for sell in ways:
+        await _refused_sale(db, sell, setup, expected)
+
+
+async def _refused_sale(db: Database, sell: Sell, setup: Setup, expected: type[Exception]) -> None:
+    show = await make_show(db, price=1_000)
+    fan = await make_fan(db, balance=int(setup.get("balance", 1_000)))
+    held = await hold(db, user_id=fan, show=show, seat_number=1)
+    if setup.get("lost"):
+        async with db.core.begin() as conn:
+            await conn.execute(
+                update(seats)
+                .where(seats.c.hold_reservation_id == held.reservation_id)
+                .values(hold_reservation_id=None, held_until=None)
+            )
+    before = await _sale_state(db, fan=fan, reservation_id=held.reservation_id)
+    now = held.held_until if setup.get("lapsed") else NOW + TICK
+    check = _refuse if setup.get("wrong_line") else _allow
+
+    async def work(conn: Conn) -> None:
+        await sell(
+            conn, user_id=fan, reservation_id=held.reservation_id, now=now, check_concert=check
+        )
+
+    with pytest.raises(expected):
+        await db.run(work)
+    assert await _sale_state(db, fan=fan, reservation_id=held.reservation_id) == before
     await assert_consistent(db)

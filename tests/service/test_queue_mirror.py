@@ -135,3 +135,18 @@ async def test_a_line_redis_lost_is_loaded_again_and_old_tickets_stop_answering(
     await _join(writer, 2, jti="fresh")
     await eventually(lambda: _known(reader, 2, "fresh") and not _known(reader, 1))
     assert await reader.peek(line=LINE, user_id=1, jti="j1") is None
+
+
+async def test_a_sold_out_lines_tickets_lapse_in_the_mirror_when_redis_drops_them(
+    pair: Pair, redis_prefix: str
+) -> None:
+    writer, reader = pair
+    await _peeked(reader, 0)
+    await _join(writer, 1)
+    await eventually(lambda: _known(reader, 1))
+    await reader.set_supply(LINE, seats_left=0, sold_out=True)
+    RedisLineClock(REDIS_URL, redis_prefix)(NOW + RULES.waiter_timeout + 1)
+    await reader.drawn(LINE)  # a script call: the reader hears the line's clock
+    assert _known(reader, 1)  # nothing has advanced the line yet
+    assert await reader.peek(line=LINE, user_id=1, jti="j1") is None
+    assert await writer.touch(line=LINE, user_id=1, jti="j1") is None

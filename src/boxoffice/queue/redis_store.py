@@ -157,8 +157,10 @@ class RedisQueueStore:
         if found is None or found[0].token_expires_at <= now:
             return await self.touch(line=line, user_id=user_id, jti=jti)
         entry, rank = found
-        self._pending_seen[(line, user_id)] = (jti, time.monotonic())
         ticket = entry.ticket(user_id, rank=rank, rules=await self.rules(line), now=now)
+        if ticket.lapses_at <= now:  # a sold-out line's lapse: Redis drops it, as it says
+            return await self.touch(line=line, user_id=user_id, jti=jti)
+        self._pending_seen[(line, user_id)] = (jti, time.monotonic())
         assert self._mirror is not None
         return Seen(ticket, self._mirror.stats(line, now), now)
 

@@ -88,7 +88,7 @@ class WaitingRoom:
             ),
         )
         if seen is None:
-            raise SoldOut("every seat of this concert is sold")
+            raise SoldOut("nothing of this concert is left to sell")
         return await self._status(line, seen), seen.created
 
     async def status(self, *, claims: QueueClaims, token: str) -> QueueStatus:
