@@ -194,11 +194,27 @@ def settle(app: FastAPI) -> FastAPI:
 
 
 async def _check(probe: Awaitable[None]) -> str:
-    try:
-        await asyncio.wait_for(probe, timeout=READY_TIMEOUT_SECONDS)
-    except Exception:
+    """ "ok" if ``probe`` succeeds within the bound. A probe still running then is
+    cancelled but not waited for: giving a connection back to a frozen database can
+    itself take seconds, and ``asyncio.wait_for`` would wait for that too."""
+    task = asyncio.ensure_future(probe)
+    _PROBES.add(task)  # kept until it ends, cancelled or not
+    task.add_done_callback(_retrieve)
+    done, _ = await asyncio.wait({task}, timeout=READY_TIMEOUT_SECONDS)
+    if not done:
+        task.cancel()
         return "unreachable"
-    return "ok"
+    return "ok" if not task.cancelled() and task.exception() is None else "unreachable"
+
+
+_PROBES: set[asyncio.Future[None]] = set()
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """Take a finished probe's outcome, so that a failure is not reported as lost."""
+    _PROBES.discard(task)
+    if not task.cancelled():
+        task.exception()
 
 
 async def _dependencies(ctx: AppContext) -> dict[str, str]:
