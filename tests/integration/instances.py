@@ -8,10 +8,12 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+import httpx
 
 from boxoffice_bench.server import wait_ready
 
@@ -104,3 +106,21 @@ async def gather_limited(coros: Iterable[Awaitable[T]], limit: int = 200) -> lis
             return await coro
 
     return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+@asynccontextmanager
+async def clients_of(
+    instances: list[Instance], *, connections: int = 100
+) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """An HTTP client per instance. Idle connections are dropped well before the
+    server's keep-alive closes them, so a request never goes out on a connection the
+    server is closing."""
+    limits = httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=1
+    )
+    made = [httpx.AsyncClient(base_url=i.url, timeout=60, limits=limits) for i in instances]
+    try:
+        yield made
+    finally:
+        for client in made:
+            await client.aclose()

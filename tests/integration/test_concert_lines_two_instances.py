@@ -19,7 +19,13 @@ from boxoffice import audit
 from boxoffice.db import Database
 from boxoffice.queue.model import draw_rank
 from tests.conftest import REDIS_URL
-from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
+from tests.integration.instances import (
+    Instance,
+    clients_of,
+    gather_limited,
+    instance_env,
+    running_pair,
+)
 from tests.integration.test_multi_instance import ADMIN, Fan, bearer, make_show, register
 
 FANS_PER_LINE = 12
@@ -43,11 +49,8 @@ def instances(postgres_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[
 
 @pytest.fixture
 async def clients(instances: list[Instance]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=1)
-    made = [httpx.AsyncClient(base_url=i.url, timeout=30, limits=limits) for i in instances]
-    yield made
-    for client in made:
-        await client.aclose()
+    async with clients_of(instances, connections=50) as made:
+        yield made
 
 
 async def _until(check: Callable[[], Awaitable[bool]], seconds: float = 10.0) -> None:

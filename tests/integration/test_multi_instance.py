@@ -17,7 +17,13 @@ import pytest
 from boxoffice import audit
 from boxoffice.db import Database
 from tests.conftest import REDIS_URL
-from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
+from tests.integration.instances import (
+    Instance,
+    clients_of,
+    gather_limited,
+    instance_env,
+    running_pair,
+)
 
 JOINERS = 2_000
 CAPACITY = 50
@@ -51,13 +57,8 @@ def instances(postgres_url: str, redis_prefix: str, tmp_path: Path) -> Iterator[
 
 @pytest.fixture
 async def clients(instances: list[Instance]) -> AsyncIterator[list[httpx.AsyncClient]]:
-    # Drop idle connections well before the server's 5 s keep-alive closes them, so a
-    # request never goes out on a connection the server is closing.
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=1)
-    made = [httpx.AsyncClient(base_url=i.url, timeout=60, limits=limits) for i in instances]
-    yield made
-    for client in made:
-        await client.aclose()
+    async with clients_of(instances) as made:
+        yield made
 
 
 def bearer(token: str) -> dict[str, str]:
