@@ -76,6 +76,8 @@ class Watched:
         self.problems.append(f"uncaught: {error}")
 
     def on_request_failed(self, request: Request) -> None:
+        if request.failure == "net::ERR_ABORTED":
+            return  # the page itself left it (a reload or a navigation while it loaded)
         self.problems.append(f"request failed: {request.method} {request.url} {request.failure}")
 
     def on_response(self, response: Response) -> None:
