@@ -121,15 +121,14 @@ async def _sell_step_by_step(
     payment_id = await repository.add(
         conn, reservation_id=reservation_id, user_id=user_id, amount=confirmed.price, now=now
     )
-    paid = PaymentResult(
-        payment_id=payment_id,
+    paid = _paid(
         reservation_id=reservation_id,
         user_id=user_id,
+        payment_id=payment_id,
         amount=confirmed.price,
-        status=PaymentStatus.COMPLETED,
-        paid_at=now,
         balance=balance,
         concert_id=confirmed.concert_id,
+        now=now,
     )
     return paid, confirmed.other_holds
 
@@ -149,14 +148,36 @@ async def _sell_in_one_statement(
         raise reservations.seat_lost(reservation_id)
     if sale.balance is None or sale.payment_id is None:
         raise wallet.short_of(sale.price)
-    paid = PaymentResult(
-        payment_id=sale.payment_id,
+    paid = _paid(
         reservation_id=reservation_id,
         user_id=user_id,
+        payment_id=sale.payment_id,
         amount=sale.price,
-        status=PaymentStatus.COMPLETED,
-        paid_at=now,
         balance=sale.balance,
         concert_id=sale.concert_id,
+        now=now,
     )
     return paid, sale.other_holds
+
+
+def _paid(
+    *,
+    reservation_id: int,
+    user_id: int,
+    payment_id: int,
+    amount: int,
+    balance: int,
+    concert_id: int,
+    now: datetime,
+) -> PaymentResult:
+    """The answer to a payment that went through, however it was sold."""
+    return PaymentResult(
+        payment_id=payment_id,
+        reservation_id=reservation_id,
+        user_id=user_id,
+        amount=amount,
+        status=PaymentStatus.COMPLETED,
+        paid_at=now,
+        balance=balance,
+        concert_id=concert_id,
+    )

@@ -23,8 +23,7 @@ from boxoffice.errors import (
 from boxoffice.query import Conn
 from boxoffice.reservations import repository, sale_repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.sale_repository import Confirmed as Confirmed  # for payments
-from boxoffice.reservations.sale_repository import Refunded
+from boxoffice.reservations.sale_repository import Confirmed, Refunded
 from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).

@@ -133,7 +133,7 @@ async def charge(
         conn,
         user_id=user_id,
         entry_type=EntryType.CHARGE,
-        amount=signed_amount(EntryType.CHARGE, amount),
+        amount=amount,
         balance_after=balance,
         reservation_id=None,
         now=now,
@@ -162,11 +162,13 @@ async def add_entry(
     reservation_id: int | None,
     now: datetime,
 ) -> int:
+    """A ledger entry of ``amount`` points moved (given unsigned: the entry carries it
+    with the sign its type has); its id."""
     entry_id = await conn.fetchval(
         ADD_ENTRY,
         user_id=user_id,
         type=entry_type.value,
-        amount=amount,
+        amount=signed_amount(entry_type, amount),
         balance_after=balance_after,
         reservation_id=reservation_id,
         now=now,

@@ -18,7 +18,6 @@ from boxoffice.wallet.model import (
     EntryType,
     LedgerEntry,
     check_charge_amount,
-    signed_amount,
 )
 
 _charge_adapter = TypeAdapter(ChargeResult)
@@ -84,7 +83,7 @@ async def pay_from(
         conn,
         user_id=user_id,
         entry_type=EntryType.PAYMENT,
-        amount=signed_amount(EntryType.PAYMENT, amount),
+        amount=amount,
         balance_after=balance,
         reservation_id=reservation_id,
         now=now,
@@ -106,7 +105,7 @@ async def refund_to(
         conn,
         user_id=user_id,
         entry_type=EntryType.REFUND,
-        amount=signed_amount(EntryType.REFUND, amount),
+        amount=amount,
         balance_after=balance,
         reservation_id=reservation_id,
         now=now,
