@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
+from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from boxoffice.access_log import AccessLog
@@ -26,6 +27,7 @@ from boxoffice.context import AppContext
 from boxoffice.db import Database
 from boxoffice.deps import Ctx
 from boxoffice.errors import Busy
+from boxoffice.express import ExpressLane
 from boxoffice.idempotency import service as idempotency
 from boxoffice.limits import install_limits
 from boxoffice.metrics import Metrics, RouteMetrics
@@ -60,6 +62,7 @@ log = logging.getLogger("boxoffice")
 TICK_SECONDS = 1.0
 IDEMPOTENCY_SWEEP_SECONDS = 3600.0
 READY_TIMEOUT_SECONDS = 2.0
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
 Concert ticketing with a fair virtual waiting room.
@@ -145,8 +148,17 @@ def create_app(
             await store.close()
             await ctx.db.dispose()
 
-    app = FastAPI(title="boxoffice", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="boxoffice",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # boxoffice keeps its own metrics and access log; FastAPI's OpenTelemetry hooks
+        # would otherwise look for a configured provider on every request.
+        telemetry=NO_TELEMETRY,
+    )
     app.state.ctx = ctx
+    app.add_middleware(ExpressLane, owner=app)  # the innermost: see boxoffice.express
     install_limits(app, settings)
     install_error_handlers(app)
     # The access log first: its line is written whatever a later record does.

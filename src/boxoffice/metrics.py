@@ -56,15 +56,25 @@ class RouteMetrics:
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
         self._templates: dict[int, str] = {}  # by id(route): routes live as long as the app
+        # The labelled series each (method, route, status) feeds, found once: looking a
+        # series up by its labels costs more than counting into it.
+        self._series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def __call__(self, scope: Scope, status: int, seconds: float) -> None:
         matched = scope.get("route")
         route = self._templates.get(id(matched)) if matched is not None else "unmatched"
         if route is None:
             route = self._templates[id(matched)] = _route_template(scope)
-        method = scope["method"]
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(seconds)
+        key = (scope["method"], route, status)
+        series = self._series.get(key)
+        if series is None:
+            method = key[0]
+            series = self._series[key] = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def close(self) -> None:
         return None

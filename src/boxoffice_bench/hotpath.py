@@ -23,7 +23,9 @@ from boxoffice_bench.serve import CEILING_PATH
 from boxoffice_bench.server import BenchServer
 from boxoffice_bench.wrk import WrkResult, run_wrk
 
-TARGETS = {"status": 0.80, "join": 0.40, "seat map": 0.50}
+# Requests a second each endpoint is to reach (the performance issue's targets: three
+# times a peer implementation's rate on this machine, access log on).
+TARGETS = {"status": 7_500, "schedules": 7_500, "seat map": 3_990, "join": 7_300}
 # More than one process on this machine could join in a round, so a join is never
 # a fan already in line.
 JOINS_PER_SECOND_BOUND = 6_000
@@ -40,12 +42,12 @@ class HotPathRow:
     rates: list[float]
 
     @property
-    def target(self) -> float | None:
+    def target(self) -> int | None:
         return TARGETS.get(self.result.name)
 
     @property
     def met(self) -> bool:
-        return self.target is None or self.share >= self.target
+        return self.target is None or self.result.requests_per_second >= self.target
 
     @property
     def spread(self) -> str:
@@ -181,7 +183,7 @@ def print_row(row: HotPathRow) -> None:
     verdict = (
         ""
         if row.target is None
-        else f"  target {row.target:.0%}: {'met' if row.met else 'NOT met'}"
+        else f"  target {row.target:,} req/s: {'met' if row.met else 'NOT met'}"
     )
     cpu = r.cpu_us_per_request
     print(

@@ -30,7 +30,7 @@ def hot_path(rows: list[HotPathRow]) -> list[str]:
         verdict = (
             "—"
             if row.target is None
-            else f"≥ {row.target:.0%}: {'met' if row.met else '**not met**'}"
+            else f"≥ {row.target:,}: {'met' if row.met else '**not met**'}"
         )
         lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
