@@ -5,6 +5,10 @@ uvicorn bounds the request head by nothing (with httptools), and the time a head
 take to arrive by nothing, and it never closes a connection that opens and sends
 nothing: each of those let one client hold memory or a file descriptor for as long
 as it likes.
+
+It also writes each answer's head and body in one system call (``_HeadWithBody``)
+where uvicorn makes two: on the benchmark machine about a tenth of a bare endpoint's
+time (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = 0
         self._heads_begun = 0
+        self._in_head = False  # between a head's first byte and its end
         self._lingering: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -95,8 +100,6 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             return
         self._unset_keepalive_if_required()
         counting = self._reading_head
-        if counting:
-            self._start_head_timer()
         heads_begun = self._heads_begun
         try:
             self.parser.feed_data(data)
@@ -119,20 +122,29 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_bytes += len(data)
             if self._head_bytes > self.limits.max_header_bytes:
                 self._refuse(self._too_large())
+                return
+        if self._in_head:
+            # Timed from the read its first bytes came in (not before parsing them: a
+            # head that arrives whole, as nearly all do, never starts a timer).
+            self._start_head_timer()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._heads_begun += 1
         self._head_bytes = 0
+        self._in_head = True
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
+        self._in_head = False
         self._stop_head_timer()
         size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
         if size > self.limits.max_header_bytes or len(self.headers) > self.limits.max_headers:
             # Raised inside the parser, which stops and hands it to data_received.
             raise self._too_large()
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = _HeadWithBody(self.transport, self.cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -180,6 +192,38 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 "(BOXOFFICE_MAX_CONNECTIONS)",
                 self.limits.max_connections,
             )
+
+
+class _HeadWithBody:
+    """A response's transport that sends the response head together with the first
+    write after it: one system call per answer where uvicorn makes two (the head, then
+    the body). Anything written before the response starts (``100 Continue``) goes
+    out at once, and a close sends what is held first."""
+
+    __slots__ = ("_cycle", "_head", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self._head is None and self._cycle.response_started:
+            self._head = data
+            self._cycle = None  # held once: every later write goes straight out
+            return
+        if self._head:
+            data, self._head = self._head + data, b""
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head:
+            self._transport.write(self._head)
+            self._head = b""
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 def _raw_problem(error: DomainError, default_headers: list[tuple[bytes, bytes]]) -> bytes:

@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 import uvicorn
+from uvicorn.server import ServerState
 
 from boxoffice.app import create_app
 from boxoffice.config import Settings
+from boxoffice.http_protocol import LimitedHttpToolsProtocol, connection_limits
 from boxoffice.limits import install_limits
 from boxoffice.server import uvicorn_config
 from tests.support import ADMIN_TOKEN, SECRET_KEY, eventually
@@ -285,3 +287,89 @@ async def test_connections_past_the_cap_are_closed_as_they_arrive(
 
         # Once the server has seen the first two go, there is room again.
         await eventually(served_again)
+
+
+async def test_a_half_sent_head_after_a_kept_alive_answer_is_closed_after_the_timeout(
+    limited: Callable[..., Settings],
+) -> None:
+    settings = limited(header_timeout_seconds=0.3, keep_alive_seconds=30)
+    async with serving(settings) as port, connection(port) as (reader, writer):
+        writer.write(head("GET", "/healthz"))
+        assert (await read_response(reader))[0] == 200
+        writer.write(head("GET", "/healthz")[:-2])  # the next head never ends
+        assert await closed(reader)  # long before the keep-alive timeout
+
+
+async def test_a_client_expecting_100_continue_gets_it_before_sending_the_body(
+    limited: Callable[..., Settings],
+) -> None:
+    body = b'{"name": "Jisoo"}'
+    async with serving(limited()) as port, connection(port) as (reader, writer):
+        writer.write(
+            head(
+                "POST",
+                "/api/v1/users",
+                "Content-Type: application/json",
+                f"Content-Length: {len(body)}",
+                "Expect: 100-continue",
+            )
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HANG)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        writer.write(body)
+        status, _, answer = await read_response(reader)
+        assert status == 201
+        assert json.loads(answer)["name"] == "Jisoo"
+
+
+class _RecordingTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[bytes] = []
+        self.closing = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("127.0.0.1", 5000), "sockname": ("127.0.0.1", 8000)}.get(name, default)
+
+    def pause_reading(self) -> None:
+        return None
+
+    def resume_reading(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("closes", [False, True], ids=["kept-alive", "closed"])
+async def test_an_answer_goes_out_as_one_write(
+    limited: Callable[..., Settings], closes: bool
+) -> None:
+    """The head is held back and written with the body: one system call per answer."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        headers = [(b"content-length", b"2")] + ([(b"connection", b"close")] if closes else [])
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    settings = limited()
+    config = uvicorn_config(app, settings, lifespan="off")
+    config.load()
+    protocol = LimitedHttpToolsProtocol(
+        config, ServerState(), {}, limits=connection_limits(settings)
+    )
+    transport = _RecordingTransport()
+    protocol.connection_made(transport)
+    protocol.data_received(head("GET", "/"))
+    await asyncio.wait_for(asyncio.gather(*protocol.tasks), HANG)
+    [written] = transport.writes
+    assert written.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert written.endswith(b"\r\n\r\nok")
+    assert transport.closing is closes
+    protocol.connection_lost(None)
