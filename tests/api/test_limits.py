@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import uvicorn
+from starlette.types import Receive, Scope, Send
 from uvicorn.server import ServerState
 
 from boxoffice.app import create_app
@@ -353,7 +354,7 @@ async def test_an_answer_goes_out_as_one_write(
 ) -> None:
     """The head is held back and written with the body: one system call per answer."""
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(b"content-length", b"2")] + ([(b"connection", b"close")] if closes else [])
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"ok"})
