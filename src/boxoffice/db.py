@@ -118,7 +118,10 @@ class Database:
     async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
         pg = await self._postgres()
         try:
-            raw = await pg.acquire(timeout=self._pool_timeout)
+            # Bounded here rather than by ``acquire(timeout=...)``, which runs the wait
+            # as a task of its own: a cost every request paid, whether it waited or not.
+            async with asyncio.timeout(self._pool_timeout):
+                raw = await pg.acquire()
         except Exception as error:
             raise classify(error) from error
         try:

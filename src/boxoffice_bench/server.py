@@ -129,11 +129,12 @@ class BenchServer:
             check=True,
             capture_output=True,
         )
-        access_log = env.get("BOXOFFICE_ACCESS_LOG", "true") == "true"
+        # The access log is boxoffice's own under either server (BOXOFFICE_ACCESS_LOG):
+        # granian's would be a second one, written through Python's logging.
         return [
             str(Path(python).parent / "granian"),
             *("--interface", "asgi", "--loop", "uvloop", "--port", str(self.port)),
-            "--access-log" if access_log else "--no-access-log",
+            "--no-access-log",
             *("--factory", "boxoffice_bench.serve:app_from_env"),
         ]
 
