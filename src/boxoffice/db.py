@@ -164,10 +164,30 @@ class Database:
         """``work`` in one transaction, run again (a bounded number of times) when the
         database rolled it back for a transient reason, or when a pooled connection
         had died before anything was committed (the database restarted)."""
+
+        async def in_transaction() -> T:
+            async with self.transaction() as conn:
+                return await work(conn)
+
+        return await self._retried(in_transaction, retry_lost=True)
+
+    async def run_statement(self, work: Callable[[Conn], Awaitable[T]], *, retry_lost: bool) -> T:
+        """``work`` whose every statement commits on its own (no transaction around
+        them: no BEGIN, no COMMIT), for a write that is one statement. Run again when
+        the database rolled it back for a transient reason; after a lost connection
+        only when ``retry_lost``, since the statement may have committed before the
+        connection went: when running it twice does no harm."""
+
+        async def alone() -> T:
+            async with self.statement() as conn:
+                return await work(conn)
+
+        return await self._retried(alone, retry_lost=retry_lost)
+
+    async def _retried(self, attempt_once: Callable[[], Awaitable[T]], *, retry_lost: bool) -> T:
         for attempt in range(self.retries + 1):
             try:
-                async with self.transaction() as conn:
-                    return await work(conn)
+                return await attempt_once()
             except Exception as raised:
                 error = from_driver(raised)
                 if error is None:
@@ -175,7 +195,7 @@ class Database:
                 if isinstance(error, Transient) and attempt < self.retries:
                     await asyncio.sleep(0.01 * 2**attempt + random.random() * 0.01)
                     continue
-                if isinstance(error, Unreachable) and error.lost and attempt == 0:
+                if isinstance(error, Unreachable) and error.lost and retry_lost and attempt == 0:
                     continue
                 if error is raised:
                     raise

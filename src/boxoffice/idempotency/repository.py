@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    ColumnElement,
+    FromClause,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from boxoffice.query import Conn, Query
+from boxoffice.tables import UTCDateTime
 from boxoffice.tables import idempotency_keys as keys
 
 
@@ -68,3 +87,46 @@ async def remember(
 
 async def forget_before(conn: Conn, *, cutoff: datetime) -> int:
     return await conn.execute(FORGET_BEFORE, cutoff=cutoff)
+
+
+@dataclass(frozen=True, slots=True)
+class Remember:
+    """A key to remember an answer under, inside the statement that makes the answer
+    (the parameters ``remembered_in`` reads)."""
+
+    key: str
+    fingerprint: str
+    status_code: int
+
+    def params(self) -> dict[str, Any]:
+        return {"key": self.key, "fingerprint": self.fingerprint, "status_code": self.status_code}
+
+
+def remembered_in(
+    source: FromClause, *, answer: type, fields: Mapping[str, ColumnElement[Any]]
+) -> CTE:
+    """On PostgreSQL: the key's row as one more part of a use case's single statement,
+    with the answer built from that statement's own rows. ``fields`` gives every field
+    of the dataclass ``answer`` (a column of ``source`` or a bound value) and nothing
+    else; the JSON it makes is what the answer's adapter reads back on a replay.
+    Reads ``user`` and ``now`` as the statement does, and the ``Remember`` params."""
+    names = [field.name for field in dataclasses.fields(answer)]
+    if sorted(fields) != sorted(names):
+        raise TypeError(f"remember every field of {answer.__name__}: {names}, not {list(fields)}")
+    pairs = [part for name in names for part in (literal(name), fields[name])]
+    return (
+        insert(keys)
+        .from_select(
+            ["user_id", "key", "fingerprint", "status_code", "body", "created_at"],
+            select(
+                bindparam("user", type_=BigInteger),
+                bindparam("key", type_=String),
+                bindparam("fingerprint", type_=String),
+                bindparam("status_code", type_=Integer),
+                cast(func.json_build_object(*pairs), Text),
+                bindparam("now", type_=UTCDateTime()),
+            ).select_from(source),
+        )
+        .returning(keys.c.key)
+        .cte("remembered")
+    )

@@ -19,6 +19,7 @@ from pydantic import TypeAdapter
 from boxoffice.db import Database
 from boxoffice.errors import DomainError, IdempotencyKeyReused
 from boxoffice.idempotency import repository
+from boxoffice.idempotency.repository import Remember
 from boxoffice.query import Conn
 from boxoffice.storage_errors import Conflict
 
@@ -93,8 +94,70 @@ async def run_once(
             )
         return Outcome(value, status_code, replayed=False)
 
+    return await _or_the_first_answer(
+        db.run(once),
+        db=db,
+        user_id=user_id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+        adapter=adapter,
+    )
+
+
+async def run_remembering(
+    *,
+    db: Database,
+    user_id: int,
+    key: str | None,
+    request_fingerprint: str,
+    status_code: int,
+    adapter: TypeAdapter[T],
+    action: Callable[[Conn, Remember | None], Awaitable[T]],
+    alone: bool,
+) -> Outcome[T]:
+    """``run_once`` for a use case that remembers its own answer under the key it is
+    handed, in one of its own statements (on PostgreSQL: ``repository.remembered_in``),
+    so the key costs no round trip of its own. ``alone``: the use case is that one
+    statement, atomic by itself, and runs without a transaction around it (no BEGIN,
+    no COMMIT); after a lost connection it then runs again only with a key, since had
+    the first run committed, the second finds its key and replays its answer. A retry
+    collides with the remembered key, or fails on its own, and is answered as
+    ``run_once`` answers it."""
+    remember = None if key is None else Remember(key, request_fingerprint, status_code=status_code)
+
+    async def first() -> Outcome[T]:
+        async def apply(conn: Conn) -> T:
+            return await action(conn, remember)
+
+        if alone:
+            value = await db.run_statement(apply, retry_lost=remember is not None)
+        else:
+            value = await db.run(apply)
+        return Outcome(value, status_code, replayed=False)
+
+    return await _or_the_first_answer(
+        first(),
+        db=db,
+        user_id=user_id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+        adapter=adapter,
+    )
+
+
+async def _or_the_first_answer(
+    attempt: Awaitable[Outcome[T]],
+    *,
+    db: Database,
+    user_id: int,
+    key: str | None,
+    request_fingerprint: str,
+    adapter: TypeAdapter[T],
+) -> Outcome[T]:
+    """``attempt``'s outcome; if it failed (refused on its own, or on a key already
+    remembered) and a first attempt under the same key has an answer, that answer."""
     try:
-        return await db.run(once)
+        return await attempt
     except (Conflict, DomainError):
         if key is None:
             raise

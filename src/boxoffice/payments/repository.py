@@ -15,8 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, literal, select, true, update
+from pydantic import TypeAdapter
+from sqlalchemy import String, bindparam, insert, literal, select, true, update
 
+from boxoffice.idempotency.repository import Remember, remembered_in
+from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn, Query
 from boxoffice.reservations.repository import NOW, RESERVATION, USER, live_holds_of
 from boxoffice.reservations.sale_repository import CONFIRM, HELD_FOR_SALE, SOLD
@@ -25,6 +28,7 @@ from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import EntryType, signed_amount
 from boxoffice.wallet.repository import covers, less
 
+_TIME = TypeAdapter(datetime)
 ADD = Query(
     insert(payments)
     .values(
@@ -93,23 +97,42 @@ _concert = (
     .where(seats.c.id == _confirmed.c.seat_id)
     .scalar_subquery()
 )
-SELL = Query(
-    select(
-        _confirmed.c.seat_id,
-        _confirmed.c.price,
-        _concert.label("concert_id"),
-        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
-        _sold.c.id.label("sold_seat"),
-        _debited.c.balance,
-        _payment.c.id.label("payment_id"),
-        _entry.c.id.label("entry_id"),
-    ).select_from(
-        _confirmed.outerjoin(_sold, true())
-        .outerjoin(_debited, true())
-        .outerjoin(_payment, true())
-        .outerjoin(_entry, true())
-    )
+_SALE = select(
+    _confirmed.c.seat_id,
+    _confirmed.c.price,
+    _concert.label("concert_id"),
+    live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+    _sold.c.id.label("sold_seat"),
+    _debited.c.balance,
+    _payment.c.id.label("payment_id"),
+    _entry.c.id.label("entry_id"),
 )
+_SALE_PARTS = (
+    _confirmed.outerjoin(_sold, true())
+    .outerjoin(_debited, true())
+    .outerjoin(_payment, true())
+    .outerjoin(_entry, true())
+)
+SELL = Query(_SALE.select_from(_SALE_PARTS))
+# ... and the answer remembered under an Idempotency-Key by the same statement, once
+# the payment is written (a sale refused later is rolled back by its transaction).
+_remembered = remembered_in(
+    _paid.join(_payment, true()),
+    answer=PaymentResult,
+    fields={
+        "payment_id": _payment.c.id,
+        "reservation_id": RESERVATION,
+        "user_id": USER,
+        "amount": _confirmed.c.price,
+        "status": literal(PaymentStatus.COMPLETED.value),
+        # As the answer's adapter writes it: a time in JSON from PostgreSQL would
+        # carry the session's time zone.
+        "paid_at": bindparam("paid_at", type_=String),
+        "balance": _debited.c.balance,
+        "concert_id": _concert,
+    },
+)
+SELL_REMEMBERED = Query(_SALE.select_from(_SALE_PARTS.outerjoin(_remembered, true())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +149,23 @@ class Sale:
     payment_id: int | None
 
 
-async def sell(conn: Conn, *, reservation_id: int, user_id: int, now: datetime) -> Sale | None:
-    """The sale in one statement (PostgreSQL only); None if the reservation was not
-    the user's live hold on a show not cancelled (then nothing changed)."""
-    row = await conn.fetchrow(SELL, reservation=reservation_id, user=user_id, now=now)
+async def sell(
+    conn: Conn,
+    *,
+    reservation_id: int,
+    user_id: int,
+    now: datetime,
+    remember: Remember | None = None,
+) -> Sale | None:
+    """The sale in one statement (PostgreSQL only), remembering its answer under
+    ``remember``'s key if given; None if the reservation was not the user's live hold
+    on a show not cancelled (then nothing changed)."""
+    params = {"reservation": reservation_id, "user": user_id, "now": now}
+    if remember is None:
+        row = await conn.fetchrow(SELL, **params)
+    else:
+        paid_at = _TIME.dump_python(now, mode="json")
+        row = await conn.fetchrow(SELL_REMEMBERED, **params, **remember.params(), paid_at=paid_at)
     if row is None:
         return None
     return Sale(

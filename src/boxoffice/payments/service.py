@@ -11,6 +11,7 @@ from pydantic import TypeAdapter
 from boxoffice.db import Database
 from boxoffice.errors import TokenExpired
 from boxoffice.idempotency import service as idempotency
+from boxoffice.idempotency.repository import Remember
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
@@ -83,28 +84,56 @@ async def pay(
     answer was a replay)."""
     holds_left: list[int] = []
 
-    async def apply(conn: Conn) -> PaymentResult:
-        sell = _sell_in_one_statement if conn.modifying_with else _sell_step_by_step
-        paid, other_holds = await sell(
+    def check_concert(concert_id: int) -> None:
+        waiting_room.require_line(queue_pass, concert_id)
+
+    async def step_by_step(conn: Conn) -> PaymentResult:
+        paid, other_holds = await _sell_step_by_step(
             conn,
             user_id=queue_pass.user_id,
             reservation_id=reservation_id,
             now=now,
-            check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
+            check_concert=check_concert,
         )
         holds_left.append(other_holds)
         return paid
 
-    outcome = await idempotency.run_once(
-        db=db,
-        user_id=queue_pass.user_id,
-        key=idempotency_key,
-        request_fingerprint=_fingerprint(reservation_id),
-        status_code=201,
-        adapter=_adapter,
-        now=now,
-        action=apply,
-    )
+    async def in_one_statement(conn: Conn, remember: Remember | None) -> PaymentResult:
+        paid, other_holds = await _sell_in_one_statement(
+            conn,
+            user_id=queue_pass.user_id,
+            reservation_id=reservation_id,
+            now=now,
+            check_concert=check_concert,
+            remember=remember,
+        )
+        holds_left.append(other_holds)
+        return paid
+
+    if db.is_sqlite:
+        outcome = await idempotency.run_once(
+            db=db,
+            user_id=queue_pass.user_id,
+            key=idempotency_key,
+            request_fingerprint=_fingerprint(reservation_id),
+            status_code=201,
+            adapter=_adapter,
+            now=now,
+            action=step_by_step,
+        )
+    else:
+        # In a transaction still: a sale refused after its first parts wrote (the
+        # balance short, the seat lost) is rolled back by raising.
+        outcome = await idempotency.run_remembering(
+            db=db,
+            user_id=queue_pass.user_id,
+            key=idempotency_key,
+            request_fingerprint=_fingerprint(reservation_id),
+            status_code=201,
+            adapter=_adapter,
+            action=in_one_statement,
+            alone=False,
+        )
     return outcome, None if outcome.replayed else holds_left[-1]
 
 
@@ -134,11 +163,19 @@ async def _sell_step_by_step(
 
 
 async def _sell_in_one_statement(
-    conn: Conn, *, user_id: int, reservation_id: int, now: datetime, check_concert: ConcertCheck
+    conn: Conn,
+    *,
+    user_id: int,
+    reservation_id: int,
+    now: datetime,
+    check_concert: ConcertCheck,
+    remember: Remember | None = None,
 ) -> tuple[PaymentResult, int]:
     """The same sale as one statement, refused with the same errors in the same order
     (raising rolls back what its earlier parts wrote)."""
-    sale = await repository.sell(conn, reservation_id=reservation_id, user_id=user_id, now=now)
+    sale = await repository.sell(
+        conn, reservation_id=reservation_id, user_id=user_id, now=now, remember=remember
+    )
     if sale is None:
         raise await reservations.why_not_payable(
             conn, user_id=user_id, reservation_id=reservation_id

@@ -16,10 +16,11 @@ from sqlalchemy import (
     update,
 )
 
+from boxoffice.idempotency.repository import Remember, remembered_in
 from boxoffice.query import Conn, Query
 from boxoffice.tables import UTCDateTime, wallets
 from boxoffice.tables import wallet_transactions as ledger
-from boxoffice.wallet.model import EntryType, LedgerEntry, signed_amount
+from boxoffice.wallet.model import ChargeResult, EntryType, LedgerEntry, signed_amount
 
 # Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
 _USER = wallets.c.user_id == bindparam("user", type_=BigInteger())
@@ -90,10 +91,22 @@ _charge_entry = (
     .returning(ledger.c.id)
     .cte("entry")
 )
-CHARGE = Query(
-    select(_credited.c.balance, _charge_entry.c.id).select_from(
-        _credited.join(_charge_entry, true())
-    )
+_charged = _credited.join(_charge_entry, true())
+CHARGE = Query(select(_credited.c.balance, _charge_entry.c.id).select_from(_charged))
+# ... and with its answer remembered under an Idempotency-Key, in the same statement:
+# atomic by itself, it needs no transaction around it.
+_remembered = remembered_in(
+    _charged,
+    answer=ChargeResult,
+    fields={
+        "user_id": bindparam("user", type_=BigInteger),
+        "balance": _credited.c.balance,
+        "charged": bindparam("amount", type_=BigInteger),
+        "transaction_id": _charge_entry.c.id,
+    },
+)
+CHARGE_REMEMBERED = Query(
+    select(_credited.c.balance, _charge_entry.c.id).select_from(_charged.join(_remembered, true()))
 )
 ENTRIES = Query(
     select(ledger.c.id, ledger.c.type, ledger.c.amount, ledger.c.balance_after, ledger.c.created_at)
@@ -119,13 +132,25 @@ async def credit(conn: Conn, *, user_id: int, amount: int, ceiling: int) -> int 
 
 
 async def charge(
-    conn: Conn, *, user_id: int, amount: int, ceiling: int, now: datetime
+    conn: Conn,
+    *,
+    user_id: int,
+    amount: int,
+    ceiling: int,
+    now: datetime,
+    remember: Remember | None = None,
 ) -> tuple[int, int] | None:
     """Credit ``amount`` unless that would pass ``ceiling``, and record it: the new
-    balance and the ledger entry's id, or None (nothing changed)."""
+    balance and the ledger entry's id, or None (nothing changed). ``remember`` (on
+    PostgreSQL only) remembers the answer under its key in the same statement."""
     if conn.modifying_with:
-        row = await conn.fetchrow(CHARGE, user=user_id, amount=amount, ceiling=ceiling, now=now)
+        params: dict[str, object] = {"user": user_id, "amount": amount, "ceiling": ceiling}
+        if remember is None:
+            row = await conn.fetchrow(CHARGE, now=now, **params)
+        else:
+            row = await conn.fetchrow(CHARGE_REMEMBERED, now=now, **params, **remember.params())
         return None if row is None else (int(row["balance"]), int(row["id"]))
+    assert remember is None, "SQLite remembers an answer in a statement of its own"
     balance = await credit(conn, user_id=user_id, amount=amount, ceiling=ceiling)
     if balance is None:
         return None

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
+from boxoffice.idempotency.repository import Remember
 from boxoffice.idempotency.service import Outcome
 from boxoffice.query import Conn
 from boxoffice.wallet import repository
@@ -45,11 +46,13 @@ async def charge(
     idempotency_key: str | None,
     now: datetime,
 ) -> Outcome[ChargeResult]:
+    """Add ``amount`` points. On PostgreSQL the credit, its ledger entry and the
+    remembered answer are one statement; on SQLite, steps in one transaction."""
     check_charge_amount(amount, max_charge=max_charge)
 
-    async def apply(conn: Conn) -> ChargeResult:
+    async def apply(conn: Conn, remember: Remember | None = None) -> ChargeResult:
         charged = await repository.charge(
-            conn, user_id=user_id, amount=amount, ceiling=max_balance, now=now
+            conn, user_id=user_id, amount=amount, ceiling=max_balance, now=now, remember=remember
         )
         if charged is None:
             if await repository.balance(conn, user_id=user_id) is None:
@@ -60,15 +63,27 @@ async def charge(
             user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id
         )
 
-    return await idempotency.run_once(
+    fingerprint = idempotency.fingerprint("charge", {"amount": amount})
+    if db.is_sqlite:
+        return await idempotency.run_once(
+            db=db,
+            user_id=user_id,
+            key=idempotency_key,
+            request_fingerprint=fingerprint,
+            status_code=200,
+            adapter=_charge_adapter,
+            now=now,
+            action=apply,
+        )
+    return await idempotency.run_remembering(
         db=db,
         user_id=user_id,
         key=idempotency_key,
-        request_fingerprint=idempotency.fingerprint("charge", {"amount": amount}),
+        request_fingerprint=fingerprint,
         status_code=200,
         adapter=_charge_adapter,
-        now=now,
         action=apply,
+        alone=True,
     )
 
 
