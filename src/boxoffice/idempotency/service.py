@@ -63,16 +63,27 @@ async def find(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Keyed(Generic[T]):
+    """A request that may carry an Idempotency-Key: whose it is, the key, what the
+    request was (its fingerprint), and how its answer is stored and read back."""
+
+    user_id: int
+    key: str | None
+    fingerprint: str
+    status_code: int
+    adapter: TypeAdapter[T]
+
+    @property
+    def remember(self) -> Remember | None:
+        """What a use case that remembers its own answer is handed (None: no key)."""
+        if self.key is None:
+            return None
+        return Remember(self.key, self.fingerprint, status_code=self.status_code)
+
+
 async def run_once(
-    *,
-    db: Database,
-    user_id: int,
-    key: str | None,
-    request_fingerprint: str,
-    status_code: int,
-    adapter: TypeAdapter[T],
-    now: datetime,
-    action: Callable[[Conn], Awaitable[T]],
+    db: Database, request: Keyed[T], *, now: datetime, action: Callable[[Conn], Awaitable[T]]
 ) -> Outcome[T]:
     """``action`` once per key. It is simply run, and its answer remembered under the
     key in the same transaction, so a first request costs no extra round trip. A
@@ -82,36 +93,25 @@ async def run_once(
 
     async def once(conn: Conn) -> Outcome[T]:
         value = await action(conn)
-        if key is not None:
+        if request.key is not None:
             await repository.remember(
                 conn,
-                user_id=user_id,
-                key=key,
-                fingerprint=request_fingerprint,
-                status_code=status_code,
-                body=adapter.dump_json(value).decode(),
+                user_id=request.user_id,
+                key=request.key,
+                fingerprint=request.fingerprint,
+                status_code=request.status_code,
+                body=request.adapter.dump_json(value).decode(),
                 now=now,
             )
-        return Outcome(value, status_code, replayed=False)
+        return Outcome(value, request.status_code, replayed=False)
 
-    return await _or_the_first_answer(
-        db.run(once),
-        db=db,
-        user_id=user_id,
-        key=key,
-        request_fingerprint=request_fingerprint,
-        adapter=adapter,
-    )
+    return await _or_the_first_answer(db.run(once), db, request)
 
 
 async def run_remembering(
-    *,
     db: Database,
-    user_id: int,
-    key: str | None,
-    request_fingerprint: str,
-    status_code: int,
-    adapter: TypeAdapter[T],
+    request: Keyed[T],
+    *,
     action: Callable[[Conn, Remember | None], Awaitable[T]],
     alone: bool,
 ) -> Outcome[T]:
@@ -123,7 +123,7 @@ async def run_remembering(
     the first run committed, the second finds its key and replays its answer. A retry
     collides with the remembered key, or fails on its own, and is answered as
     ``run_once`` answers it."""
-    remember = None if key is None else Remember(key, request_fingerprint, status_code=status_code)
+    remember = request.remember
 
     async def first() -> Outcome[T]:
         async def apply(conn: Conn) -> T:
@@ -133,36 +133,27 @@ async def run_remembering(
             value = await db.run_statement(apply, retry_lost=remember is not None)
         else:
             value = await db.run(apply)
-        return Outcome(value, status_code, replayed=False)
+        return Outcome(value, request.status_code, replayed=False)
 
-    return await _or_the_first_answer(
-        first(),
-        db=db,
-        user_id=user_id,
-        key=key,
-        request_fingerprint=request_fingerprint,
-        adapter=adapter,
-    )
+    return await _or_the_first_answer(first(), db, request)
 
 
 async def _or_the_first_answer(
-    attempt: Awaitable[Outcome[T]],
-    *,
-    db: Database,
-    user_id: int,
-    key: str | None,
-    request_fingerprint: str,
-    adapter: TypeAdapter[T],
+    attempt: Awaitable[Outcome[T]], db: Database, request: Keyed[T]
 ) -> Outcome[T]:
     """``attempt``'s outcome; if it failed (refused on its own, or on a key already
     remembered) and a first attempt under the same key has an answer, that answer."""
     try:
         return await attempt
     except (Conflict, DomainError):
-        if key is None:
+        if request.key is None:
             raise
         earlier = await find(
-            db, user_id=user_id, key=key, request_fingerprint=request_fingerprint, adapter=adapter
+            db,
+            user_id=request.user_id,
+            key=request.key,
+            request_fingerprint=request.fingerprint,
+            adapter=request.adapter,
         )
         if earlier is None:
             raise

@@ -84,63 +84,47 @@ async def pay(
     answer was a replay)."""
     holds_left: list[int] = []
 
-    def check_concert(concert_id: int) -> None:
-        waiting_room.require_line(queue_pass, concert_id)
-
-    async def step_by_step(conn: Conn) -> PaymentResult:
-        paid, other_holds = await _sell_step_by_step(
+    async def apply(conn: Conn, remember: Remember | None = None) -> PaymentResult:
+        sell = _sell_in_one_statement if conn.modifying_with else _sell_step_by_step
+        paid, other_holds = await sell(
             conn,
             user_id=queue_pass.user_id,
             reservation_id=reservation_id,
             now=now,
-            check_concert=check_concert,
-        )
-        holds_left.append(other_holds)
-        return paid
-
-    async def in_one_statement(conn: Conn, remember: Remember | None) -> PaymentResult:
-        paid, other_holds = await _sell_in_one_statement(
-            conn,
-            user_id=queue_pass.user_id,
-            reservation_id=reservation_id,
-            now=now,
-            check_concert=check_concert,
+            check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
             remember=remember,
         )
         holds_left.append(other_holds)
         return paid
 
+    request = idempotency.Keyed(
+        user_id=queue_pass.user_id,
+        key=idempotency_key,
+        fingerprint=_fingerprint(reservation_id),
+        status_code=201,
+        adapter=_adapter,
+    )
     if db.is_sqlite:
-        outcome = await idempotency.run_once(
-            db=db,
-            user_id=queue_pass.user_id,
-            key=idempotency_key,
-            request_fingerprint=_fingerprint(reservation_id),
-            status_code=201,
-            adapter=_adapter,
-            now=now,
-            action=step_by_step,
-        )
+        outcome = await idempotency.run_once(db, request, now=now, action=apply)
     else:
         # In a transaction still: a sale refused after its first parts wrote (the
         # balance short, the seat lost) is rolled back by raising.
-        outcome = await idempotency.run_remembering(
-            db=db,
-            user_id=queue_pass.user_id,
-            key=idempotency_key,
-            request_fingerprint=_fingerprint(reservation_id),
-            status_code=201,
-            adapter=_adapter,
-            action=in_one_statement,
-            alone=False,
-        )
+        outcome = await idempotency.run_remembering(db, request, action=apply, alone=False)
     return outcome, None if outcome.replayed else holds_left[-1]
 
 
 async def _sell_step_by_step(
-    conn: Conn, *, user_id: int, reservation_id: int, now: datetime, check_concert: ConcertCheck
+    conn: Conn,
+    *,
+    user_id: int,
+    reservation_id: int,
+    now: datetime,
+    check_concert: ConcertCheck,
+    remember: Remember | None = None,
 ) -> tuple[PaymentResult, int]:
-    """The sale a statement at a time: the payment, and the fan's other live holds."""
+    """The sale a statement at a time: the payment, and the fan's other live holds.
+    Its answer is remembered by ``run_once``'s statement of its own, never here."""
+    assert remember is None, "a sale step by step does not remember its answer itself"
     confirmed = await reservations.confirm(
         conn, user_id=user_id, reservation_id=reservation_id, now=now, check_concert=check_concert
     )

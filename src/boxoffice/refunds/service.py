@@ -111,16 +111,14 @@ async def _refund(
             concert_id=reservation.concert_id,
         )
 
-    return await idempotency.run_once(
-        db=db,
+    request = idempotency.Keyed(
         user_id=owner,
         key=idempotency_key,
-        request_fingerprint=idempotency.fingerprint(scope, {"reservationId": reservation_id}),
+        fingerprint=idempotency.fingerprint(scope, {"reservationId": reservation_id}),
         status_code=200,
         adapter=_adapter,
-        now=now,
-        action=apply,
     )
+    return await idempotency.run_once(db, request, now=now, action=apply)
 
 
 async def cancel_schedule(*, db: Database, schedule_id: int, now: datetime) -> Cancellation:

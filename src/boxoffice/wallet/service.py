@@ -63,28 +63,16 @@ async def charge(
             user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id
         )
 
-    fingerprint = idempotency.fingerprint("charge", {"amount": amount})
-    if db.is_sqlite:
-        return await idempotency.run_once(
-            db=db,
-            user_id=user_id,
-            key=idempotency_key,
-            request_fingerprint=fingerprint,
-            status_code=200,
-            adapter=_charge_adapter,
-            now=now,
-            action=apply,
-        )
-    return await idempotency.run_remembering(
-        db=db,
+    request = idempotency.Keyed(
         user_id=user_id,
         key=idempotency_key,
-        request_fingerprint=fingerprint,
+        fingerprint=idempotency.fingerprint("charge", {"amount": amount}),
         status_code=200,
         adapter=_charge_adapter,
-        action=apply,
-        alone=True,
     )
+    if db.is_sqlite:
+        return await idempotency.run_once(db, request, now=now, action=apply)
+    return await idempotency.run_remembering(db, request, action=apply, alone=True)
 
 
 async def pay_from(
