@@ -127,7 +127,11 @@ class Database:
         try:
             yield raw
         except Unreachable as error:
-            if error.lost:  # every pooled connection may be as dead as this one
+            if error.lost:
+                # Never back into the pool: a connection the driver lost track of
+                # would fail whoever is handed it next. And every pooled connection
+                # may be as dead as this one.
+                raw.terminate()
                 await pg.expire_connections()
             raise
         finally:
@@ -150,8 +154,8 @@ class Database:
                 raise classify(error) from error
             try:
                 yield PostgresConn(raw)
-            except BaseException:
-                if not raw.is_closed():
+            except BaseException as error:
+                if not raw.is_closed() and not _lost(error):
                     await tx.rollback()
                 raise
             try:
@@ -195,7 +199,7 @@ class Database:
                 if isinstance(error, Transient) and attempt < self.retries:
                     await asyncio.sleep(0.01 * 2**attempt + random.random() * 0.01)
                     continue
-                if isinstance(error, Unreachable) and error.lost and retry_lost and attempt == 0:
+                if _lost(error) and retry_lost and attempt == 0:
                     continue
                 if error is raised:
                     raise
@@ -271,6 +275,11 @@ class Database:
             await self._core.dispose()
         if self.is_sqlite:
             await self._sqlite_writer.dispose()
+
+
+def _lost(error: BaseException) -> bool:
+    """Whether ``error`` says the connection is gone (nothing left to roll back on it)."""
+    return isinstance(error, Unreachable) and error.lost
 
 
 async def _session_kept(_connection: asyncpg.Connection) -> None:

@@ -84,7 +84,14 @@ def _from_sqlite(message: str, error: BaseException | None) -> StorageError:
 def from_driver(error: BaseException) -> StorageError | None:
     """The ``StorageError`` an exception stands for, if it came from a driver or a
     pool; None for anything else (a domain error, a bug)."""
-    drivers = (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError, PoolTimeout, OSError)
+    drivers = (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        DBAPIError,
+        PoolTimeout,
+        OSError,
+    )
     if isinstance(error, StorageError):
         return error
     return classify(error) if isinstance(error, drivers) else None
@@ -98,6 +105,11 @@ def classify(error: BaseException) -> StorageError:
     if isinstance(error, asyncpg.PostgresError):
         return _from_sqlstate(message, str(error.sqlstate or ""))
     if isinstance(error, asyncpg.InterfaceError | ConnectionError):
+        return Unreachable(message, lost=True)
+    if isinstance(error, asyncpg.InternalClientError):
+        # Not a refusal: the driver lost track of its connection, as asyncpg does when
+        # the server ends a session mid-transaction ("cannot switch to state ...;
+        # another operation is in progress"). That connection is of no further use.
         return Unreachable(message, lost=True)
     if isinstance(error, TimeoutError | OSError | PoolTimeout):
         return Unreachable(message)

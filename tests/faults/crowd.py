@@ -142,7 +142,9 @@ class Traffic:
         }
         self.timeline = timeline
         self.answers: list[Answer] = []  # the fans'
-        self.excuse: Callable[[str, float], bool] = lambda _instance, _at: False
+        # Whether a request to ``instance`` sent at one moment that failed at another
+        # without an answer is the scenario's own doing (an instance it killed).
+        self.excuse: Callable[[str, float, float], bool] = lambda _instance, _sent, _failed: False
 
     def other(self, instance: str) -> str:
         return next(name for name in self.clients if name != instance)
@@ -189,7 +191,9 @@ class Traffic:
             status=status,
             code=code,
             broken=broken,
-            excused=status is None and code != "timeout" and self.excuse(instance, sent_at),
+            excused=status is None
+            and code != "timeout"
+            and self.excuse(instance, sent_at, sent_at + seconds),
             token_born=token_born,
             replayed=response is not None and "idempotent-replayed" in response.headers,
         )

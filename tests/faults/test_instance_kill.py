@@ -27,14 +27,16 @@ async def test_one_instance_killed_mid_sale_the_other_keeps_serving(
     )
     back: list[float] = []
 
-    def refused_while_down(instance: str, at: float) -> bool:
-        """Only the killed instance, only until it answers again, may refuse or reset."""
+    def refused_while_down(instance: str, sent_at: float, failed_at: float) -> bool:
+        """Only the killed instance, only for a request that failed once the kill had
+        landed (one already on its way, however long it had been, or one sent while it
+        was down) and sent before it answered again, may be refused or reset."""
         started = run.timeline.started
         return (
             instance == "a"
             and started is not None
-            and at >= started - 0.5  # a request already on its way when the kill landed
-            and (not back or at < back[0])
+            and failed_at >= started
+            and (not back or sent_at < back[0])
         )
 
     run.traffic.excuse = refused_while_down

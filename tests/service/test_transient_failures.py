@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import asyncpg
 import pytest
+from sqlalchemy import literal, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -12,8 +14,8 @@ from boxoffice.app import create_app
 from boxoffice.catalog import service as catalog_service
 from boxoffice.config import Settings
 from boxoffice.db import Database
-from boxoffice.query import Conn
-from boxoffice.storage_errors import Refused, Transient
+from boxoffice.query import Conn, PostgresConn, Query
+from boxoffice.storage_errors import Refused, Transient, Unreachable, classify
 from tests.support import FakeClock, serve
 
 
@@ -117,3 +119,68 @@ async def test_only_storage_that_cannot_answer_is_busy(
         r = await client.get("/api/v1/concerts")
         assert (r.status_code, r.json()["code"]) == (status, code)
         assert ("retry-after" in r.headers) == (status == 503)
+
+
+CUT_SESSIONS = 40
+_ONE = Query(select(literal(1)))
+
+
+async def _cut(db_conn: Conn, admin: asyncpg.Connection) -> None:
+    """The server ends this session in the middle of its transaction."""
+    assert isinstance(db_conn, PostgresConn)
+    pid = await db_conn.raw.fetchval("SELECT pg_backend_pid()")
+    await admin.execute("SELECT pg_terminate_backend($1)", pid)
+
+
+async def test_a_session_the_server_ends_mid_transaction_is_run_again_on_a_fresh_one(
+    postgres_url: str,
+) -> None:
+    """However the driver reports the cut (a closed connection, or a protocol it lost
+    track of), the work runs again on a new connection, and no broken connection is
+    handed to anyone after it."""
+    db = Database(postgres_url, pool_size=2)
+    admin = await asyncpg.connect(postgres_url)
+    attempts = 0
+
+    async def work(conn: Conn) -> int:
+        nonlocal attempts
+        attempts += 1
+        if attempts % 2:
+            await _cut(conn, admin)
+        return int(await conn.fetchval(_ONE))
+
+    try:
+        for _ in range(CUT_SESSIONS):
+            assert await db.run(work) == 1
+        for _ in range(CUT_SESSIONS):
+            async with db.statement() as conn:
+                assert await conn.fetchval(_ONE) == 1
+    finally:
+        await admin.close()
+        await db.dispose()
+    assert attempts == 2 * CUT_SESSIONS
+    error = classify(asyncpg.InternalClientError("cannot switch to state 11"))
+    assert isinstance(error, Unreachable)
+    assert error.lost
+
+
+async def test_control_the_driver_reports_some_cut_sessions_as_its_own_internal_error(
+    postgres_url: str,
+) -> None:
+    """Why the classification above matters: asyncpg raises InternalClientError, not a
+    connection error, for some of these cuts: read as a refusal, each was a 500."""
+    db = Database(postgres_url, pool_size=2)
+    admin = await asyncpg.connect(postgres_url)
+    raised: list[type[BaseException]] = []
+    try:
+        for _ in range(CUT_SESSIONS):
+            with pytest.raises(Exception) as caught:
+                async with db.transaction() as conn:
+                    await _cut(conn, admin)
+                    assert isinstance(conn, PostgresConn)
+                    await conn.raw.fetchval("SELECT 1")
+            raised.append(caught.type)
+    finally:
+        await admin.close()
+        await db.dispose()
+    assert asyncpg.InternalClientError in raised
