@@ -4,10 +4,11 @@ statement.
 A sale confirms the fan's live hold, sells its seat, debits the wallet, writes the
 ledger entry and the payment. Step by step (``reservations``, ``wallet`` and ``ADD``
 here) that is six round trips in a transaction; PostgreSQL's data-modifying ``WITH``
-does it in one, each part guarded by the same expressions as its step, each fed by
-the one before, so a guard that fails leaves every later part without a row. The
-caller reads which part came back empty and raises, which rolls back what the
-earlier parts wrote.
+does it in one, with no transaction around it. It reads every guard first (the fan's
+live hold, the line, the seat still held, the balance) and writes only if all hold,
+so a sale refused writes nothing; the caller reads which guard failed. Each write
+keeps its guard as well, in case a concurrent transaction changed its row meanwhile,
+and a sale begun but not finished that way rolls itself back (``boxoffice_run_again``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,34 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import TypeAdapter
-from sqlalchemy import String, bindparam, insert, literal, select, true, update
+from sqlalchemy import (
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 
 from boxoffice.idempotency.repository import Remember, remembered_in
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn, Query
-from boxoffice.reservations.repository import NOW, RESERVATION, USER, live_holds_of
+from boxoffice.queue.model import Sells
+from boxoffice.queue.repository import sells_params, sold_through
+from boxoffice.reservations.repository import (
+    NOW,
+    RESERVATION,
+    THE_FANS_LIVE_HOLD,
+    USER,
+    live_holds_of,
+)
 from boxoffice.reservations.sale_repository import CONFIRM, HELD_FOR_SALE, SOLD
-from boxoffice.tables import payments, schedules, seats, wallets
+from boxoffice.tables import payments, reservations, schedules, seats, wallets
 from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import EntryType, signed_amount
 from boxoffice.wallet.repository import covers, less
@@ -48,7 +69,35 @@ async def add(conn: Conn, *, reservation_id: int, user_id: int, amount: int, now
     return int(found)
 
 
-_confirmed = CONFIRM.statement.cte("confirmed")  # type: ignore[attr-defined]
+# The guards, each read once in the statement's snapshot, before anything is written.
+_checked = (
+    select(
+        reservations.c.seat_id,
+        reservations.c.price,
+        schedules.c.concert_id,
+        and_(*THE_FANS_LIVE_HOLD, schedules.c.cancelled_at.is_(None)).label("live"),
+        sold_through(schedules.c.concert_id).label("sells"),
+        and_(*HELD_FOR_SALE).label("seat_held"),
+        func.coalesce(covers(reservations.c.price), False).label("covered"),
+        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+    )
+    .select_from(
+        reservations.join(seats, seats.c.id == reservations.c.seat_id)
+        .join(schedules, schedules.c.id == seats.c.schedule_id)
+        .outerjoin(wallets, wallets.c.user_id == USER)
+    )
+    .where(reservations.c.id == RESERVATION, reservations.c.user_id == USER)
+    .cte("checked")
+)
+_GO = exists(
+    select(literal(1))
+    .select_from(_checked)
+    .where(_checked.c.live, _checked.c.sells, _checked.c.seat_held, _checked.c.covered)
+)
+# Each write also keeps its own guard, which PostgreSQL reads again on the row's latest
+# version when a concurrent transaction changed it: what the snapshot said may no
+# longer hold by then, and that part writes nothing.
+_confirmed = CONFIRM.statement.where(_GO).cte("confirmed")  # type: ignore[attr-defined]
 _sold = (
     update(seats)
     .where(seats.c.id == _confirmed.c.seat_id, *HELD_FOR_SALE)
@@ -91,33 +140,51 @@ _payment = (
     .returning(payments.c.id)
     .cte("payment")
 )
-_concert = (
-    select(schedules.c.concert_id)
-    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
-    .where(seats.c.id == _confirmed.c.seat_id)
-    .scalar_subquery()
-)
-_SALE = select(
-    _confirmed.c.seat_id,
-    _confirmed.c.price,
-    _concert.label("concert_id"),
-    live_holds_of(USER, besides=RESERVATION).label("other_holds"),
-    _sold.c.id.label("sold_seat"),
-    _debited.c.balance,
-    _payment.c.id.label("payment_id"),
-    _entry.c.id.label("entry_id"),
-)
-_SALE_PARTS = (
-    _confirmed.outerjoin(_sold, true())
-    .outerjoin(_debited, true())
-    .outerjoin(_payment, true())
-    .outerjoin(_entry, true())
-)
-SELL = Query(_SALE.select_from(_SALE_PARTS))
-# ... and the answer remembered under an Idempotency-Key by the same statement, once
-# the payment is written (a sale refused later is rolled back by its transaction).
+# A sale begun (the hold confirmed) but not finished (a later part wrote nothing) is
+# never committed: the statement rolls itself back, as a serialization failure, and
+# is run again. So the sale is all or nothing without a transaction around it.
+CHANGED_UNDER_IT = "a row of the sale changed while its statement ran"
+_UNFINISHED = and_(_confirmed.c.seat_id.is_not(None), _entry.c.id.is_(None))
+
+
+def _sale(*, remember: bool, all_or_nothing: bool = True) -> Query:
+    """The sale's statement; ``all_or_nothing`` off only to show what it guards against."""
+    finished = (
+        case((_UNFINISHED, func.boxoffice_run_again(CHANGED_UNDER_IT)), else_=literal(0))
+        if all_or_nothing
+        else literal(0)
+    )
+    parts = (
+        _checked.outerjoin(_confirmed, true())
+        .outerjoin(_sold, true())
+        .outerjoin(_debited, true())
+        .outerjoin(_payment, true())
+        .outerjoin(_entry, true())
+    )
+    if remember:
+        parts = parts.outerjoin(_remembered, true())
+    return Query(
+        select(
+            _checked.c.seat_id,
+            _checked.c.price,
+            _checked.c.concert_id,
+            _checked.c.live,
+            _checked.c.sells,
+            _checked.c.seat_held,
+            _checked.c.covered,
+            _checked.c.other_holds,
+            _confirmed.c.seat_id.is_not(None).label("confirmed"),
+            _debited.c.balance,
+            _payment.c.id.label("payment_id"),
+            finished.label("finished"),
+        ).select_from(parts)
+    )
+
+
+# The answer remembered under an Idempotency-Key by the same statement, once the
+# payment is written (a key already there refuses the whole statement).
 _remembered = remembered_in(
-    _paid.join(_payment, true()),
+    _paid.join(_payment, true()).join(_checked, true()),
     answer=PaymentResult,
     fields={
         "payment_id": _payment.c.id,
@@ -129,22 +196,27 @@ _remembered = remembered_in(
         # carry the session's time zone.
         "paid_at": bindparam("paid_at", type_=String),
         "balance": _debited.c.balance,
-        "concert_id": _concert,
+        "concert_id": _checked.c.concert_id,
     },
 )
-SELL_REMEMBERED = Query(_SALE.select_from(_SALE_PARTS.outerjoin(_remembered, true())))
+SELL = _sale(remember=False)
+SELL_REMEMBERED = _sale(remember=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    """What the one-statement sale did: always the hold's seat, price and concert and
-    the fan's other live holds; the rest None from the first guard that failed."""
+    """What the one-statement sale found and did: the hold's seat, price and concert,
+    the fan's other live holds, each guard as the statement's snapshot read it, and
+    the payment (None when a guard failed: then nothing was written)."""
 
     seat_id: int
     price: int
     concert_id: int
     other_holds: int
-    sold: bool
+    live: bool
+    sells: bool
+    seat_held: bool
+    covered: bool
     balance: int | None
     payment_id: int | None
 
@@ -154,18 +226,22 @@ async def sell(
     *,
     reservation_id: int,
     user_id: int,
+    sells: Sells,
     now: datetime,
     remember: Remember | None = None,
+    statement: Query | None = None,
 ) -> Sale | None:
-    """The sale in one statement (PostgreSQL only), remembering its answer under
-    ``remember``'s key if given; None if the reservation was not the user's live hold
-    on a show not cancelled (then nothing changed)."""
-    params = {"reservation": reservation_id, "user": user_id, "now": now}
+    """The sale in one statement (PostgreSQL only), all of it or none of it,
+    remembering its answer under ``remember``'s key if given; None if the user has no
+    such reservation. ``statement`` replaces the sale's own only in tests."""
+    params = {"reservation": reservation_id, "user": user_id, "now": now, **sells_params(sells)}
     if remember is None:
-        row = await conn.fetchrow(SELL, **params)
+        row = await conn.fetchrow(statement or SELL, **params)
     else:
         paid_at = _TIME.dump_python(now, mode="json")
-        row = await conn.fetchrow(SELL_REMEMBERED, **params, **remember.params(), paid_at=paid_at)
+        row = await conn.fetchrow(
+            statement or SELL_REMEMBERED, **params, **remember.params(), paid_at=paid_at
+        )
     if row is None:
         return None
     return Sale(
@@ -173,7 +249,10 @@ async def sell(
         price=row["price"],
         concert_id=row["concert_id"],
         other_holds=int(row["other_holds"]),
-        sold=row["sold_seat"] is not None,
+        live=row["live"],
+        sells=row["sells"],
+        seat_held=row["seat_held"],
+        covered=row["covered"],
         balance=row["balance"],
         payment_id=row["payment_id"],
     )

@@ -1,5 +1,6 @@
-"""Paying for a hold: one transaction confirms the hold, sells the seat, debits the
-wallet, writes the ledger and the payment, or does none of it. ``checkout`` is the
+"""Paying for a hold: the hold confirmed, the seat sold, the wallet debited, the
+ledger and the payment written, or none of it (on SQLite in one transaction, on
+PostgreSQL in one statement). ``checkout`` is the
 whole use case a fan's payment request is: the gate, the payment, the end of the visit."""
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn
-from boxoffice.queue.service import QueuePass, WaitingRoom
+from boxoffice.queue.model import Sells
+from boxoffice.queue.service import QueuePass, WaitingRoom, require_sold_through
 from boxoffice.reservations import service as reservations
-from boxoffice.reservations.service import ConcertCheck
+from boxoffice.storage_errors import Transient
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 
@@ -84,14 +86,16 @@ async def pay(
     answer was a replay)."""
     holds_left: list[int] = []
 
+    sells = waiting_room.sells(queue_pass)
+
     async def apply(conn: Conn, remember: Remember | None = None) -> PaymentResult:
         sell = _sell_in_one_statement if conn.modifying_with else _sell_step_by_step
         paid, other_holds = await sell(
             conn,
             user_id=queue_pass.user_id,
             reservation_id=reservation_id,
+            sells=sells,
             now=now,
-            check_concert=lambda concert_id: waiting_room.require_line(queue_pass, concert_id),
             remember=remember,
         )
         holds_left.append(other_holds)
@@ -107,9 +111,7 @@ async def pay(
     if db.is_sqlite:
         outcome = await idempotency.run_once(db, request, now=now, action=apply)
     else:
-        # In a transaction still: a sale refused after its first parts wrote (the
-        # balance short, the seat lost) is rolled back by raising.
-        outcome = await idempotency.run_remembering(db, request, action=apply, alone=False)
+        outcome = await idempotency.run_remembering(db, request, action=apply, alone=True)
     return outcome, None if outcome.replayed else holds_left[-1]
 
 
@@ -118,15 +120,20 @@ async def _sell_step_by_step(
     *,
     user_id: int,
     reservation_id: int,
+    sells: Sells,
     now: datetime,
-    check_concert: ConcertCheck,
     remember: Remember | None = None,
 ) -> tuple[PaymentResult, int]:
-    """The sale a statement at a time: the payment, and the fan's other live holds.
-    Its answer is remembered by ``run_once``'s statement of its own, never here."""
+    """The sale a statement at a time, in the caller's transaction: the payment, and
+    the fan's other live holds. Its answer is remembered by ``run_once``'s statement
+    of its own, never here."""
     assert remember is None, "a sale step by step does not remember its answer itself"
     confirmed = await reservations.confirm(
-        conn, user_id=user_id, reservation_id=reservation_id, now=now, check_concert=check_concert
+        conn,
+        user_id=user_id,
+        reservation_id=reservation_id,
+        now=now,
+        check_concert=lambda concert_id: require_sold_through(sells, concert_id),
     )
     balance = await wallet.pay_from(
         conn, user_id=user_id, amount=confirmed.price, reservation_id=reservation_id, now=now
@@ -151,24 +158,33 @@ async def _sell_in_one_statement(
     *,
     user_id: int,
     reservation_id: int,
+    sells: Sells,
     now: datetime,
-    check_concert: ConcertCheck,
     remember: Remember | None = None,
 ) -> tuple[PaymentResult, int]:
-    """The same sale as one statement, refused with the same errors in the same order
-    (raising rolls back what its earlier parts wrote)."""
+    """The same sale as one statement, all or nothing, refused with the same errors
+    in the same order."""
     sale = await repository.sell(
-        conn, reservation_id=reservation_id, user_id=user_id, now=now, remember=remember
+        conn,
+        reservation_id=reservation_id,
+        user_id=user_id,
+        sells=sells,
+        now=now,
+        remember=remember,
     )
-    if sale is None:
+    if sale is None or not sale.live:
         raise await reservations.why_not_payable(
             conn, user_id=user_id, reservation_id=reservation_id
         )
-    check_concert(sale.concert_id)
-    if not sale.sold:
+    require_sold_through(sells, sale.concert_id)
+    if not sale.seat_held:
         raise reservations.seat_lost(reservation_id)
-    if sale.balance is None or sale.payment_id is None:
+    if not sale.covered:
         raise wallet.short_of(sale.price)
+    if sale.balance is None or sale.payment_id is None:
+        # Every guard held in the statement's snapshot, but the hold had changed by
+        # the time it was confirmed: nothing was written, and it is run again.
+        raise Transient(repository.CHANGED_UNDER_IT)
     paid = _paid(
         reservation_id=reservation_id,
         user_id=user_id,

@@ -18,7 +18,7 @@ from boxoffice.db import Database
 from boxoffice.errors import ConcertNotFound
 from boxoffice.query import Conn
 from boxoffice.queue import repository
-from boxoffice.queue.model import DEFAULT_LINE, LineRules, concert_line
+from boxoffice.queue.model import DEFAULT_LINE, LineRules, Sells, concert_line
 from boxoffice.queue.repository import StoredLine
 from boxoffice.queue.store import LineMissing, QueueStore
 
@@ -57,6 +57,11 @@ class Lines:
         if concert_id is not None and concert_id in self._by_concert:
             return concert_line(concert_id)
         return DEFAULT_LINE
+
+    def sells(self, line: str) -> Sells:
+        """What ``line`` sells: its own concert's line, whether or not this instance
+        knows it yet; the default line, every concert without a line it knows of."""
+        return Sells.of(line, concerts_with_lines=self._by_concert)
 
     def concert_of(self, line: str) -> int | None:
         for concert_id, stored in self._by_concert.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -34,9 +35,35 @@ class QueueState(StrEnum):
     SOLD_OUT = "SOLD_OUT"
 
 
+_CONCERT_LINE = "concert-"
+
+
 def concert_line(concert_id: int) -> str:
     """The id of a concert's own line."""
-    return f"concert-{concert_id}"
+    return f"{_CONCERT_LINE}{concert_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sells:
+    """The concerts a line sells: a concert's own line that concert alone, the default
+    line every concert without a line of its own (``not_these``: those this instance
+    knows of). Asked in Python (``in``) and, by a sale that is one statement, in SQL."""
+
+    concert_id: int | None
+    not_these: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, line: str, *, concerts_with_lines: Iterable[int]) -> Sells:
+        if line == DEFAULT_LINE:
+            return cls(None, tuple(sorted(concerts_with_lines)))
+        if line.startswith(_CONCERT_LINE) and line[len(_CONCERT_LINE) :].isdigit():
+            return cls(int(line[len(_CONCERT_LINE) :]))
+        raise ValueError(f"no such line: {line!r}")
+
+    def __contains__(self, concert_id: object) -> bool:
+        if self.concert_id is not None:
+            return concert_id == self.concert_id
+        return concert_id not in self.not_these
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     String,
+    all_,
     and_,
     bindparam,
     case,
@@ -15,9 +18,11 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from boxoffice.query import Conn, Query, Row
+from boxoffice.queue.model import Sells
 from boxoffice.tables import (
     UTCDateTime,
     concerts,
@@ -26,6 +31,21 @@ from boxoffice.tables import (
     seats,
     waiting_rooms,
 )
+
+_SELLS_CONCERT = bindparam("sells_concert", type_=BigInteger())
+_NOT_THESE = bindparam("not_these", type_=ARRAY(BigInteger()))
+
+
+def sold_through(concert_id: ColumnElement[int]) -> ColumnElement[bool]:
+    """The SQL twin of ``concert_id in sells`` (PostgreSQL), read from ``sells_params``."""
+    return case(
+        (_SELLS_CONCERT.is_not(None), concert_id == _SELLS_CONCERT),
+        else_=concert_id != all_(_NOT_THESE),
+    )
+
+
+def sells_params(sells: Sells) -> dict[str, Any]:
+    return {"sells_concert": sells.concert_id, "not_these": list(sells.not_these)}
 
 
 @dataclass(frozen=True, slots=True)

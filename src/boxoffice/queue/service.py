@@ -16,12 +16,23 @@ from boxoffice.queue.model import (
     DEFAULT_LINE,
     LineRules,
     QueueState,
-    concert_line,
+    Sells,
     estimate_wait,
     poll_after,
 )
 from boxoffice.queue.store import QueueStore, Seen
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
+
+
+def not_its_line(concert_id: int) -> NotAdmitted:
+    """A token shown for a concert its line does not sell."""
+    return NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
+
+
+def require_sold_through(sells: Sells, concert_id: int) -> None:
+    if concert_id not in sells:
+        raise not_its_line(concert_id)
+
 
 GONE = "the queue token is no longer live: it lapsed, was used, or left"
 # Seats left at or below which a sale recounts them at once.
@@ -124,10 +135,11 @@ class WaitingRoom:
 
     def require_line(self, queue_pass: QueuePass, concert_id: int) -> None:
         """A token admitted by one line passes only for the concerts that line sells."""
-        if queue_pass.line == concert_line(concert_id):
-            return  # its own line (made on another instance, perhaps, and not yet known here)
-        if self.lines.line_for(concert_id) != queue_pass.line:
-            raise NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
+        require_sold_through(self.sells(queue_pass), concert_id)
+
+    def sells(self, queue_pass: QueuePass) -> Sells:
+        """The concerts the line that admitted ``queue_pass`` sells."""
+        return self.lines.sells(queue_pass.line)
 
     async def leave(self, *, claims: QueueClaims) -> None:
         line = claims.line
