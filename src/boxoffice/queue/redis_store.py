@@ -70,6 +70,7 @@ class RedisQueueStore:
         self._rules = RulesCache(self._read_rules)
         self._joins: dict[str, Batcher[JoinItem, Any]] = {}
         self._gates: dict[str, Batcher[tuple[int, str], tuple[str, int]]] = {}
+        self._leaves: dict[str, Batcher[tuple[int, str], bool]] = {}
         self._mirror = (
             None
             if mirror_client is None
@@ -181,7 +182,16 @@ class RedisQueueStore:
         return decode_gate((await self._run("gate", line, *args)).body[0])
 
     async def leave(self, *, line: str, user_id: int, jti: str) -> bool:
-        return bool((await self._run("leave", line, user_id, jti)).body[0])
+        batcher = self._leaves.get(line)
+        if batcher is None:
+            batcher = self._leaves[line] = Batcher(lambda batch: self._send_leaves(line, batch))
+        return await batcher.submit((user_id, jti))
+
+    async def _send_leaves(self, line: str, batch: list[tuple[int, str]]) -> list[bool]:
+        args: list[str | int | float] = []
+        for user_id, jti in batch:
+            args += [user_id, jti]
+        return [bool(int(left)) for left in (await self._run("leave", line, *args)).body[0]]
 
     async def spend(self, *, line: str, user_id: int, jti: str) -> None:
         """End a visit after its payment committed: a Redis that fails here must not
@@ -278,6 +288,8 @@ class RedisQueueStore:
             await joins.close()
         for gates in self._gates.values():
             await gates.close()
+        for leaves in self._leaves.values():
+            await leaves.close()
         if self._mirror is not None:
             await self._mirror.stop()
         await self._redis.aclose()
