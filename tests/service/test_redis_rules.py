@@ -1,10 +1,13 @@
 """A Redis line's shared rules: re-read at most once a second per instance, in the
 background and by one read however many requests want them at that moment, and never
-rolled back by a read that was already out when this instance changed them."""
+rolled back by a read that was already out when this instance changed them. And its
+steps asked by many requests at one instant: one script call, each request answered
+as if it had gone alone."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 
 from boxoffice.queue import rules_cache
-from boxoffice.queue.model import DEFAULT_LINE, LineRules
+from boxoffice.queue.model import DEFAULT_LINE, LineRules, QueueState
 from boxoffice.queue.redis_store import RedisQueueStore
 from tests.conftest import REDIS_URL
 from tests.support import eventually
@@ -110,3 +113,40 @@ async def test_a_read_already_out_does_not_undo_a_change_made_here(
     await asyncio.sleep(0.05)
     monkeypatch.setattr(rules_cache, "RULES_REFRESH_SECONDS", 60.0)
     assert await store.rules(DEFAULT_LINE) == changed
+
+
+def _count_steps(store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    steps: list[str] = []
+    original = store._scripts.run
+
+    async def run(step: str, *args: Any) -> Any:
+        steps.append(step)
+        return await original(step, *args)
+
+    monkeypatch.setattr(store._scripts, "run", run)
+    return steps
+
+
+async def test_fans_leaving_at_one_instant_leave_in_one_call_each_answered_alone(
+    store: RedisQueueStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expires = int(time.time()) + 600
+    for user in range(1, 7):  # five let in, the sixth waiting
+        await store.join(line=DEFAULT_LINE, user_id=user, jti=f"j{user}", token_expires_at=expires)
+    waiting = await store.gate(line=DEFAULT_LINE, user_id=6, jti="j6")
+    assert waiting is not None and waiting.state is QueueState.WAITING
+    steps = _count_steps(store, monkeypatch)
+    left = await asyncio.gather(
+        store.leave(line=DEFAULT_LINE, user_id=1, jti="j1"),
+        store.leave(line=DEFAULT_LINE, user_id=2, jti="not-its-token"),
+        store.leave(line=DEFAULT_LINE, user_id=3, jti="j3"),
+        store.leave(line=DEFAULT_LINE, user_id=99, jti="nobody"),
+    )
+    assert list(left) == [True, False, True, False]
+    assert steps == ["leave"]
+    assert await store.gate(line=DEFAULT_LINE, user_id=1, jti="j1") is None
+    kept = await store.gate(line=DEFAULT_LINE, user_id=2, jti="j2")
+    assert kept is not None and kept.state is QueueState.ADMITTED
+    # The places freed let the waiting fan in: the line moved on after the leaves.
+    moved = await store.gate(line=DEFAULT_LINE, user_id=6, jti="j6")
+    assert moved is not None and moved.state is QueueState.ADMITTED
