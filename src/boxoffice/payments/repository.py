@@ -173,7 +173,6 @@ def _sale(*, remember: bool, all_or_nothing: bool = True) -> Query:
             _checked.c.seat_held,
             _checked.c.covered,
             _checked.c.other_holds,
-            _confirmed.c.seat_id.is_not(None).label("confirmed"),
             _debited.c.balance,
             _payment.c.id.label("payment_id"),
             finished.label("finished"),

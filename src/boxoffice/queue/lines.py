@@ -61,7 +61,7 @@ class Lines:
     def sells(self, line: str) -> Sells:
         """What ``line`` sells: its own concert's line, whether or not this instance
         knows it yet; the default line, every concert without a line it knows of."""
-        return Sells.of(line, concerts_with_lines=self._by_concert)
+        return Sells.of(line, concerts_with_lines=self._by_concert.keys())
 
     def concert_of(self, line: str) -> int | None:
         for concert_id, stored in self._by_concert.items():

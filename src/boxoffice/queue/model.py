@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -47,15 +47,16 @@ def concert_line(concert_id: int) -> str:
 class Sells:
     """The concerts a line sells: a concert's own line that concert alone, the default
     line every concert without a line of its own (``not_these``: those this instance
-    knows of). Asked in Python (``in``) and, by a sale that is one statement, in SQL."""
+    knows of, as it knows them now: read, not copied, since every gate asks). Asked in
+    Python (``in``) and, by a sale that is one statement, in SQL."""
 
     concert_id: int | None
-    not_these: tuple[int, ...] = ()
+    not_these: Collection[int] = ()
 
     @classmethod
-    def of(cls, line: str, *, concerts_with_lines: Iterable[int]) -> Sells:
+    def of(cls, line: str, *, concerts_with_lines: Collection[int]) -> Sells:
         if line == DEFAULT_LINE:
-            return cls(None, tuple(sorted(concerts_with_lines)))
+            return cls(None, concerts_with_lines)
         if line.startswith(_CONCERT_LINE) and line[len(_CONCERT_LINE) :].isdigit():
             return cls(int(line[len(_CONCERT_LINE) :]))
         raise ValueError(f"no such line: {line!r}")

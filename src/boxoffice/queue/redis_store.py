@@ -15,6 +15,7 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -133,10 +134,7 @@ class RedisQueueStore:
         return Seen(ticket, stats, now, created)
 
     async def _send_joins(self, line: str, batch: list[JoinItem]) -> list[Any]:
-        args: list[str | int | float] = []
-        for item in batch:
-            args += item
-        reply = await self._run("join", line, *args)
+        reply = await self._run("join", line, *_flat(batch))
         stats_raw, tickets = reply.body
         stats = decode_stats(stats_raw, reply.now)
         return [(stats, reply.now, raw) for raw in tickets]
@@ -176,10 +174,7 @@ class RedisQueueStore:
         return GatePass(found, shown_position(found, rank))
 
     async def _send_gates(self, line: str, batch: list[tuple[int, str]]) -> list[tuple[str, int]]:
-        args: list[str | int | float] = []
-        for user_id, jti in batch:
-            args += [user_id, jti]
-        return decode_gate((await self._run("gate", line, *args)).body[0])
+        return decode_gate((await self._run("gate", line, *_flat(batch))).body[0])
 
     async def leave(self, *, line: str, user_id: int, jti: str) -> bool:
         batcher = self._leaves.get(line)
@@ -188,10 +183,7 @@ class RedisQueueStore:
         return await batcher.submit((user_id, jti))
 
     async def _send_leaves(self, line: str, batch: list[tuple[int, str]]) -> list[bool]:
-        args: list[str | int | float] = []
-        for user_id, jti in batch:
-            args += [user_id, jti]
-        return [bool(int(left)) for left in (await self._run("leave", line, *args)).body[0]]
+        return [bool(int(left)) for left in (await self._run("leave", line, *_flat(batch))).body[0]]
 
     async def spend(self, *, line: str, user_id: int, jti: str) -> None:
         """End a visit after its payment committed: a Redis that fails here must not
@@ -293,6 +285,11 @@ class RedisQueueStore:
         if self._mirror is not None:
             await self._mirror.stop()
         await self._redis.aclose()
+
+
+def _flat(batch: Sequence[tuple[str | int, ...]]) -> list[str | int | float]:
+    """A batch's items, each a tuple, as one script call's arguments in a row."""
+    return [part for item in batch for part in item]
 
 
 def _with_supply(

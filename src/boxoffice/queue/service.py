@@ -24,14 +24,10 @@ from boxoffice.queue.store import QueueStore, Seen
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
 
 
-def not_its_line(concert_id: int) -> NotAdmitted:
-    """A token shown for a concert its line does not sell."""
-    return NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
-
-
 def require_sold_through(sells: Sells, concert_id: int) -> None:
+    """A token shown for a concert its line does not sell is refused."""
     if concert_id not in sells:
-        raise not_its_line(concert_id)
+        raise NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
 
 
 GONE = "the queue token is no longer live: it lapsed, was used, or left"
