@@ -225,6 +225,7 @@ class Fan:
     seat_id: int | None = None
     tokens: list[tuple[str, float]] = field(default_factory=list)  # every token, when issued
     statuses: list[tuple[float, str, int]] = field(default_factory=list)  # (at, state, position)
+    answers: list[Answer] = field(default_factory=list)  # every answer this fan got
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,8 +298,10 @@ class Crowd:
     async def ask(self, fan: Fan, method: str, path: str, **kw: Any) -> Sent:
         """On the fan's instance; if it gives no answer at all, once more on the other."""
         sent = await self.traffic.send(fan.home, method, path, **kw)
+        fan.answers.append(sent.answer)
         if sent.response is None and not self.stopping.is_set():
             sent = await self.traffic.send(self.traffic.other(fan.home), method, path, **kw)
+            fan.answers.append(sent.answer)
         return sent
 
     async def step(self, fan: Fan, method: str, path: str, **kw: Any) -> Sent | None:

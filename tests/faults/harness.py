@@ -233,8 +233,17 @@ class FaultRun:
                 f"{len(self.crowd.lost)} times a fan was told its queue token was no longer "
                 f"live though the line was never lost; first {fan} at "
                 f"{self.timeline.offset(at):+.1f} s: {answer.route} on {answer.instance} "
-                f"-> {answer.label}"
+                f"-> {answer.label}; what {fan} was answered before: {self._story(fan)}"
             )
+
+    def _story(self, name: str) -> str:
+        """One fan's last answers in order, each with its offset from the fault."""
+        fan = next(f for f in self.crowd.fans if f.name == name)
+        return ", ".join(
+            f"{self.timeline.offset(a.sent_at):+.1f}s {a.route} on {a.instance} -> {a.label}"
+            + (" (replayed)" if a.replayed else "")
+            for a in fan.answers[-30:]
+        )
 
     def samples(self, instance: str, path: str) -> list[Sample]:
         return self.crowd.samples.get((instance, path), [])

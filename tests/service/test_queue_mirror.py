@@ -82,7 +82,7 @@ async def test_a_departed_ticket_stops_answering_from_the_mirror(pair: Pair) -> 
     await _peeked(reader, 0)
     await _join(writer, 1)
     await eventually(lambda: _known(reader, 1))
-    await writer.spend(line=LINE, user_id=1, jti="j1")
+    assert await writer.leave(line=LINE, user_id=1, jti="j1")
 
     async def gone() -> bool:
         return await reader.peek(line=LINE, user_id=1, jti="j1") is None

@@ -4,7 +4,7 @@ store, with the line's clock moved by hand."""
 from __future__ import annotations
 
 from boxoffice.queue.model import QueueState
-from tests.service.lines import NOW, MakeLine, make_line
+from tests.service.lines import NOW, Line, MakeLine, make_line
 
 __all__ = ["make_line"]  # the fixture, used by name
 
@@ -68,13 +68,49 @@ async def test_the_pace_is_a_sliding_minute(make_line: MakeLine) -> None:
     assert (stats.admitted, stats.admitted_last_minute) == (3, 1)
 
 
+async def _gated_at(line: Line, user: int, t: float) -> float:
+    line.at(t)
+    found = await line.store.gate(line=line.name, user_id=user, jti=f"j{user}")
+    assert found is not None and found.state is QueueState.ADMITTED
+    return found.at
+
+
 async def test_spending_a_ticket_frees_the_place_at_once(make_line: MakeLine) -> None:
     line = await make_line(capacity=1)
     await line.join(1)
     await line.join(2)
+    gated_at = await _gated_at(line, 1, 1.0)
     line.at(1.0)
-    await line.store.spend(line=line.name, user_id=1, jti="j1")
+    await line.store.spend(line=line.name, user_id=1, jti="j1", gated_at=gated_at)
     assert await line.position(2, 1.0) == 0
+    assert await line.seen(1, 1.0) is None
+
+
+async def test_a_late_spend_leaves_the_visit_its_fan_came_back_to(make_line: MakeLine) -> None:
+    """The payment's end of the visit arrives after the fan, told the payment went
+    through, joined again and was answered with the same, still live ticket."""
+    line = await make_line(capacity=1)
+    await line.join(1)
+    await line.join(2)
+    gated_at = await _gated_at(line, 1, 1.0)
+    came_back = await line.join(1, 2.0)
+    assert came_back is not None and came_back.ticket.jti == "j1"
+    line.at(3.0)
+    await line.store.spend(line=line.name, user_id=1, jti="j1", gated_at=gated_at)
+    assert await line.state(1, 3.0) is QueueState.ADMITTED
+    assert await line.position(2, 3.0) == 1
+
+
+async def test_control_a_late_end_without_its_gate_instant_ends_the_visit_in_use(
+    make_line: MakeLine,
+) -> None:
+    """Without the gate's instant, the same late end takes the ticket the fan is using."""
+    line = await make_line(capacity=1)
+    await line.join(1)
+    await _gated_at(line, 1, 1.0)
+    await line.join(1, 2.0)
+    assert await line.leave(1, 3.0)
+    assert await line.seen(1, 3.0) is None
 
 
 async def test_a_stale_jti_does_not_act_for_the_users_new_ticket(make_line: MakeLine) -> None:

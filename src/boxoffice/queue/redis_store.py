@@ -52,6 +52,8 @@ log = logging.getLogger("boxoffice.queue")
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
 JoinItem = tuple[int, str, int]  # user, jti, token expiry
+LeaveItem = tuple[int, str, float]  # user, jti, when its payment's gate let it through
+ANY_TIME = 0.0  # the gated-at of a fan who leaves: gone however recently seen
 
 
 class RedisQueueStore:
@@ -70,8 +72,8 @@ class RedisQueueStore:
         self._keys: dict[str, LineKeys] = {}
         self._rules = RulesCache(self._read_rules)
         self._joins: dict[str, Batcher[JoinItem, Any]] = {}
-        self._gates: dict[str, Batcher[tuple[int, str], tuple[str, int]]] = {}
-        self._leaves: dict[str, Batcher[tuple[int, str], bool]] = {}
+        self._gates: dict[str, Batcher[tuple[int, str], tuple[str, int, float]]] = {}
+        self._leaves: dict[str, Batcher[LeaveItem, bool]] = {}
         self._mirror = (
             None
             if mirror_client is None
@@ -79,7 +81,7 @@ class RedisQueueStore:
         )
         self._flush_seconds = flush_seconds
         self._pending_seen: dict[tuple[str, int], tuple[str, float]] = {}
-        self._pending_spends: set[tuple[str, int, str]] = set()
+        self._pending_spends: set[tuple[str, int, str, float]] = set()
         self._flusher: asyncio.Task[None] | None = None
 
     @classmethod
@@ -167,34 +169,42 @@ class RedisQueueStore:
         batcher = self._gates.get(line)
         if batcher is None:
             batcher = self._gates[line] = Batcher(lambda batch: self._send_gates(line, batch))
-        state, rank = await batcher.submit((user_id, jti))
+        state, rank, at = await batcher.submit((user_id, jti))
         if not state:
             return None
         found = QueueState(state)
-        return GatePass(found, shown_position(found, rank))
+        return GatePass(found, shown_position(found, rank), at)
 
-    async def _send_gates(self, line: str, batch: list[tuple[int, str]]) -> list[tuple[str, int]]:
-        return decode_gate((await self._run("gate", line, *_flat(batch))).body[0])
+    async def _send_gates(
+        self, line: str, batch: list[tuple[int, str]]
+    ) -> list[tuple[str, int, float]]:
+        reply = await self._run("gate", line, *_flat(batch))
+        return [(state, rank, reply.now) for state, rank in decode_gate(reply.body[0])]
 
     async def leave(self, *, line: str, user_id: int, jti: str) -> bool:
+        return await self._leave(line, (user_id, jti, ANY_TIME))
+
+    async def _leave(self, line: str, item: LeaveItem) -> bool:
         batcher = self._leaves.get(line)
         if batcher is None:
             batcher = self._leaves[line] = Batcher(lambda batch: self._send_leaves(line, batch))
-        return await batcher.submit((user_id, jti))
+        return await batcher.submit(item)
 
-    async def _send_leaves(self, line: str, batch: list[tuple[int, str]]) -> list[bool]:
+    async def _send_leaves(self, line: str, batch: list[LeaveItem]) -> list[bool]:
         return [bool(int(left)) for left in (await self._run("leave", line, *_flat(batch))).body[0]]
 
-    async def spend(self, *, line: str, user_id: int, jti: str) -> None:
+    async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
         """End a visit after its payment committed: a Redis that fails here must not
-        turn the paid answer into an error, so the spend is retried in the background."""
+        turn the paid answer into an error, so the spend is retried in the background.
+        A retry that comes after the fan came back to the visit (a join answered with
+        the same ticket, once Redis recovered) leaves it be: ``model.came_back``."""
         try:
-            await self.leave(line=line, user_id=user_id, jti=jti)
+            await self._leave(line, (user_id, jti, gated_at))
         except LineMissing:
             return  # the line is gone, and the ticket with it
         except RedisError as exc:
             log.warning("could not end a paid visit now (%r); retrying in the background", exc)
-            self._pending_spends.add((line, user_id, jti))
+            self._pending_spends.add((line, user_id, jti, gated_at))
 
     async def advance(self, *, line: str) -> LineStats:
         reply = await self._run("advance", line)
@@ -266,8 +276,8 @@ class RedisQueueStore:
             with contextlib.suppress(LineMissing):
                 await self._run("seen", line, *args)
         spends, self._pending_spends = self._pending_spends, set()
-        for line, user_id, jti in spends:
-            await self.spend(line=line, user_id=user_id, jti=jti)
+        for line, user_id, jti, gated_at in spends:
+            await self.spend(line=line, user_id=user_id, jti=jti, gated_at=gated_at)
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -287,7 +297,7 @@ class RedisQueueStore:
         await self._redis.aclose()
 
 
-def _flat(batch: Sequence[tuple[str | int, ...]]) -> list[str | int | float]:
+def _flat(batch: Sequence[tuple[str | int | float, ...]]) -> list[str | int | float]:
     """A batch's items, each a tuple, as one script call's arguments in a row."""
     return [part for item in batch for part in item]
 

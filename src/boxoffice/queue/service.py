@@ -52,13 +52,14 @@ class QueueStatus:
 
 @dataclass(frozen=True, slots=True)
 class QueuePass:
-    """Proof that a live queue token was shown: the user it acts for, its id, and the
-    line that let it in."""
+    """Proof that a live queue token was shown: the user it acts for, its id, the line
+    that let it in, and when."""
 
     user_id: int
     jti: str
     state: QueueState
     line: str
+    gated_at: float  # on the line's clock
 
 
 class WaitingRoom:
@@ -124,7 +125,9 @@ class WaitingRoom:
             if found.position is None:
                 raise NotAdmitted(f"not admitted: the line says {found.state.value}")
             raise NotAdmitted(f"still waiting in line at position {found.position}")
-        queue_pass = QueuePass(user_id=claims.user_id, jti=claims.jti, state=found.state, line=line)
+        queue_pass = QueuePass(
+            user_id=claims.user_id, jti=claims.jti, state=found.state, line=line, gated_at=found.at
+        )
         if concert_id is not None:
             self.require_line(queue_pass, concert_id)
         return queue_pass
@@ -159,8 +162,14 @@ class WaitingRoom:
             log.warning("could not count the seats left after a sale: %r", exc)
 
     async def spend(self, *, queue_pass: QueuePass) -> None:
-        """End a paid visit; never raises for a store that fails (it retries itself)."""
-        await self.store.spend(line=queue_pass.line, user_id=queue_pass.user_id, jti=queue_pass.jti)
+        """End a paid visit, unless its fan came back to it since its gate; never raises
+        for a store that fails (it retries itself)."""
+        await self.store.spend(
+            line=queue_pass.line,
+            user_id=queue_pass.user_id,
+            jti=queue_pass.jti,
+            gated_at=queue_pass.gated_at,
+        )
 
     async def _status(self, line: str, seen: Seen, *, token: str | None = None) -> QueueStatus:
         ticket = seen.ticket

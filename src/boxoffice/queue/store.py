@@ -42,6 +42,7 @@ class Seen:
 class GatePass:
     state: QueueState
     position: int | None
+    at: float  # when the gate let the ticket through, on the line's clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,10 @@ class QueueStore(Protocol):
 
     async def leave(self, *, line: str, user_id: int, jti: str) -> bool: ...
 
-    async def spend(self, *, line: str, user_id: int, jti: str) -> None:
-        """End a visit (the fan paid); frees their place at once."""
+    async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
+        """End a visit (the fan paid); frees their place at once. ``gated_at`` is when
+        the payment's gate let the visit through: a visit the fan came back to since
+        (``model.came_back``) stays, to lapse when idle."""
         ...
 
     async def advance(self, *, line: str) -> LineStats:
