@@ -20,7 +20,13 @@ from boxoffice import audit
 from boxoffice.app import create_app
 from boxoffice.config import Settings
 from boxoffice.db import Database
-from boxoffice.errors import AlreadyPaid, AlreadyRefunded, InsufficientBalance, SeatUnavailable
+from boxoffice.errors import (
+    AlreadyPaid,
+    AlreadyRefunded,
+    HoldLimitReached,
+    InsufficientBalance,
+    SeatUnavailable,
+)
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
@@ -43,6 +49,8 @@ HOLDERS = 200
 CHARGES = 100
 JOINERS = 200
 PAYMENTS = 4
+LIMIT_TRIES = 40  # holds one fan asks for at once, each of another seat
+NO_LIMIT = 10**6
 
 
 async def _admitted_fans(api: Api, n: int, *, balance: int = 0) -> list[Fan]:
@@ -120,6 +128,87 @@ async def test_control_without_the_conditional_update_a_seat_is_held_twice(
     monkeypatch.setattr(reservations_service, "hold_seat", naive_hold_seat)
     statuses = await _hold_race(api)
     assert statuses[201] > 1
+
+
+# --- the hold limit -------------------------------------------------------------------
+
+
+async def count_then_hold_seat(
+    *,
+    db: Database,
+    user_id: int,
+    schedule_id: int,
+    seat_id: int | None,
+    seat_number: int | None,
+    now: datetime,
+    hold_for: timedelta,
+    max_holds: int,
+    check_concert: Callable[[int], None],
+) -> Reservation:
+    """Count the fan's live holds, then hold if under the limit: the count is read
+    without the fan's row lock, so holds of one fan counting at once all pass."""
+    async with db.core.connect() as conn:
+        held = await holds_repo.count_live_holds(CoreConn(conn), user_id=user_id, now=now)
+        row = (
+            await conn.execute(
+                select(seats).where(
+                    seats.c.schedule_id == schedule_id, seats.c.seat_number == seat_number
+                )
+            )
+        ).one()
+    if held >= max_holds:
+        raise HoldLimitReached()
+    await asyncio.sleep(0.001)
+    async with db.core.begin() as conn:
+        rid = await holds_repo.add_hold(
+            CoreConn(conn),
+            user_id=user_id,
+            seat_id=row.id,
+            price=row.price,
+            until=now + hold_for,
+            now=now,
+            max_holds=NO_LIMIT,  # the limit was checked above, by the count
+        )
+        assert rid is not None
+        claimed = await holds_repo.claim_seat(
+            CoreConn(conn), seat_id=row.id, reservation_id=rid, until=now + hold_for, now=now
+        )
+        assert claimed
+        reservation = await holds_repo.get(CoreConn(conn), reservation_id=rid)
+    assert reservation is not None
+    return reservation
+
+
+async def _hold_limit_race(api: Api, db: Database) -> tuple[Counter[int], int]:
+    """One fan holds many seats at once: the answers, and the fan's live holds after."""
+    show = await api.make_show(seats=LIMIT_TRIES)
+    fan = await api.admitted_fan()
+    answers = await asyncio.gather(
+        *(api.hold(fan, show, seat_number=n) for n in range(1, LIMIT_TRIES + 1))
+    )
+    async with db.core.connect() as conn:
+        held = await holds_repo.count_live_holds(
+            CoreConn(conn), user_id=fan.user_id, now=api.clock.now
+        )
+    return Counter(r.status_code for r in answers), held
+
+
+async def test_one_fans_concurrent_holds_stop_exactly_at_the_limit(
+    api: Api, db: Database, settings: Settings
+) -> None:
+    statuses, held = await _hold_limit_race(api, db)
+    limit = settings.max_holds_per_user
+    assert statuses == {201: limit, 409: LIMIT_TRIES - limit}
+    assert held == limit
+
+
+async def test_control_counting_without_the_fans_lock_holds_past_the_limit(
+    api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reservations_service, "hold_seat", count_then_hold_seat)
+    statuses, held = await _hold_limit_race(api, db)
+    assert statuses[201] > settings.max_holds_per_user
+    assert held > settings.max_holds_per_user
 
 
 # --- charges --------------------------------------------------------------------------
