@@ -35,13 +35,18 @@ class Row(Protocol):
 
 class Query:
     """A statement and, once asked for, its PostgreSQL form. ``expanding`` queries
-    (``IN`` a list given at call time) are compiled per call instead."""
+    (``IN`` a list given at call time) are compiled per call instead. A
+    ``postgres_only`` one is written in what only PostgreSQL runs (a function of the
+    schema that SQLite has not, say)."""
 
-    __slots__ = ("_compiled", "_postgres", "expanding", "statement")
+    __slots__ = ("_compiled", "_postgres", "expanding", "postgres_only", "statement")
 
-    def __init__(self, statement: Executable, *, expanding: bool = False) -> None:
+    def __init__(
+        self, statement: Executable, *, expanding: bool = False, postgres_only: bool = False
+    ) -> None:
         self.statement = statement
         self.expanding = expanding
+        self.postgres_only = postgres_only
         self._postgres: tuple[str, tuple[str, ...], dict[str, Any]] | None = None
 
     def for_postgres(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:

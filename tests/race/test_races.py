@@ -32,6 +32,7 @@ from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn, CoreConn, Query
 from boxoffice.queue.memory import MemoryQueueStore
+from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
@@ -70,7 +71,7 @@ async def naive_hold_seat(
     now: datetime,
     hold_for: timedelta,
     max_holds: int,
-    check_concert: Callable[[int], None],
+    sells: Sells,
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
     async with db.core.connect() as conn:
@@ -143,7 +144,7 @@ async def count_then_hold_seat(
     now: datetime,
     hold_for: timedelta,
     max_holds: int,
-    check_concert: Callable[[int], None],
+    sells: Sells,
 ) -> Reservation:
     """Count the fan's live holds, then hold if under the limit: the count is read
     without the fan's row lock, so holds of one fan counting at once all pass."""
@@ -183,9 +184,19 @@ async def _hold_limit_race(api: Api, db: Database) -> tuple[Counter[int], int]:
     """One fan holds many seats at once: the answers, and the fan's live holds after."""
     show = await api.make_show(seats=LIMIT_TRIES)
     fan = await api.admitted_fan()
-    answers = await asyncio.gather(
-        *(api.hold(fan, show, seat_number=n) for n in range(1, LIMIT_TRIES + 1))
-    )
+    async with db.core.begin() as conn:
+        if not db.is_sqlite:
+            # Every hold waits here, on its seat, after whatever it read and counted
+            # before: the holds overlap wholly however few statements each is. (On
+            # SQLite, whose writer is one at a time, they run as they come.)
+            await conn.execute(
+                select(seats.c.id).where(seats.c.schedule_id == show.schedule_id).with_for_update()
+            )
+        holding = asyncio.gather(
+            *(api.hold(fan, show, seat_number=n) for n in range(1, LIMIT_TRIES + 1))
+        )
+        await asyncio.sleep(0.5)
+    answers = await holding
     async with db.core.connect() as conn:
         held = await holds_repo.count_live_holds(
             CoreConn(conn), user_id=fan.user_id, now=api.clock.now

@@ -30,7 +30,7 @@ from boxoffice.db import Database
 from boxoffice.payments import service as payments
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
-from boxoffice.queue.model import LineRules, QueueState
+from boxoffice.queue.model import LineRules, QueueState, Sells
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
@@ -148,8 +148,8 @@ async def charge(db: Database, *, user_id: int, amount: int, now: datetime = NOW
     return outcome.value.balance
 
 
-def any_concert(_concert_id: int) -> None:
-    """A queue token's concert check that lets every concert through (the default line)."""
+# What a queue token's line sells when it lets every concert through (the default line).
+ANY_CONCERT = Sells(None)
 
 
 async def hold(
@@ -160,7 +160,7 @@ async def hold(
     seat_number: int,
     now: datetime = NOW,
     max_holds: int = MAX_HOLDS,
-    check_concert: Callable[[int], None] = any_concert,
+    sells: Sells = ANY_CONCERT,
 ) -> Reservation:
     return await reservations.hold_seat(
         db=db,
@@ -171,7 +171,7 @@ async def hold(
         now=now,
         hold_for=HOLD_FOR,
         max_holds=max_holds,
-        check_concert=check_concert,
+        sells=sells,
     )
 
 

@@ -19,15 +19,16 @@ from boxoffice.errors import (
     SeatUnavailable,
     UserNotFound,
 )
+from boxoffice.queue.model import Sells
 from boxoffice.refunds import service as refunds
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
 from tests.service.factories import (
+    ANY_CONCERT,
     HOLD_FOR,
     MAX_HOLDS,
     NOW,
     TICK,
-    any_concert,
     assert_consistent,
     audit_baseline,
     buy,
@@ -53,7 +54,7 @@ async def test_a_hold_by_seat_id_is_the_fans_until_hold_for_from_now(db: Databas
         now=NOW,
         hold_for=HOLD_FOR,
         max_holds=MAX_HOLDS,
-        check_concert=any_concert,
+        sells=ANY_CONCERT,
     )
     assert (held.user_id, held.concert_id, held.schedule_id) == (
         fan,
@@ -107,7 +108,7 @@ async def test_an_unknown_seat_or_a_seat_of_another_schedule_is_not_found(db: Da
             now=NOW,
             hold_for=HOLD_FOR,
             max_holds=MAX_HOLDS,
-            check_concert=any_concert,
+            sells=ANY_CONCERT,
         )
     assert await seat_status(db, show=other, seat_number=1, now=NOW) is SeatStatus.AVAILABLE
 
@@ -214,11 +215,9 @@ async def test_a_refused_concert_check_writes_nothing(db: Database) -> None:
     show = await make_show(db)
     fan = await make_fan(db)
 
-    def other_line(concert_id: int) -> None:
-        raise NotAdmitted(f"this queue token is not for concert {concert_id}'s line")
-
+    other_line = Sells(show.concert_id + 1)
     with pytest.raises(NotAdmitted):
-        await hold(db, user_id=fan, show=show, seat_number=1, max_holds=1, check_concert=other_line)
+        await hold(db, user_id=fan, show=show, seat_number=1, max_holds=1, sells=other_line)
     assert await seat_status(db, show=show, seat_number=1, now=NOW) is SeatStatus.AVAILABLE
     # No hold was counted either: the fan's one hold is still theirs to take.
     await hold(db, user_id=fan, show=show, seat_number=1, max_holds=1)

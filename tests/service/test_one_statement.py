@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -24,14 +24,18 @@ from boxoffice.payments.repository import Sale, _sale, sell
 from boxoffice.payments.service import _sell_in_one_statement, checkout
 from boxoffice.query import Conn, PostgresConn, Query
 from boxoffice.queue.model import DEFAULT_LINE, Sells
+from boxoffice.reservations import repository as holds_repo
+from boxoffice.reservations import service as reservations
 from boxoffice.storage_errors import Unreachable
-from boxoffice.tables import users
+from boxoffice.tables import UTCDateTime, users
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult
 from tests.service.factories import (
+    HOLD_FOR,
     NOW,
     admit,
     assert_consistent,
+    buy,
     hold,
     ledger,
     make_fan,
@@ -308,3 +312,55 @@ async def test_control_without_its_rollback_the_same_sale_is_left_half_done(
     assert (found.covered, found.payment_id) == (True, None)
     # Confirmed and its seat sold, but never paid for: what the rollback prevents.
     assert await _sold_state(pg, reservation_id) == ("CONFIRMED", 1, 0)
+
+
+# --- holds ----------------------------------------------------------------------------
+
+
+async def test_a_hold_is_one_statement_without_a_transaction(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    show = await make_show(pg)
+    fan = await make_fan(pg)
+    await hold(pg, user_id=fan, show=show, seat_number=2)  # the driver's type lookups, once
+    sent = _Statements(monkeypatch)
+    held = await hold(pg, user_id=fan, show=show, seat_number=3)
+    assert sent.transactions == 0
+    [statement] = sent.statements
+    assert "boxoffice_fan_live_holds" in statement
+    assert "UPDATE seats" in statement
+    assert "INSERT INTO reservations" in statement
+    async with pg.statement() as conn:
+        found = await holds_repo.get(conn, reservation_id=held.reservation_id)
+    assert found is not None and found.seat_number == 3
+    await assert_consistent(pg)
+
+
+FAN_LIVE_HOLDS = Query(
+    select(func.boxoffice_fan_live_holds(bindparam("user"), bindparam("now", type_=UTCDateTime())))
+)
+
+
+async def test_the_holds_lock_counts_what_live_holds_of_counts(pg: Database) -> None:
+    """The hold limit's count after the fan's lock (a function of the schema) is the
+    twin of ``live_holds_of``: HELD and not lapsed, to the instant."""
+    show = await make_show(pg)
+    fan = await make_fan(pg, balance=100_000)
+    for n, at in enumerate((NOW, NOW + timedelta(minutes=1), NOW + timedelta(minutes=2)), 1):
+        await hold(pg, user_id=fan, show=show, seat_number=n, now=at)
+    await buy(pg, user_id=fan, show=show, seat_number=4)  # CONFIRMED: not a hold
+    released = await hold(pg, user_id=fan, show=show, seat_number=5)
+    await reservations.release(db=pg, user_id=fan, reservation_id=released.reservation_id, now=NOW)
+    for at in (NOW, NOW + HOLD_FOR, NOW + HOLD_FOR + timedelta(minutes=1, microseconds=1)):
+        async with pg.statement() as conn:
+            counted = await holds_repo.count_live_holds(conn, user_id=fan, now=at)
+            locked = await conn.fetchval(FAN_LIVE_HOLDS, user=fan, now=at)
+        assert locked == counted
+    assert [await _live_holds(pg, fan, at) for at in (NOW, NOW + HOLD_FOR)] == [3, 2]
+    async with pg.statement() as conn:
+        assert await conn.fetchval(FAN_LIVE_HOLDS, user=fan + 1000, now=NOW) is None
+
+
+async def _live_holds(db: Database, fan: int, at: datetime) -> int:
+    async with db.statement() as conn:
+        return int(await conn.fetchval(FAN_LIVE_HOLDS, user=fan, now=at))

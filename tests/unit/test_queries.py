@@ -49,6 +49,9 @@ def test_a_query_compiles_for_postgresql_and_sqlite_with_its_parameters(
         statement.compile(dialect=postgresql.asyncpg.dialect()),  # type: ignore[no-untyped-call]
     )
     names = [n for n in postgres.positiontup or () if not n.endswith(tuple("_0123456789"))]
+    if query.postgres_only:
+        assert str(postgres)
+        return
     # Executed with its parameters by name, as the repositories call it: a parameter
     # named like a column an INSERT or UPDATE sets is refused at this point.
     assert str(statement.compile(dialect=sqlite.dialect(), column_keys=names))

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from boxoffice.holds import is_live_hold
+from sqlalchemy import ColumnElement, and_
+
+from boxoffice.holds import SqlNow, is_live_hold
 
 
 class SeatStatus(StrEnum):
@@ -59,3 +61,10 @@ def seat_status(*, sold: bool, held_until: datetime | None, now: datetime) -> Se
 
 def is_bookable(*, concert_at: datetime, now: datetime) -> bool:
     return concert_at > now
+
+
+def on_sale(
+    concert_at: ColumnElement[datetime], cancelled_at: ColumnElement[datetime], now: SqlNow
+) -> ColumnElement[bool]:
+    """A schedule that can be booked, in SQL: not cancelled, and ``is_bookable``."""
+    return and_(concert_at > now, cancelled_at.is_(None))

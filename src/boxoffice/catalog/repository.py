@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, insert, select, update
 
-from boxoffice.catalog.model import Concert, Schedule, Seat, seat_status
+from boxoffice.catalog.model import Concert, Schedule, Seat, on_sale, seat_status
 from boxoffice.holds import SqlNow, no_live_hold
 from boxoffice.query import Conn, Query, Row
 from boxoffice.tables import UTCDateTime, concerts, schedules, seats
@@ -48,8 +48,7 @@ def _listing(*, dated: bool) -> Query:
     with none comes back as one row without a schedule, an unknown one as no row."""
     bookable = and_(
         schedules.c.concert_id == concerts.c.id,
-        schedules.c.concert_at > NOW,
-        schedules.c.cancelled_at.is_(None),
+        on_sale(schedules.c.concert_at, schedules.c.cancelled_at, NOW),
     )
     if dated:
         bookable = and_(

@@ -11,7 +11,6 @@ from sqlalchemy import (
     ColumnElement,
     String,
     all_,
-    and_,
     bindparam,
     case,
     func,
@@ -21,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as upsert
 
+from boxoffice.catalog.model import on_sale
 from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.tables import (
@@ -161,7 +161,7 @@ DRAW_ORDER = Query(
 )
 # Every concert with a schedule has a row, so one whose shows have all passed or been
 # cancelled counts as having nothing left (0 unsold), not as unknown.
-_ON_SALE = and_(schedules.c.concert_at > NOW, schedules.c.cancelled_at.is_(None))
+_ON_SALE = on_sale(schedules.c.concert_at, schedules.c.cancelled_at, NOW)
 SUPPLY = Query(
     select(
         schedules.c.concert_id,

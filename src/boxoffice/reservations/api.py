@@ -65,7 +65,7 @@ async def hold(request: Request) -> Response:
         now=request_instant(request),
         hold_for=timedelta(seconds=ctx.settings.hold_seconds),
         max_holds=ctx.settings.max_holds_per_user,
-        check_concert=lambda concert_id: ctx.waiting_room.require_line(admitted, concert_id),
+        sells=ctx.waiting_room.sells(admitted),
     )
     ctx.metrics.holds.inc()
     ctx.catalog_cache.forget(reservation.concert_id)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Integer,
+    Select,
     and_,
     bindparam,
+    cast,
     func,
     insert,
     literal,
@@ -25,9 +28,13 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import REGCLASS
 
+from boxoffice.catalog.model import on_sale
 from boxoffice.holds import live_hold, no_live_hold
 from boxoffice.query import Conn, Query, Row
+from boxoffice.queue.model import Sells
+from boxoffice.queue.repository import sells_params, sold_through
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.tables import UTCDateTime, concerts, reservations, schedules, seats, users
 
@@ -36,6 +43,8 @@ NOW = bindparam("now", type_=UTCDateTime())
 UNTIL = bindparam("until", type_=UTCDateTime())
 # Bind parameters are named unlike the columns an UPDATE sets (SQLAlchemy reserves those).
 USER = bindparam("user", type_=BigInteger())
+SCHEDULE = bindparam("schedule", type_=BigInteger())
+MAX_HOLDS = bindparam("max_holds", type_=Integer())
 RESERVATION = bindparam("reservation", type_=BigInteger())
 
 
@@ -91,33 +100,40 @@ class HoldTarget:
         )
 
 
-def _target(by_number: bool) -> Query:
+def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
+    """The schedule, its concert and the seat asked for; with ``fan_locked``, joined
+    to the fan's row and locking it (no row when either is missing)."""
     seat_match = (
         seats.c.seat_number == bindparam("seat_number", type_=Integer())
         if by_number
         else seats.c.id == bindparam("seat", type_=BigInteger())
     )
-    return Query(
-        select(
-            schedules.c.concert_id,
-            schedules.c.concert_at,
-            schedules.c.cancelled_at,
-            concerts.c.title,
-            seats.c.id.label("seat_id"),
-            seats.c.seat_number,
-            seats.c.price,
+    query = select(
+        schedules.c.concert_id,
+        schedules.c.concert_at,
+        schedules.c.cancelled_at,
+        concerts.c.title,
+        seats.c.id.label("seat_id"),
+        seats.c.seat_number,
+        seats.c.price,
+    )
+    if fan_locked:
+        query = (
+            query.select_from(users)
+            .join(schedules, schedules.c.id == SCHEDULE)
+            .where(users.c.id == USER)
+            .with_for_update(of=users)
         )
-        .select_from(
-            users.join(schedules, schedules.c.id == bindparam("schedule", type_=BigInteger()))
-            .join(concerts, concerts.c.id == schedules.c.concert_id)
-            .outerjoin(seats, and_(seats.c.schedule_id == schedules.c.id, seat_match))
-        )
-        .where(users.c.id == USER)
-        .with_for_update(of=users)
+    else:
+        query = query.select_from(schedules).where(schedules.c.id == SCHEDULE)
+    return query.join(concerts, concerts.c.id == schedules.c.concert_id).outerjoin(
+        seats, and_(seats.c.schedule_id == schedules.c.id, seat_match)
     )
 
 
-TARGET_BY_ID, TARGET_BY_NUMBER = _target(by_number=False), _target(by_number=True)
+TARGET_BY_ID, TARGET_BY_NUMBER = (
+    Query(_target(by_number=by_number, fan_locked=True)) for by_number in (False, True)
+)
 
 # Inserted only while the fan holds fewer than the limit: counted after the fan's row
 # lock was taken (a statement of its own), so two holds of one fan cannot both pass.
@@ -132,16 +148,13 @@ ADD_HOLD = Query(
             literal(HELD),
             UNTIL,
             NOW,
-        ).where(live_holds_of(USER) < bindparam("max_holds", type_=Integer())),
+        ).where(live_holds_of(USER) < MAX_HOLDS),
     )
     .returning(reservations.c.id)
 )
 # A seat nobody bought and no live hold covers: what a hold may claim.
-_CLAIMABLE = (
-    seats.c.id == bindparam("seat", type_=BigInteger()),
-    seats.c.sold_reservation_id.is_(None),
-    no_live_hold(seats.c.held_until, NOW),
-)
+_CLAIMABLE_AS_IS = (seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.held_until, NOW))
+_CLAIMABLE = (seats.c.id == bindparam("seat", type_=BigInteger()), *_CLAIMABLE_AS_IS)
 CLAIM_SEAT = Query(
     update(seats).where(*_CLAIMABLE).values(hold_reservation_id=RESERVATION, held_until=UNTIL)
 )
@@ -161,6 +174,64 @@ ADD_AND_CLAIM = Query(
     )
 )
 COUNT_LIVE_HOLDS = Query(select(live_holds_of(USER)))
+
+
+def _hold_at_once(*, by_number: bool) -> Query:
+    """On PostgreSQL the whole hold in one statement: the fan locked and their live
+    holds counted after the lock (``boxoffice_fan_live_holds``, each of its queries in
+    a snapshot of its own), the schedule and seat read, and only when every guard
+    holds a reservation id drawn, the seat claimed for it and the reservation written
+    (a seat another hold took meanwhile is found taken when its row lock is granted,
+    and nothing is written). One row: the fan's live holds (NULL: no such fan), the
+    target's columns (NULL: no such schedule) and the reservation made, if any."""
+    target = _target(by_number=by_number, fan_locked=False).cte("target")
+    fan = select(func.boxoffice_fan_live_holds(USER, NOW).label("holds")).cte("fan")
+    drawn = (
+        select(
+            func.nextval(cast(func.pg_get_serial_sequence("reservations", "id"), REGCLASS)).label(
+                "id"
+            ),
+            target.c.seat_id,
+            target.c.price,
+        )
+        .select_from(target.join(fan, true()))
+        .where(
+            target.c.seat_id.is_not(None),
+            on_sale(target.c.concert_at, target.c.cancelled_at, NOW),
+            sold_through(target.c.concert_id),
+            fan.c.holds < MAX_HOLDS,
+        )
+        .cte("drawn")
+    )
+    claimed = (
+        update(seats)
+        .where(seats.c.id == drawn.c.seat_id, *_CLAIMABLE_AS_IS)
+        .values(hold_reservation_id=drawn.c.id, held_until=UNTIL)
+        .returning(drawn.c.id, drawn.c.seat_id, drawn.c.price)
+        .cte("claimed")
+    )
+    added = (
+        insert(reservations)
+        .from_select(
+            ["id", "user_id", "seat_id", "price", "status", "held_until", "created_at"],
+            select(
+                claimed.c.id, USER, claimed.c.seat_id, claimed.c.price, literal(HELD), UNTIL, NOW
+            ),
+        )
+        .returning(reservations.c.id)
+        .cte("added")
+    )
+    return Query(
+        select(fan.c.holds, *target.c, added.c.id.label("reservation_id")).select_from(
+            fan.outerjoin(target, true()).outerjoin(added, true())
+        ),
+        postgres_only=True,
+    )
+
+
+HOLD_AT_ONCE_BY_ID, HOLD_AT_ONCE_BY_NUMBER = (
+    _hold_at_once(by_number=by_number) for by_number in (False, True)
+)
 GET = Query(
     select(
         reservations.c.id,
@@ -223,7 +294,11 @@ async def hold_target(
         row = await conn.fetchrow(
             TARGET_BY_NUMBER, user=user_id, schedule=schedule_id, seat_number=seat_number
         )
-    if row is None:
+    return None if row is None else _target_of(row, schedule_id)
+
+
+def _target_of(row: Row, schedule_id: int) -> HoldTarget | None:
+    if row["concert_id"] is None:
         return None
     return HoldTarget(
         concert_id=row["concert_id"],
@@ -235,6 +310,44 @@ async def hold_target(
         seat_number=row["seat_number"],
         price=row["price"],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAtOnce:
+    """What the one-statement hold found and did."""
+
+    fan_holds: int | None  # the fan's live holds before this one; None: no such fan
+    target: HoldTarget | None  # None: no such schedule
+    reservation_id: int | None  # None: nothing written
+
+
+async def hold_at_once(
+    conn: Conn,
+    *,
+    user_id: int,
+    schedule_id: int,
+    seat_id: int | None,
+    seat_number: int | None,
+    sells: Sells,
+    until: datetime,
+    now: datetime,
+    max_holds: int,
+) -> HeldAtOnce:
+    """The whole hold in one statement (PostgreSQL): see ``_hold_at_once``."""
+    params = {
+        "user": user_id,
+        "schedule": schedule_id,
+        "until": until,
+        "now": now,
+        "max_holds": max_holds,
+        **sells_params(sells),
+    }
+    if seat_id is not None:
+        row = await conn.fetchrow(HOLD_AT_ONCE_BY_ID, seat=seat_id, **params)
+    else:
+        row = await conn.fetchrow(HOLD_AT_ONCE_BY_NUMBER, seat_number=seat_number, **params)
+    assert row is not None, "the statement answers one row"
+    return HeldAtOnce(row["holds"], _target_of(row, schedule_id), row["reservation_id"])
 
 
 async def add_hold(

@@ -19,10 +19,14 @@ from boxoffice.errors import (
     ScheduleNotFound,
     SeatNotFound,
     SeatUnavailable,
+    UserNotFound,
 )
 from boxoffice.query import Conn
+from boxoffice.queue.model import Sells
+from boxoffice.queue.service import require_sold_through
 from boxoffice.reservations import repository, sale_repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.repository import HoldTarget
 from boxoffice.reservations.sale_repository import Confirmed, Refunded
 from boxoffice.users import service as users
 
@@ -40,23 +44,62 @@ async def hold_seat(
     now: datetime,
     hold_for: timedelta,
     max_holds: int,
-    check_concert: ConcertCheck,
+    sells: Sells,
 ) -> Reservation:
+    """Hold a seat: on PostgreSQL in one statement that checks every guard before it
+    writes, on SQLite a statement at a time in a transaction that writes alone. The
+    refusals, in this order: no such fan, schedule, line, seat; the hold limit; the
+    seat taken."""
     until = now + hold_for
 
-    async def work(conn: Conn) -> Reservation:
+    def checked(target: HoldTarget | None) -> HoldTarget:
+        if (
+            target is None
+            or target.cancelled
+            or not is_bookable(concert_at=target.concert_at, now=now)
+        ):
+            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
+        require_sold_through(sells, target.concert_id)
+        if target.seat_id is None or target.price is None or target.seat_number is None:
+            which = f"id {seat_id}" if seat_id is not None else f"number {seat_number}"
+            raise SeatNotFound(f"schedule {schedule_id} has no seat with {which}")
+        return target
+
+    def held(target: HoldTarget, *, limit_reached: bool, reservation_id: int | None) -> Reservation:
+        if limit_reached:
+            raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
+        if reservation_id is None:  # raising rolls a reservation made step by step back
+            raise SeatUnavailable("someone else holds or bought this seat")
+        return target.held(reservation_id, user_id=user_id, until=until)
+
+    async def at_once(conn: Conn) -> Reservation:
+        found = await repository.hold_at_once(
+            conn,
+            user_id=user_id,
+            schedule_id=schedule_id,
+            seat_id=seat_id,
+            seat_number=seat_number,
+            sells=sells,
+            until=until,
+            now=now,
+            max_holds=max_holds,
+        )
+        if found.fan_holds is None:
+            raise UserNotFound("the token names a user that does not exist")
+        return held(
+            checked(found.target),
+            limit_reached=found.fan_holds >= max_holds,
+            reservation_id=found.reservation_id,
+        )
+
+    async def step_by_step(conn: Conn) -> Reservation:
         target = await repository.hold_target(
             conn, user_id=user_id, schedule_id=schedule_id, seat_id=seat_id, seat_number=seat_number
         )
         if target is None:
             await users.lock_user(conn, user_id=user_id)  # raises for a user who is gone
-            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
-        if target.cancelled or not is_bookable(concert_at=target.concert_at, now=now):
-            raise ScheduleNotFound(f"no bookable schedule {schedule_id}")
-        check_concert(target.concert_id)
-        if target.seat_id is None or target.price is None or target.seat_number is None:
-            which = f"id {seat_id}" if seat_id is not None else f"number {seat_number}"
-            raise SeatNotFound(f"schedule {schedule_id} has no seat with {which}")
+        target = checked(target)
+        assert target.seat_id is not None and target.price is not None  # checked
         reservation_id, claimed = await repository.hold(
             conn,
             user_id=user_id,
@@ -66,13 +109,17 @@ async def hold_seat(
             now=now,
             max_holds=max_holds,
         )
-        if reservation_id is None:
-            raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
-        if not claimed:  # raising rolls the reservation back
-            raise SeatUnavailable("someone else holds or bought this seat")
-        return target.held(reservation_id, user_id=user_id, until=until)
+        return held(
+            target,
+            limit_reached=reservation_id is None,
+            reservation_id=reservation_id if claimed else None,
+        )
 
-    return await db.run(work)
+    if db.is_sqlite:
+        return await db.run(step_by_step)
+    # A hold lost with its connection may have committed: not run again (the fan's
+    # retry is told the seat is taken, and the hold is in their reservations).
+    return await db.run_statement(at_once, retry_lost=False)
 
 
 async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> Reservation:
