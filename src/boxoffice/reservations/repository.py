@@ -3,9 +3,10 @@ conditional UPDATE whose row count says who won. The seats table's hold and sale
 columns (``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written
 only here; the catalog owns the rest of the table and reads these to show seat states.
 
-Each use case is as few statements as its guards allow: a hold reads what it needs in
-one statement (which also locks the fan's row), inserts under the hold limit in a
-second and claims the seat in a third. Sales and refunds are in sale_repository."""
+Each use case is as few statements as its guards allow. On PostgreSQL a hold is one
+(``HOLD_AT_ONCE_*``). On SQLite it reads what it needs in one statement, inserts under
+the hold limit in a second and claims the seat in a third, in a transaction that
+writes alone. Sales and refunds are in sale_repository."""
 
 from __future__ import annotations
 
@@ -157,21 +158,6 @@ _CLAIMABLE_AS_IS = (seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.
 _CLAIMABLE = (seats.c.id == bindparam("seat", type_=BigInteger()), *_CLAIMABLE_AS_IS)
 CLAIM_SEAT = Query(
     update(seats).where(*_CLAIMABLE).values(hold_reservation_id=RESERVATION, held_until=UNTIL)
-)
-# On PostgreSQL the two in one statement: the seat is claimed for the reservation the
-# insert made, and not at all when the hold limit refused it.
-_added = ADD_HOLD.statement.cte("added")  # type: ignore[attr-defined]
-_claimed = (
-    update(seats)
-    .where(*_CLAIMABLE, _added.c.id.is_not(None))
-    .values(hold_reservation_id=_added.c.id, held_until=UNTIL)
-    .returning(seats.c.id)
-    .cte("claimed")
-)
-ADD_AND_CLAIM = Query(
-    select(_added.c.id, _claimed.c.id.label("claimed")).select_from(
-        _added.outerjoin(_claimed, true())
-    )
 )
 COUNT_LIVE_HOLDS = Query(select(live_holds_of(USER)))
 
@@ -384,19 +370,9 @@ async def hold(
     max_holds: int,
 ) -> tuple[int | None, bool]:
     """A HELD reservation unless the fan already holds ``max_holds`` (its id, or None),
-    and whether it claimed the seat (nobody bought it and no live hold covers it). A
-    reservation that did not claim its seat must be rolled back by the caller."""
-    if conn.modifying_with:
-        row = await conn.fetchrow(
-            ADD_AND_CLAIM,
-            user=user_id,
-            seat=seat_id,
-            price=price,
-            until=until,
-            now=now,
-            max_holds=max_holds,
-        )
-        return (None, False) if row is None else (int(row["id"]), row["claimed"] is not None)
+    and whether it claimed the seat (nobody bought it and no live hold covers it): the
+    step-by-step hold (SQLite). A reservation that did not claim its seat must be
+    rolled back by the caller."""
     reservation_id = await add_hold(
         conn,
         user_id=user_id,
