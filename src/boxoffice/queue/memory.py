@@ -15,7 +15,6 @@ from boxoffice.queue.model import (
     LineStats,
     Ticket,
     admissible,
-    came_back,
     is_open,
     is_stale,
     join_place,
@@ -111,21 +110,17 @@ class MemoryQueueStore:
         return GatePass(seen.ticket.state, seen.ticket.position, seen.now)
 
     async def leave(self, *, line: str, user_id: int, jti: str) -> bool:
-        return self._leave(line, user_id, jti, gated_at=None)
-
-    async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
-        self._leave(line, user_id, jti, gated_at=gated_at)
-
-    def _leave(self, line: str, user_id: int, jti: str, *, gated_at: float | None) -> bool:
         state, now = self._line(line), self._clock()
         entry = self._live(state, user_id, now)
         if entry is None or entry.jti != jti:
             return False
-        if gated_at is not None and came_back(last_seen=entry.last_seen, gated_at=gated_at):
-            return False
         self._remove(state, entry)
         self._advance(state, now)
         return True
+
+    async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
+        # In process, a spend never fails, so it is never retried late.
+        await self.leave(line=line, user_id=user_id, jti=jti)
 
     async def advance(self, *, line: str) -> LineStats:
         state, now = self._line(line), self._clock()

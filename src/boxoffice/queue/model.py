@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 RATE_WINDOW_SECONDS = 60.0
-CLOCK_PRECISION_SECONDS = 0.001
 MIN_POLL_SECONDS = 1
 MAX_POLL_SECONDS = 15
 FRONT_OF_LINE = 20
@@ -209,13 +208,6 @@ def seen_at(*, rules: LineRules, now: float) -> float:
 def is_stale(*, last_seen: float, now: float, timeout: float) -> bool:
     """A waiter silent for ``timeout`` seconds (or an admitted user idle as long) is gone."""
     return now - last_seen >= timeout
-
-
-def came_back(*, last_seen: float, gated_at: float) -> bool:
-    """A paid visit seen again after its payment's gate (more than a millisecond on,
-    the precision the line's clock is told in) is one its fan came back to: a payment's
-    end of the visit that arrives late, after the store recovered, must not end it."""
-    return last_seen > gated_at + CLOCK_PRECISION_SECONDS
 
 
 def sold_out_lapsed(rules: LineRules, now: float) -> bool:

@@ -52,8 +52,9 @@ log = logging.getLogger("boxoffice.queue")
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
 JoinItem = tuple[int, str, int]  # user, jti, token expiry
-LeaveItem = tuple[int, str, float]  # user, jti, when its payment's gate let it through
-ANY_TIME = 0.0  # the gated-at of a fan who leaves: gone however recently seen
+# user, jti, and for a late spend when its payment's gate let the visit through
+LeaveItem = tuple[int, str, float]
+ANY_TIME = 0.0  # the gated-at of a leave or a spend on time: gone however recently seen
 
 
 class RedisQueueStore:
@@ -194,17 +195,25 @@ class RedisQueueStore:
         return [bool(int(left)) for left in (await self._run("leave", line, *_flat(batch))).body[0]]
 
     async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
-        """End a visit after its payment committed: a Redis that fails here must not
-        turn the paid answer into an error, so the spend is retried in the background.
-        A retry that comes after the fan came back to the visit (a join answered with
-        the same ticket, once Redis recovered) leaves it be: ``model.came_back``."""
+        """End a visit after its payment committed, whatever else the fan did
+        meanwhile: a Redis that fails here must not turn the paid answer into an error,
+        so the spend is then retried in the background."""
+        await self._spend(line, (user_id, jti, ANY_TIME), gated_at=gated_at)
+
+    async def _spend(self, line: str, item: LeaveItem, *, gated_at: float) -> None:
         try:
-            await self._leave(line, (user_id, jti, gated_at))
+            await self._leave(line, item)
         except LineMissing:
             return  # the line is gone, and the ticket with it
         except RedisError as exc:
             log.warning("could not end a paid visit now (%r); retrying in the background", exc)
-            self._pending_spends.add((line, user_id, jti, gated_at))
+            self._pending_spends.add((line, item[0], item[1], gated_at))
+
+    async def _retry_spend(self, line: str, user_id: int, jti: str, gated_at: float) -> None:
+        """A spend Redis missed, late: by now the fan, told the payment went through,
+        may have joined again and been answered with the same ticket, still live. A
+        visit seen since its payment's gate is left to lapse when idle (leave.lua)."""
+        await self._spend(line, (user_id, jti, gated_at), gated_at=gated_at)
 
     async def advance(self, *, line: str) -> LineStats:
         reply = await self._run("advance", line)
@@ -277,7 +286,7 @@ class RedisQueueStore:
                 await self._run("seen", line, *args)
         spends, self._pending_spends = self._pending_spends, set()
         for line, user_id, jti, gated_at in spends:
-            await self.spend(line=line, user_id=user_id, jti=jti, gated_at=gated_at)
+            await self._retry_spend(line, user_id, jti, gated_at)
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -162,8 +162,7 @@ class WaitingRoom:
             log.warning("could not count the seats left after a sale: %r", exc)
 
     async def spend(self, *, queue_pass: QueuePass) -> None:
-        """End a paid visit, unless its fan came back to it since its gate; never raises
-        for a store that fails (it retries itself)."""
+        """End a paid visit; never raises for a store that fails (it retries itself)."""
         await self.store.spend(
             line=queue_pass.line,
             user_id=queue_pass.user_id,

@@ -79,8 +79,9 @@ class QueueStore(Protocol):
 
     async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
         """End a visit (the fan paid); frees their place at once. ``gated_at`` is when
-        the payment's gate let the visit through: a visit the fan came back to since
-        (``model.came_back``) stays, to lapse when idle."""
+        the payment's gate let the visit through: a store that could not end it at
+        once and retries later leaves a visit seen since then (one the fan came back
+        to: joined again and was answered with the same ticket) to lapse when idle."""
         ...
 
     async def advance(self, *, line: str) -> LineStats:
