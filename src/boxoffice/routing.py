@@ -1,8 +1,8 @@
 """How the endpoints a sale calls again and again are routed.
 
 A status poll's own work (verify a cached token, look the fan up in memory) costs
-less than FastAPI spends around it, and so does a balance read or a hold's two round
-trips. Those endpoints skip two layers of it:
+less than FastAPI spends around it, and so does a balance read or a hold's one
+statement. Those endpoints skip two layers of it:
 
 - ``DirectRoute`` runs the endpoint on the ``Request`` and sends the ``Response`` it
   returns: no dependencies to solve, nothing to validate or serialise on the way out.

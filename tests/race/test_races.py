@@ -186,9 +186,11 @@ async def _hold_limit_race(api: Api, db: Database) -> tuple[Counter[int], int]:
     fan = await api.admitted_fan()
     async with db.core.begin() as conn:
         if not db.is_sqlite:
-            # Every hold waits here, on its seat, after whatever it read and counted
-            # before: the holds overlap wholly however few statements each is. (On
-            # SQLite, whose writer is one at a time, they run as they come.)
+            # While the seats are locked the holds arrive and pile up, each after what
+            # its snapshot read: the first on its seat, the others behind it on the
+            # fan's lock (or, with nothing locking the fan, on their seats). So they
+            # overlap wholly however short each is. (SQLite's one writer at a time
+            # runs them as they come.)
             await conn.execute(
                 select(seats.c.id).where(seats.c.schedule_id == show.schedule_id).with_for_update()
             )

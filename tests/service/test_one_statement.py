@@ -364,3 +364,59 @@ async def test_the_holds_lock_counts_what_live_holds_of_counts(pg: Database) -> 
 async def _live_holds(db: Database, fan: int, at: datetime) -> int:
     async with db.statement() as conn:
         return int(await conn.fetchval(FAN_LIVE_HOLDS, user=fan, now=at))
+
+
+# --- what a statement wrote stands ----------------------------------------------------
+
+
+async def test_a_hold_the_statement_made_stands_though_the_lines_concerts_changed_since(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A default line's concerts are read live: the concert may get a line of its own
+    between the statement and the answer. The hold it made is answered as made."""
+    show = await make_show(pg)
+    fan = await make_fan(pg)
+    not_these: set[int] = set()
+    made = holds_repo.hold_at_once
+
+    async def then_the_concert_gets_a_line(conn: Conn, **kw: Any) -> holds_repo.HeldAtOnce:
+        found = await made(conn, **kw)
+        not_these.add(show.concert_id)
+        return found
+
+    monkeypatch.setattr(holds_repo, "hold_at_once", then_the_concert_gets_a_line)
+    held = await hold(pg, user_id=fan, show=show, seat_number=1, sells=Sells(None, not_these))
+    assert not_these == {show.concert_id}
+    assert held.seat_number == 1
+    async with pg.statement() as conn:
+        assert await holds_repo.count_live_holds(conn, user_id=fan, now=NOW) == 1
+    await assert_consistent(pg)
+
+
+async def test_a_sale_the_statement_made_stands_though_the_lines_concerts_changed_since(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    show = await make_show(pg, price=700)
+    fan = await make_fan(pg, balance=1_000)
+    held = await hold(pg, user_id=fan, show=show, seat_number=1)
+    not_these: set[int] = set()
+    sold = sell
+
+    async def then_the_concert_gets_a_line(conn: Conn, **kw: Any) -> Sale | None:
+        sale = await sold(conn, **kw)
+        not_these.add(show.concert_id)
+        return sale
+
+    monkeypatch.setattr("boxoffice.payments.repository.sell", then_the_concert_gets_a_line)
+    async with pg.statement() as conn:
+        paid, _ = await _sell_in_one_statement(
+            conn,
+            user_id=fan,
+            reservation_id=held.reservation_id,
+            sells=Sells(None, not_these),
+            now=NOW,
+        )
+    assert not_these == {show.concert_id}
+    assert (paid.reservation_id, paid.balance) == (held.reservation_id, 300)
+    assert await ledger(pg, user_id=fan) == [("PAYMENT", -700), ("CHARGE", 1_000)]
+    await assert_consistent(pg)

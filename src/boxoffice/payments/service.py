@@ -163,7 +163,9 @@ async def _sell_in_one_statement(
     remember: Remember | None = None,
 ) -> tuple[PaymentResult, int]:
     """The same sale as one statement, all or nothing, refused with the same errors
-    in the same order."""
+    in the same order. What the statement wrote stands: the checks below only name
+    the refusal when it wrote nothing (the line's concerts, asked again here, may
+    have changed meanwhile)."""
     sale = await repository.sell(
         conn,
         reservation_id=reservation_id,
@@ -172,6 +174,17 @@ async def _sell_in_one_statement(
         now=now,
         remember=remember,
     )
+    if sale is not None and sale.balance is not None and sale.payment_id is not None:
+        paid = _paid(
+            reservation_id=reservation_id,
+            user_id=user_id,
+            payment_id=sale.payment_id,
+            amount=sale.price,
+            balance=sale.balance,
+            concert_id=sale.concert_id,
+            now=now,
+        )
+        return paid, sale.other_holds
     if sale is None or not sale.live:
         raise await reservations.why_not_payable(
             conn, user_id=user_id, reservation_id=reservation_id
@@ -181,20 +194,9 @@ async def _sell_in_one_statement(
         raise reservations.seat_lost(reservation_id)
     if not sale.covered:
         raise wallet.short_of(sale.price)
-    if sale.balance is None or sale.payment_id is None:
-        # Every guard held in the statement's snapshot, but the hold had changed by
-        # the time it was confirmed: nothing was written, and it is run again.
-        raise Transient(repository.CHANGED_UNDER_IT)
-    paid = _paid(
-        reservation_id=reservation_id,
-        user_id=user_id,
-        payment_id=sale.payment_id,
-        amount=sale.price,
-        balance=sale.balance,
-        concert_id=sale.concert_id,
-        now=now,
-    )
-    return paid, sale.other_holds
+    # Every guard held in the statement's snapshot, but the hold had changed by the
+    # time it was confirmed: nothing was written, and it is run again.
+    raise Transient(repository.CHANGED_UNDER_IT)
 
 
 def _paid(

@@ -84,12 +84,17 @@ async def hold_seat(
             now=now,
             max_holds=max_holds,
         )
+        if found.reservation_id is not None:  # every guard held: what it wrote stands
+            assert found.target is not None
+            return found.target.held(found.reservation_id, user_id=user_id, until=until)
+        # Nothing written; the checks name the refusal (the line's concerts, asked
+        # again here, may have changed meanwhile: then it is the seat's).
         if found.fan_holds is None:
             raise UserNotFound("the token names a user that does not exist")
         return held(
             checked(found.target),
             limit_reached=found.fan_holds >= max_holds,
-            reservation_id=found.reservation_id,
+            reservation_id=None,
         )
 
     async def step_by_step(conn: Conn) -> Reservation:

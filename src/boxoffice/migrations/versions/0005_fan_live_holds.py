@@ -6,6 +6,7 @@ statement's own snapshot is older than the lock it waited for, but each query of
 volatile function reads a snapshot of its own, taken when it starts. The count is
 the SQL twin of ``reservations.repository.live_holds_of`` (a HELD reservation whose
 ``held_until`` is still ahead: ``holds.live_hold``). NULL when the fan does not exist.
+It refuses to run at another isolation level, where its count would be the old one.
 
 Revision ID: 0005
 """
@@ -28,6 +29,11 @@ def upgrade() -> None:
         CREATE FUNCTION boxoffice_fan_live_holds(fan bigint, at timestamptz) RETURNS integer
         LANGUAGE plpgsql VOLATILE AS $$
         BEGIN
+            -- Under REPEATABLE READ the count would read the statement's old snapshot.
+            IF current_setting('transaction_isolation') <> 'read committed' THEN
+                RAISE EXCEPTION 'a hold counts after its lock only under READ COMMITTED, not %',
+                    current_setting('transaction_isolation');
+            END IF;
             PERFORM 1 FROM users WHERE id = fan FOR UPDATE;
             IF NOT FOUND THEN
                 RETURN NULL;
