@@ -12,9 +12,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice import audit
 from boxoffice.app import create_app
@@ -75,31 +77,40 @@ async def naive_hold_seat(
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
     async with db.core.connect() as conn:
-        row = (
-            await conn.execute(
-                select(seats).where(
-                    seats.c.schedule_id == schedule_id, seats.c.seat_number == seat_number
-                )
-            )
-        ).one()
+        row = await _seat_row(conn, schedule_id=schedule_id, seat_number=seat_number)
     if row.sold_reservation_id is not None or (row.held_until and row.held_until > now):
         raise SeatUnavailable()
     await asyncio.sleep(0.001)
+    return await _take(db, row, user_id=user_id, until=now + hold_for, now=now)
+
+
+async def _seat_row(conn: AsyncConnection, *, schedule_id: int, seat_number: int | None) -> Any:
+    query = select(seats).where(
+        seats.c.schedule_id == schedule_id, seats.c.seat_number == seat_number
+    )
+    return (await conn.execute(query)).one()
+
+
+async def _take(
+    db: Database, seat: Any, *, user_id: int, until: datetime, now: datetime
+) -> Reservation:
+    """The second step of a check-then-write hold: a reservation, and the seat pointed
+    at it whatever it holds now."""
     async with db.core.begin() as conn:
         rid = await holds_repo.add_hold(
             CoreConn(conn),
             user_id=user_id,
-            seat_id=row.id,
-            price=row.price,
-            until=now + hold_for,
+            seat_id=seat.id,
+            price=seat.price,
+            until=until,
             now=now,
-            max_holds=max_holds,
+            max_holds=NO_LIMIT,  # whatever was checked, was checked before
         )
         assert rid is not None
         await conn.execute(
             update(seats)
-            .where(seats.c.id == row.id)
-            .values(hold_reservation_id=rid, held_until=now + hold_for)
+            .where(seats.c.id == seat.id)
+            .values(hold_reservation_id=rid, held_until=until)
         )
         reservation = await holds_repo.get(CoreConn(conn), reservation_id=rid)
     assert reservation is not None
@@ -150,34 +161,11 @@ async def count_then_hold_seat(
     without the fan's row lock, so holds of one fan counting at once all pass."""
     async with db.core.connect() as conn:
         held = await holds_repo.count_live_holds(CoreConn(conn), user_id=user_id, now=now)
-        row = (
-            await conn.execute(
-                select(seats).where(
-                    seats.c.schedule_id == schedule_id, seats.c.seat_number == seat_number
-                )
-            )
-        ).one()
+        row = await _seat_row(conn, schedule_id=schedule_id, seat_number=seat_number)
     if held >= max_holds:
         raise HoldLimitReached()
     await asyncio.sleep(0.001)
-    async with db.core.begin() as conn:
-        rid = await holds_repo.add_hold(
-            CoreConn(conn),
-            user_id=user_id,
-            seat_id=row.id,
-            price=row.price,
-            until=now + hold_for,
-            now=now,
-            max_holds=NO_LIMIT,  # the limit was checked above, by the count
-        )
-        assert rid is not None
-        claimed = await holds_repo.claim_seat(
-            CoreConn(conn), seat_id=row.id, reservation_id=rid, until=now + hold_for, now=now
-        )
-        assert claimed
-        reservation = await holds_repo.get(CoreConn(conn), reservation_id=rid)
-    assert reservation is not None
-    return reservation
+    return await _take(db, row, user_id=user_id, until=now + hold_for, now=now)
 
 
 async def _hold_limit_race(api: Api, db: Database) -> tuple[Counter[int], int]:

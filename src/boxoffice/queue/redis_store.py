@@ -198,22 +198,22 @@ class RedisQueueStore:
         """End a visit after its payment committed, whatever else the fan did
         meanwhile: a Redis that fails here must not turn the paid answer into an error,
         so the spend is then retried in the background."""
-        await self._spend(line, (user_id, jti, ANY_TIME), gated_at=gated_at)
+        await self._spend(line, user_id, jti, gated_at, late=False)
 
-    async def _spend(self, line: str, item: LeaveItem, *, gated_at: float) -> None:
+    async def _spend(
+        self, line: str, user_id: int, jti: str, gated_at: float, *, late: bool
+    ) -> None:
+        """``late``: a spend Redis missed, retried. By now the fan, told the payment
+        went through, may have joined again and been answered with the same ticket,
+        still live: a visit seen since its payment's gate is left to lapse when idle
+        (leave.lua)."""
         try:
-            await self._leave(line, item)
+            await self._leave(line, (user_id, jti, gated_at if late else ANY_TIME))
         except LineMissing:
             return  # the line is gone, and the ticket with it
         except RedisError as exc:
             log.warning("could not end a paid visit now (%r); retrying in the background", exc)
-            self._pending_spends.add((line, item[0], item[1], gated_at))
-
-    async def _retry_spend(self, line: str, user_id: int, jti: str, gated_at: float) -> None:
-        """A spend Redis missed, late: by now the fan, told the payment went through,
-        may have joined again and been answered with the same ticket, still live. A
-        visit seen since its payment's gate is left to lapse when idle (leave.lua)."""
-        await self._spend(line, (user_id, jti, gated_at), gated_at=gated_at)
+            self._pending_spends.add((line, user_id, jti, gated_at))
 
     async def advance(self, *, line: str) -> LineStats:
         reply = await self._run("advance", line)
@@ -286,7 +286,7 @@ class RedisQueueStore:
                 await self._run("seen", line, *args)
         spends, self._pending_spends = self._pending_spends, set()
         for line, user_id, jti, gated_at in spends:
-            await self._retry_spend(line, user_id, jti, gated_at)
+            await self._spend(line, user_id, jti, gated_at, late=True)
 
     async def close(self) -> None:
         if self._flusher is not None:

@@ -65,12 +65,10 @@ async def hold_seat(
             raise SeatNotFound(f"schedule {schedule_id} has no seat with {which}")
         return target
 
-    def held(target: HoldTarget, *, limit_reached: bool, reservation_id: int | None) -> Reservation:
+    def refused(*, limit_reached: bool) -> DomainError:
         if limit_reached:
-            raise HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
-        if reservation_id is None:  # raising rolls a reservation made step by step back
-            raise SeatUnavailable("someone else holds or bought this seat")
-        return target.held(reservation_id, user_id=user_id, until=until)
+            return HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
+        return SeatUnavailable("someone else holds or bought this seat")
 
     async def at_once(conn: Conn) -> Reservation:
         found = await repository.hold_at_once(
@@ -91,11 +89,8 @@ async def hold_seat(
         # again here, may have changed meanwhile: then it is the seat's).
         if found.fan_holds is None:
             raise UserNotFound("the token names a user that does not exist")
-        return held(
-            checked(found.target),
-            limit_reached=found.fan_holds >= max_holds,
-            reservation_id=None,
-        )
+        checked(found.target)
+        raise refused(limit_reached=found.fan_holds >= max_holds)
 
     async def step_by_step(conn: Conn) -> Reservation:
         target = await repository.hold_target(
@@ -114,11 +109,9 @@ async def hold_seat(
             now=now,
             max_holds=max_holds,
         )
-        return held(
-            target,
-            limit_reached=reservation_id is None,
-            reservation_id=reservation_id if claimed else None,
-        )
+        if reservation_id is None or not claimed:  # raising rolls the reservation back
+            raise refused(limit_reached=reservation_id is None)
+        return target.held(reservation_id, user_id=user_id, until=until)
 
     if db.is_sqlite:
         return await db.run(step_by_step)
