@@ -55,6 +55,7 @@ from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
+from boxoffice.wallet.service import BalanceReads
 from boxoffice.web import mount_pages
 
 log = logging.getLogger("boxoffice")
@@ -126,6 +127,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         clock=clock,
         metrics=Metrics(),
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
+        balances=BalanceReads(db),
     )
 
 
@@ -146,6 +148,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
             await store.close()
+            await ctx.balances.close()
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -13,6 +13,7 @@ from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.tokens import TokenSigner
+from boxoffice.wallet.service import BalanceReads
 
 
 @dataclass(slots=True)
@@ -26,3 +27,4 @@ class AppContext:
     clock: Clock
     metrics: Metrics
     catalog_cache: CatalogCache
+    balances: BalanceReads

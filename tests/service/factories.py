@@ -20,7 +20,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 
 from boxoffice.audit import audit
@@ -37,6 +39,7 @@ from boxoffice.reservations.model import Reservation
 from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.users import service as users
 from boxoffice.wallet import service as wallet
+from boxoffice.wallet.service import BalanceReads
 from tests.conftest import BACKENDS, POSTGRES_URL, _admin, _with_database
 from tests.support import SECRET_KEY
 
@@ -132,6 +135,11 @@ async def make_fan(db: Database, *, balance: int = 0, now: datetime = NOW) -> in
     if balance:
         await charge(db, user_id=fan.user_id, amount=balance, now=now)
     return fan.user_id
+
+
+async def balance_of(db: Database, *, user_id: int) -> int:
+    """A fan's balance, read as the wallet route reads it."""
+    return await BalanceReads(db).of(user_id)
 
 
 async def charge(db: Database, *, user_id: int, amount: int, now: datetime = NOW) -> int:
@@ -230,3 +238,24 @@ async def assert_consistent(db: Database) -> None:
     before = _problems_before.get(db.url, [])
     problems = [problem for problem in await audit(db) if problem not in before]
     assert problems == [], problems
+
+
+class SentStatements:
+    """What asyncpg sends: each extended-protocol statement, and each transaction."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.statements: list[str] = []
+        self.transactions = 0
+        do_execute = asyncpg.connection.Connection._do_execute
+        start = asyncpg.transaction.Transaction.start
+
+        async def recording_execute(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            self.statements.append(query)
+            return await do_execute(conn, query, *args, **kwargs)
+
+        async def recording_start(transaction: Any) -> None:
+            self.transactions += 1
+            await start(transaction)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, "_do_execute", recording_execute)
+        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", recording_start)

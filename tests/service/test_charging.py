@@ -20,6 +20,7 @@ from tests.service.factories import (
     NOW,
     assert_consistent,
     audit_baseline,
+    balance_of,
     database_url,
     ledger,
     make_fan,
@@ -59,7 +60,7 @@ async def test_a_charge_adds_its_amount_and_one_ledger_entry(db: Database) -> No
         250,
     )
     assert entry.created_at == NOW
-    assert await wallet.get_balance(db=db, user_id=fan) == 250
+    assert await balance_of(db, user_id=fan) == 250
     await assert_consistent(db)
 
 
@@ -77,7 +78,7 @@ async def test_a_charge_outside_one_to_max_charge_is_refused_and_changes_nothing
     fan = await make_fan(db)
     with pytest.raises(ValidationFailed):
         await _charge(db, fan, amount, key="bad")
-    assert await wallet.get_balance(db=db, user_id=fan) == 0
+    assert await balance_of(db, user_id=fan) == 0
     assert await ledger(db, user_id=fan) == []
     # Nothing was remembered under the key either.
     assert not (await _charge(db, fan, 5, key="bad")).replayed
@@ -91,11 +92,11 @@ async def test_a_charge_may_reach_the_ceiling_exactly_and_not_one_point_past(
     await _charge(db, fan, 600)
     with pytest.raises(BalanceLimitExceeded):
         await _charge(db, fan, 401)
-    assert await wallet.get_balance(db=db, user_id=fan) == 600
+    assert await balance_of(db, user_id=fan) == 600
     assert (await _charge(db, fan, 400)).value.balance == MAX_BALANCE
     with pytest.raises(BalanceLimitExceeded):
         await _charge(db, fan, 1)
-    assert await wallet.get_balance(db=db, user_id=fan) == MAX_BALANCE
+    assert await balance_of(db, user_id=fan) == MAX_BALANCE
     assert await ledger(db, user_id=fan) == [("CHARGE", 400), ("CHARGE", 600)]
     await assert_consistent(db)
 
@@ -107,7 +108,7 @@ async def test_the_ledger_sums_to_the_balance_after_every_charge(db: Database) -
         entries = await wallet.history(db=db, user_id=fan, limit=10)
         assert sum(entry.amount for entry in entries) == balance
         assert entries[0].balance_after == balance
-        assert await wallet.get_balance(db=db, user_id=fan) == balance
+        assert await balance_of(db, user_id=fan) == balance
     await assert_consistent(db)
 
 
@@ -118,7 +119,7 @@ async def test_a_retried_charge_is_applied_once_and_answers_the_same(db: Databas
     assert (first.replayed, again.replayed) == (False, True)
     assert again.value == first.value
     assert again.status_code == first.status_code == 200
-    assert await wallet.get_balance(db=db, user_id=fan) == 500
+    assert await balance_of(db, user_id=fan) == 500
     assert await ledger(db, user_id=fan) == [("CHARGE", 500)]
     await assert_consistent(db)
 
@@ -130,7 +131,7 @@ async def test_a_key_reused_with_another_amount_is_refused_and_changes_nothing(
     await _charge(db, fan, 500, key="k1")
     with pytest.raises(IdempotencyKeyReused):
         await _charge(db, fan, 501, key="k1")
-    assert await wallet.get_balance(db=db, user_id=fan) == 500
+    assert await balance_of(db, user_id=fan) == 500
     await assert_consistent(db)
 
 
@@ -139,7 +140,7 @@ async def test_idempotency_keys_belong_to_one_user(db: Database) -> None:
     await _charge(db, a, 100, key="shared")
     theirs = await _charge(db, b, 200, key="shared")
     assert (theirs.replayed, theirs.value.user_id, theirs.value.balance) == (False, b, 200)
-    assert await wallet.get_balance(db=db, user_id=a) == 100
+    assert await balance_of(db, user_id=a) == 100
     await assert_consistent(db)
 
 
@@ -158,5 +159,5 @@ async def test_a_user_that_does_not_exist_cannot_be_charged(db: Database) -> Non
     with pytest.raises(UserNotFound):
         await _charge(db, 10**9, 100)
     with pytest.raises(UserNotFound):
-        await wallet.get_balance(db=db, user_id=10**9)
+        await balance_of(db, user_id=10**9)
     await assert_consistent(db)

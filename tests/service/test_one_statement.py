@@ -33,8 +33,10 @@ from boxoffice.wallet.model import ChargeResult
 from tests.service.factories import (
     HOLD_FOR,
     NOW,
+    SentStatements,
     admit,
     assert_consistent,
+    balance_of,
     buy,
     hold,
     ledger,
@@ -61,27 +63,6 @@ async def pg(postgres_url: str) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-class _Statements:
-    """What asyncpg sends: each extended-protocol statement, and each transaction."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.statements: list[str] = []
-        self.transactions = 0
-        do_execute = asyncpg.connection.Connection._do_execute
-        start = asyncpg.transaction.Transaction.start
-
-        async def recording_execute(conn: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            self.statements.append(query)
-            return await do_execute(conn, query, *args, **kwargs)
-
-        async def recording_start(transaction: Any) -> None:
-            self.transactions += 1
-            await start(transaction)
-
-        monkeypatch.setattr(asyncpg.connection.Connection, "_do_execute", recording_execute)
-        monkeypatch.setattr(asyncpg.transaction.Transaction, "start", recording_start)
-
-
 async def _charge(db: Database, user_id: int, amount: int, key: str | None) -> ChargeResult:
     outcome = await wallet.charge(
         db=db,
@@ -99,7 +80,7 @@ async def test_a_keyed_charge_is_one_statement_without_a_transaction(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fan = await make_fan(pg)
-    sent = _Statements(monkeypatch)
+    sent = SentStatements(monkeypatch)
     charged = await _charge(pg, fan, 300, key="one")
     assert sent.transactions == 0
     [statement] = sent.statements
@@ -128,7 +109,7 @@ async def test_first_attempts_racing_on_one_key_charge_once_and_answer_alike(
     answers = await asyncio.gather(*(_charge(pg, fan, 250, key="same") for _ in range(12)))
     assert len(set(answers)) == 1
     assert await ledger(pg, user_id=fan) == [("CHARGE", 250)]
-    assert await wallet.get_balance(db=pg, user_id=fan) == 250
+    assert await balance_of(pg, user_id=fan) == 250
     await assert_consistent(pg)
 
 
@@ -141,7 +122,7 @@ async def test_a_keyed_payment_is_one_statement_that_remembers_its_answer(
     fan = await make_fan(pg, balance=1_000)
     held = await hold(pg, user_id=fan, show=show, seat_number=1)
     claims = await admit(room, user_id=fan, now=clock.now)
-    sent = _Statements(monkeypatch)
+    sent = SentStatements(monkeypatch)
 
     async def pay() -> Outcome[PaymentResult]:
         return await checkout(
@@ -323,7 +304,7 @@ async def test_a_hold_is_one_statement_without_a_transaction(
     show = await make_show(pg)
     fan = await make_fan(pg)
     await hold(pg, user_id=fan, show=show, seat_number=2)  # the driver's type lookups, once
-    sent = _Statements(monkeypatch)
+    sent = SentStatements(monkeypatch)
     held = await hold(pg, user_id=fan, show=show, seat_number=3)
     assert sent.transactions == 0
     [statement] = sent.statements

@@ -32,7 +32,6 @@ from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.tables import seats, wallets
 from boxoffice.tokens import QueueClaims
-from boxoffice.wallet import service as wallet
 from tests.service.factories import (
     HOLD_FOR,
     NOW,
@@ -41,6 +40,7 @@ from tests.service.factories import (
     admit,
     assert_consistent,
     audit_baseline,
+    balance_of,
     charge,
     database_url,
     hold,
@@ -118,7 +118,7 @@ async def _standing(
 ) -> tuple[int, SeatStatus, ReservationStatus]:
     """The fan's balance, seat 1's status and the hold's reservation status."""
     return (
-        await wallet.get_balance(db=db, user_id=fan),
+        await balance_of(db, user_id=fan),
         await seat_status(db, show=show, seat_number=1, now=clock.now),
         await _reservation_status(db, user_id=fan, reservation_id=held.reservation_id, clock=clock),
     )
@@ -138,7 +138,7 @@ async def test_a_payment_debits_exactly_the_price_once_sells_the_seat_and_confir
         2_000,
     )
     assert (paid.status, paid.paid_at) == (PaymentStatus.COMPLETED, NOW)
-    assert await wallet.get_balance(db=db, user_id=fan) == 2_000
+    assert await balance_of(db, user_id=fan) == 2_000
     assert await ledger(db, user_id=fan) == [("PAYMENT", -8_000), ("CHARGE", 10_000)]
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.SOLD
     status = await _reservation_status(
@@ -172,7 +172,7 @@ async def test_a_fan_holding_two_seats_pays_both_before_the_visit_ends(
     assert await _visit_is_live(room, claims)
     await _pay(db, room, claims, two.reservation_id, clock=clock)
     assert not await _visit_is_live(room, claims)
-    assert await wallet.get_balance(db=db, user_id=fan) == 0
+    assert await balance_of(db, user_id=fan) == 0
     await assert_consistent(db)
 
 
@@ -205,7 +205,7 @@ async def test_a_retried_payment_is_answered_the_same_and_debits_once(
     assert (first.replayed, again.replayed) == (False, True)
     assert again.value == first.value
     assert again.status_code == first.status_code == 201
-    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await balance_of(db, user_id=fan) == 4_000
     assert await ledger(db, user_id=fan) == [("PAYMENT", -1_000), ("CHARGE", 5_000)]
     await assert_consistent(db)
 
@@ -223,7 +223,7 @@ async def test_a_retry_after_the_visit_ended_gets_the_first_answer_and_nothing_e
     for key in ("another", None):
         with pytest.raises(TokenExpired):
             await _pay(db, room, claims, held.reservation_id, key=key, clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await balance_of(db, user_id=fan) == 4_000
     await assert_consistent(db)
 
 
@@ -238,7 +238,7 @@ async def test_a_key_reused_for_another_reservation_is_refused_and_changes_nothi
     await _pay(db, room, claims, one.reservation_id, key="k", clock=clock)
     with pytest.raises(IdempotencyKeyReused):
         await _pay(db, room, claims, two.reservation_id, key="k", clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await balance_of(db, user_id=fan) == 4_000
     assert await seat_status(db, show=show, seat_number=2, now=clock.now) is SeatStatus.HELD
     assert await _visit_is_live(room, claims)
     await assert_consistent(db)
@@ -250,7 +250,7 @@ async def test_a_balance_below_the_price_changes_nothing_and_keeps_the_key_free(
     show, fan, held, claims = await _a_fan_holding(db, room, clock, price=8_000, balance=7_999)
     with pytest.raises(InsufficientBalance):
         await _pay(db, room, claims, held.reservation_id, key="pay", clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 7_999
+    assert await balance_of(db, user_id=fan) == 7_999
     assert await ledger(db, user_id=fan) == [("CHARGE", 7_999)]
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.HELD
     status = await _reservation_status(
@@ -300,7 +300,7 @@ async def test_a_released_hold_cannot_be_paid(
     )
     with pytest.raises(HoldExpired):
         await _pay(db, room, claims, held.reservation_id, clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 1_000
+    assert await balance_of(db, user_id=fan) == 1_000
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.AVAILABLE
     await assert_consistent(db)
 
@@ -316,7 +316,7 @@ async def test_paying_twice_is_refused_and_debits_once(
     await _pay(db, room, claims, one.reservation_id, clock=clock)
     with pytest.raises(AlreadyPaid):
         await _pay(db, room, claims, one.reservation_id, clock=clock)
-    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+    assert await balance_of(db, user_id=fan) == 4_000
     await assert_consistent(db)
 
 
@@ -330,7 +330,7 @@ async def test_someone_elses_reservation_or_an_unknown_one_cannot_be_paid(
     for reservation_id in (held.reservation_id, held.reservation_id + 10_000):
         with pytest.raises(ReservationNotFound):
             await _pay(db, room, claims, reservation_id, clock=clock)
-    assert await wallet.get_balance(db=db, user_id=other) == 1_000
+    assert await balance_of(db, user_id=other) == 1_000
     assert await seat_status(db, show=show, seat_number=1, now=clock.now) is SeatStatus.HELD
     await assert_consistent(db)
 

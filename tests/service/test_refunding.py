@@ -34,6 +34,7 @@ from tests.service.factories import (
     admit,
     assert_consistent,
     audit_baseline,
+    balance_of,
     buy,
     database_url,
     hold,
@@ -114,7 +115,7 @@ async def test_a_ticket_is_refunded_once(db: Database) -> None:
         await _refund(db, fan, paid)
     with pytest.raises(AlreadyRefunded):
         await refunds.refund_by_operator(db=db, reservation_id=paid, idempotency_key=None, now=NOW)
-    assert await wallet.get_balance(db=db, user_id=fan) == 3_000
+    assert await balance_of(db, user_id=fan) == 3_000
     await assert_consistent(db)
 
 
@@ -128,7 +129,7 @@ async def test_a_retry_with_the_same_key_is_answered_the_same_and_refunds_once(
     again = await _refund(db, fan, paid, key="refund-1")
     assert (first.replayed, again.replayed) == (False, True)
     assert again.value == first.value
-    assert await wallet.get_balance(db=db, user_id=fan) == 3_000
+    assert await balance_of(db, user_id=fan) == 3_000
     await assert_consistent(db)
 
 
@@ -142,7 +143,7 @@ async def test_a_key_used_for_another_refund_is_refused_and_changes_nothing(
     await _refund(db, fan, first, key="k")
     with pytest.raises(IdempotencyKeyReused):
         await _refund(db, fan, second, key="k")
-    assert await wallet.get_balance(db=db, user_id=fan) == 1_000
+    assert await balance_of(db, user_id=fan) == 1_000
     assert await _status(db, user_id=fan, reservation_id=second) is ReservationStatus.CONFIRMED
     await assert_consistent(db)
 
@@ -158,7 +159,7 @@ async def test_only_a_paid_ticket_can_be_refunded(db: Database) -> None:
             await _refund(db, fan, reservation_id)
     with pytest.raises(NotPaid):  # a lapsed hold
         await _refund(db, fan, held.reservation_id, now=NOW + HOLD_FOR)
-    assert await wallet.get_balance(db=db, user_id=fan) == 10_000
+    assert await balance_of(db, user_id=fan) == 10_000
     assert await seat_status(db, show=show, seat_number=1, now=NOW) is SeatStatus.HELD
     await assert_consistent(db)
 
@@ -174,7 +175,7 @@ async def test_someone_elses_ticket_or_an_unknown_one_is_not_found(db: Database)
         await refunds.refund_by_operator(
             db=db, reservation_id=paid + 10_000, idempotency_key=None, now=NOW
         )
-    assert await wallet.get_balance(db=db, user_id=other) == 0
+    assert await balance_of(db, user_id=other) == 0
     assert await _status(db, user_id=owner, reservation_id=paid) is ReservationStatus.CONFIRMED
     await assert_consistent(db)
 
@@ -188,7 +189,7 @@ async def test_a_fan_may_refund_until_the_exact_instant_of_the_cutoff(db: Databa
     await _refund(db, early, first, now=closes - TICK)
     with pytest.raises(RefundClosed):
         await _refund(db, late, second, now=closes)
-    assert await wallet.get_balance(db=db, user_id=late) == 0
+    assert await balance_of(db, user_id=late) == 0
     assert await _status(db, user_id=late, reservation_id=second) is ReservationStatus.CONFIRMED
     assert await seat_status(db, show=show, seat_number=2, now=closes) is SeatStatus.SOLD
     await assert_consistent(db)
@@ -210,7 +211,7 @@ async def test_the_operator_refunds_a_ticket_past_the_cutoff(db: Database) -> No
         db=db, reservation_id=paid, idempotency_key="op-1", now=show.concert_at
     )
     assert (again.replayed, again.value) == (True, outcome.value)
-    assert await wallet.get_balance(db=db, user_id=fan) == 2_000
+    assert await balance_of(db, user_id=fan) == 2_000
     await assert_consistent(db)
 
 
@@ -230,7 +231,7 @@ async def test_a_refund_is_not_held_back_by_the_balance_ceiling(db: Database) ->
     )
     refund = (await _refund(db, fan, paid)).value
     assert refund.balance == 2 * ceiling
-    assert await wallet.get_balance(db=db, user_id=fan) == 2 * ceiling
+    assert await balance_of(db, user_id=fan) == 2 * ceiling
     await assert_consistent(db)
 
 
@@ -258,7 +259,7 @@ async def test_cancelling_a_show_refunds_every_ticket_once_even_when_asked_twice
     assert (again.refunded, again.refunded_now, again.refunded_amount) == (3, 0, 12_000)
     assert again.cancelled_at == NOW
     for fan, ticket in zip(buyers, tickets, strict=True):
-        assert await wallet.get_balance(db=db, user_id=fan) == 4_000
+        assert await balance_of(db, user_id=fan) == 4_000
         assert await ledger(db, user_id=fan) == [
             ("REFUND", 4_000),
             ("PAYMENT", -4_000),
@@ -288,7 +289,7 @@ async def test_cancelling_a_show_releases_its_holds(db: Database) -> None:
             idempotency_key=None,
             now=NOW,
         )
-    assert await wallet.get_balance(db=db, user_id=holder) == 4_000
+    assert await balance_of(db, user_id=holder) == 4_000
     # The hold no longer counts toward the fan's limit elsewhere.
     elsewhere = await make_show(db)
     await hold(db, user_id=holder, show=elsewhere, seat_number=1, max_holds=1)
@@ -309,8 +310,8 @@ async def test_a_ticket_refunded_before_the_show_is_cancelled_is_not_refunded_ag
         1,
         8_000,
     )
-    assert await wallet.get_balance(db=db, user_id=fan) == 4_000
-    assert await wallet.get_balance(db=db, user_id=other) == 4_000
+    assert await balance_of(db, user_id=fan) == 4_000
+    assert await balance_of(db, user_id=other) == 4_000
     await assert_consistent(db)
 
 

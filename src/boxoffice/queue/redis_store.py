@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.background import cancelling
-from boxoffice.queue.batcher import Batcher
+from boxoffice.batcher import Batcher
 from boxoffice.queue.mirror import LineMirror
 from boxoffice.queue.model import (
     LineRules,

@@ -42,7 +42,7 @@ ACCESS: dict[str, Any] = {"security": [{"AccessToken": []}]}
 )
 async def get_wallet(request: Request) -> Response:
     user = access_of(request)
-    balance = await service.get_balance(db=context_of(request).db, user_id=user.user_id)
+    balance = await context_of(request).balances.of(user.user_id)
     return model_response(WalletPublic(user_id=user.user_id, balance=balance))
 
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
+from boxoffice.batcher import Batcher
 from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
@@ -28,12 +29,33 @@ async def open_wallet(conn: Conn, *, user_id: int) -> None:
     await repository.create(conn, user_id=user_id)
 
 
-async def get_balance(*, db: Database, user_id: int) -> int:
-    async with db.statement() as conn:
-        balance = await repository.balance(conn, user_id=user_id)
-    if balance is None:
-        raise UserNotFound("the token names a user that does not exist")
-    return balance
+class BalanceReads:
+    """Fans' balance reads. Those that arrive in the same turn of the event loop share
+    one statement (``boxoffice.batcher``): each answer is read after its request
+    arrived, so it is as fresh as a statement of its own, and a fan sees every charge
+    or payment of theirs that was answered before. What is shared is the cost of a
+    statement, which on this path was most of a read: a connection from the pool,
+    the statement's round trip and its driver's work, once per batch instead of once
+    per fan."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batcher: Batcher[int, int | None] = Batcher(self._read)
+
+    async def of(self, user_id: int) -> int:
+        balance = await self._batcher.submit(user_id)
+        if balance is None:
+            raise UserNotFound("the token names a user that does not exist")
+        return balance
+
+    async def _read(self, user_ids: list[int]) -> list[int | None]:
+        async with self._db.statement() as conn:
+            found = await repository.balances(conn, user_ids=user_ids)
+        return [found.get(user_id) for user_id in user_ids]
+
+    async def close(self) -> None:
+        """Wait for the reads already sent."""
+        await self._batcher.close()
 
 
 async def charge(
