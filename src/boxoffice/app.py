@@ -55,7 +55,7 @@ from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
-from boxoffice.wallet.service import BalanceReads
+from boxoffice.wallet.service import BalanceReads, ChargeBatches
 from boxoffice.web import mount_pages
 
 log = logging.getLogger("boxoffice")
@@ -128,6 +128,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         metrics=Metrics(),
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
         balances=BalanceReads(db),
+        charges=ChargeBatches(db),
     )
 
 
@@ -149,6 +150,7 @@ def create_app(
                 await ticker
             await store.close()
             await ctx.balances.close()
+            await ctx.charges.close()
             await ctx.db.dispose()
 
     app = FastAPI(

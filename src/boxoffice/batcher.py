@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -12,9 +12,11 @@ R = TypeVar("R")
 
 class Batcher(Generic[Item, R]):
     """Each caller's answer is as fresh as a call of its own (the batch leaves after
-    the item arrived); what is saved is the client's cost per call."""
+    the item arrived); what is saved is the client's cost per call. ``send`` answers
+    each item in order; an exception it raises is every item's, and one it answers
+    for an item is raised to that item's caller alone."""
 
-    def __init__(self, send: Callable[[list[Item]], Awaitable[list[R]]]) -> None:
+    def __init__(self, send: Callable[[list[Item]], Awaitable[Sequence[R | Exception]]]) -> None:
         self._send = send
         self._waiting: list[tuple[Item, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -42,7 +44,11 @@ class Batcher(Generic[Item, R]):
                     future.set_exception(exc)
             return
         for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(result, Exception):
+                future.set_exception(result)
+            else:
                 future.set_result(result)
 
     async def close(self) -> None:

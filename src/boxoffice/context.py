@@ -13,7 +13,7 @@ from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.tokens import TokenSigner
-from boxoffice.wallet.service import BalanceReads
+from boxoffice.wallet.service import BalanceReads, ChargeBatches
 
 
 @dataclass(slots=True)
@@ -28,3 +28,4 @@ class AppContext:
     metrics: Metrics
     catalog_cache: CatalogCache
     balances: BalanceReads
+    charges: ChargeBatches

@@ -103,30 +103,46 @@ class Remember:
 
 
 def remembered_in(
-    source: FromClause, *, answer: type, fields: Mapping[str, ColumnElement[Any]]
+    source: FromClause,
+    *,
+    answer: type,
+    fields: Mapping[str, ColumnElement[Any]],
+    each: Mapping[str, ColumnElement[Any]] | None = None,
 ) -> CTE:
     """On PostgreSQL: the key's row as one more part of a use case's single statement,
     with the answer built from that statement's own rows. ``fields`` gives every field
     of the dataclass ``answer`` (a column of ``source`` or a bound value) and nothing
     else; the JSON it makes is what the answer's adapter reads back on a replay.
-    Reads ``user`` and ``now`` as the statement does, and the ``Remember`` params."""
+
+    Whose request it is, its key, fingerprint, status code and instant are the
+    statement's bound values ``user`` and ``now`` and the ``Remember`` params; or, for
+    a statement that serves many requests, ``each`` gives them as columns of
+    ``source`` under those names (``user``, ``key``, ``fingerprint``, ``status_code``,
+    ``now``), and a row whose key is null is not remembered."""
     names = [field.name for field in dataclasses.fields(answer)]
     if sorted(fields) != sorted(names):
         raise TypeError(f"remember every field of {answer.__name__}: {names}, not {list(fields)}")
     pairs = [part for name in names for part in (literal(name), fields[name])]
+    request = each or {
+        "user": bindparam("user", type_=BigInteger),
+        "key": bindparam("key", type_=String),
+        "fingerprint": bindparam("fingerprint", type_=String),
+        "status_code": bindparam("status_code", type_=Integer),
+        "now": bindparam("now", type_=UTCDateTime()),
+    }
+    rows = select(
+        request["user"],
+        request["key"],
+        request["fingerprint"],
+        request["status_code"],
+        cast(func.json_build_object(*pairs), Text),
+        request["now"],
+    ).select_from(source)
+    if each is not None:
+        rows = rows.where(request["key"].is_not(None))
     return (
         insert(keys)
-        .from_select(
-            ["user_id", "key", "fingerprint", "status_code", "body", "created_at"],
-            select(
-                bindparam("user", type_=BigInteger),
-                bindparam("key", type_=String),
-                bindparam("fingerprint", type_=String),
-                bindparam("status_code", type_=Integer),
-                cast(func.json_build_object(*pairs), Text),
-                bindparam("now", type_=UTCDateTime()),
-            ).select_from(source),
-        )
+        .from_select(["user_id", "key", "fingerprint", "status_code", "body", "created_at"], rows)
         .returning(keys.c.key)
         .cte("remembered")
     )

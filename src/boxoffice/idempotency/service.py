@@ -105,7 +105,7 @@ async def run_once(
             )
         return Outcome(value, request.status_code, replayed=False)
 
-    return await _or_the_first_answer(db.run(once), db, request)
+    return await or_the_first_answer(db.run(once), db, request)
 
 
 async def run_remembering(
@@ -135,10 +135,10 @@ async def run_remembering(
             value = await db.run(apply)
         return Outcome(value, request.status_code, replayed=False)
 
-    return await _or_the_first_answer(first(), db, request)
+    return await or_the_first_answer(first(), db, request)
 
 
-async def _or_the_first_answer(
+async def or_the_first_answer(
     attempt: Awaitable[Outcome[T]], db: Database, request: Keyed[T]
 ) -> Outcome[T]:
     """``attempt``'s outcome; if it failed (refused on its own, or on a key already

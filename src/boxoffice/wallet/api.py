@@ -72,6 +72,7 @@ async def charge(request: Request) -> Response:
         max_balance=ctx.settings.max_balance,
         idempotency_key=key,
         now=request_instant(request),
+        together=ctx.charges,
     )
     answer = model_response(ChargePublic.model_validate(outcome.value))
     mark_replayed(outcome, answer)

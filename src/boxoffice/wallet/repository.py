@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
+    Text,
     any_,
     bindparam,
+    func,
     insert,
     literal,
     null,
@@ -117,6 +121,86 @@ _remembered = remembered_in(
 CHARGE_REMEMBERED = Query(
     select(_credited.c.balance, _charge_entry.c.id).select_from(_charged.join(_remembered, true()))
 )
+# Several fans' charges in one statement (PostgreSQL): each credited under its own
+# guard, each with its ledger entry and, under a key, its remembered answer. The fans
+# must be distinct (a fan's row is credited once per statement). Their wallet rows are
+# locked first, in order, so that two such statements meet in the same order.
+_users = bindparam("users", type_=ARRAY(BigInteger))
+_each = (
+    func.unnest(
+        _users,
+        bindparam("amounts", type_=ARRAY(BigInteger)),
+        bindparam("ceilings", type_=ARRAY(BigInteger)),
+        bindparam("nows", type_=ARRAY(UTCDateTime())),
+        bindparam("keys", type_=ARRAY(Text)),
+        bindparam("fingerprints", type_=ARRAY(Text)),
+        bindparam("status_codes", type_=ARRAY(Integer)),
+    )
+    .table_valued("user_id", "amount", "ceiling", "now", "key", "fingerprint", "status_code")
+    .render_derived(name="each")
+)
+_locked = (
+    select(wallets.c.user_id)
+    .where(wallets.c.user_id == any_(_users))
+    .order_by(wallets.c.user_id)
+    .with_for_update()
+    .cte("locked")
+)
+_credited_each = (
+    update(wallets)
+    .where(
+        wallets.c.user_id == _each.c.user_id,
+        wallets.c.user_id == _locked.c.user_id,
+        wallets.c.balance <= _each.c.ceiling - _each.c.amount,
+    )
+    .values(balance=wallets.c.balance + _each.c.amount)
+    .returning(
+        wallets.c.user_id,
+        wallets.c.balance,
+        *(column for column in _each.c if column.name != "user_id"),
+    )
+    .cte("credited")
+)
+_entry_each = (
+    insert(ledger)
+    .from_select(
+        ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
+        select(
+            _credited_each.c.user_id,
+            literal(EntryType.CHARGE.value),
+            _credited_each.c.amount * signed_amount(EntryType.CHARGE, 1),
+            _credited_each.c.balance,
+            null(),
+            _credited_each.c.now,
+        ),
+    )
+    .returning(ledger.c.id, ledger.c.user_id)
+    .cte("entry")
+)
+_charged_each = _credited_each.join(_entry_each, _entry_each.c.user_id == _credited_each.c.user_id)
+_remembered_each = remembered_in(
+    _charged_each,
+    answer=ChargeResult,
+    fields={
+        "user_id": _credited_each.c.user_id,
+        "balance": _credited_each.c.balance,
+        "charged": _credited_each.c.amount,
+        "transaction_id": _entry_each.c.id,
+    },
+    each={
+        "user": _credited_each.c.user_id,
+        "key": _credited_each.c.key,
+        "fingerprint": _credited_each.c.fingerprint,
+        "status_code": _credited_each.c.status_code,
+        "now": _credited_each.c.now,
+    },
+)
+CHARGE_EACH = Query(
+    select(_credited_each.c.user_id, _credited_each.c.balance, _entry_each.c.id)
+    .select_from(_charged_each)
+    .add_cte(_remembered_each),  # written whether or not a row of it is read
+    postgres_only=True,
+)
 ENTRIES = Query(
     select(ledger.c.id, ledger.c.type, ledger.c.amount, ledger.c.balance_after, ledger.c.created_at)
     .where(ledger.c.user_id == bindparam("user_id"))
@@ -188,6 +272,36 @@ async def charge(
         now=now,
     )
     return balance, entry_id
+
+
+@dataclass(frozen=True, slots=True)
+class Charging:
+    """One of the charges ``charge_each`` applies together."""
+
+    user_id: int
+    amount: int
+    ceiling: int
+    now: datetime
+    remember: Remember | None
+
+
+async def charge_each(conn: Conn, charges: Sequence[Charging]) -> dict[int, tuple[int, int]]:
+    """``charge`` for several fans at once, each distinct, in one statement (PostgreSQL
+    only): for each fan credited, the new balance and the ledger entry's id (a fan
+    missing was refused by the ceiling, or has no wallet). Atomic: a key already
+    remembered fails the statement, and nothing is changed."""
+    keyed = [c.remember for c in charges]
+    rows = await conn.fetch(
+        CHARGE_EACH,
+        users=[c.user_id for c in charges],
+        amounts=[c.amount for c in charges],
+        ceilings=[c.ceiling for c in charges],
+        nows=[c.now for c in charges],
+        keys=[r.key if r else None for r in keyed],
+        fingerprints=[r.fingerprint if r else None for r in keyed],
+        status_codes=[r.status_code if r else None for r in keyed],
+    )
+    return {int(row["user_id"]): (int(row["balance"]), int(row["id"])) for row in rows}
 
 
 async def give_back(conn: Conn, *, user_id: int, amount: int) -> int:

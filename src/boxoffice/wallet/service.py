@@ -14,6 +14,7 @@ from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.repository import Remember
 from boxoffice.idempotency.service import Outcome
 from boxoffice.query import Conn
+from boxoffice.storage_errors import Conflict
 from boxoffice.wallet import repository
 from boxoffice.wallet.model import (
     ChargeResult,
@@ -67,9 +68,11 @@ async def charge(
     max_balance: int,
     idempotency_key: str | None,
     now: datetime,
+    together: ChargeBatches | None = None,
 ) -> Outcome[ChargeResult]:
     """Add ``amount`` points. On PostgreSQL the credit, its ledger entry and the
-    remembered answer are one statement; on SQLite, steps in one transaction."""
+    remembered answer are one statement, shared with other fans' charges of the same
+    moment when ``together`` is given; on SQLite, steps in one transaction."""
     check_charge_amount(amount, max_charge=max_charge)
 
     async def apply(conn: Conn, remember: Remember | None = None) -> ChargeResult:
@@ -77,13 +80,8 @@ async def charge(
             conn, user_id=user_id, amount=amount, ceiling=max_balance, now=now, remember=remember
         )
         if charged is None:
-            if await repository.balance(conn, user_id=user_id) is None:
-                raise UserNotFound("the token names a user that does not exist")
-            raise BalanceLimitExceeded(f"a balance may not pass {max_balance} points")
-        balance, entry_id = charged
-        return ChargeResult(
-            user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id
-        )
+            raise await _refusal(conn, user_id=user_id, max_balance=max_balance)
+        return _charge_result(user_id, amount, charged)
 
     request = idempotency.Keyed(
         user_id=user_id,
@@ -94,7 +92,100 @@ async def charge(
     )
     if db.is_sqlite:
         return await idempotency.run_once(db, request, now=now, action=apply)
-    return await idempotency.run_remembering(db, request, action=apply, alone=True)
+    if together is None:
+        return await idempotency.run_remembering(db, request, action=apply, alone=True)
+
+    async def first() -> Outcome[ChargeResult]:
+        charged = await together.apply(
+            repository.Charging(user_id, amount, max_balance, now, request.remember)
+        )
+        if charged is None:
+            async with db.statement() as conn:
+                raise await _refusal(conn, user_id=user_id, max_balance=max_balance)
+        return Outcome(_charge_result(user_id, amount, charged), 200, replayed=False)
+
+    return await idempotency.or_the_first_answer(first(), db, request)
+
+
+def _charge_result(user_id: int, amount: int, charged: tuple[int, int]) -> ChargeResult:
+    balance, entry_id = charged
+    return ChargeResult(user_id=user_id, balance=balance, charged=amount, transaction_id=entry_id)
+
+
+async def _refusal(conn: Conn, *, user_id: int, max_balance: int) -> Exception:
+    """Why a charge that credited nothing was refused."""
+    if await repository.balance(conn, user_id=user_id) is None:
+        return UserNotFound("the token names a user that does not exist")
+    return BalanceLimitExceeded(f"a balance may not pass {max_balance} points")
+
+
+class ChargeBatches:
+    """Charges on PostgreSQL arriving in the same turn of the event loop. Those of
+    distinct fans are one statement (``repository.charge_each``), each under its own
+    guards, as ``BalanceReads`` shares a read; a fan's second charge of the same turn
+    runs after it, alone. A batch is atomic, and the only refusal that fails it
+    rather than one fan's row is a key already remembered (a retry whose first attempt
+    landed, or two first attempts racing): then nothing has changed, and each charge
+    of the batch runs again alone, to be answered as it would have been alone. A
+    batch whose connection was lost is run again only when every charge in it has a
+    key, as a charge alone is."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._batcher: Batcher[repository.Charging, tuple[int, int] | None] = Batcher(self._send)
+
+    async def apply(self, charge: repository.Charging) -> tuple[int, int] | None:
+        """The new balance and the ledger entry's id, or None (nothing credited)."""
+        return await self._batcher.submit(charge)
+
+    async def _send(
+        self, charges: list[repository.Charging]
+    ) -> list[tuple[int, int] | Exception | None]:
+        firsts: dict[int, int] = {}
+        for at, each in enumerate(charges):
+            firsts.setdefault(each.user_id, at)
+        answers: list[tuple[int, int] | Exception | None] = [None] * len(charges)
+        alone = [at for at in range(len(charges)) if at not in firsts.values()]
+        if len(firsts) == 1:
+            alone = list(range(len(charges)))
+        else:
+            together = [charges[at] for at in firsts.values()]
+
+            async def apply(conn: Conn) -> dict[int, tuple[int, int]]:
+                return await repository.charge_each(conn, together)
+
+            try:
+                charged = await self._db.run_statement(
+                    apply, retry_lost=all(each.remember is not None for each in together)
+                )
+            except Conflict:
+                alone = list(range(len(charges)))
+            else:
+                for user_id, at in firsts.items():
+                    answers[at] = charged.get(user_id)
+        for at in alone:
+            try:
+                answers[at] = await self._alone(charges[at])
+            except Exception as error:
+                answers[at] = error
+        return answers
+
+    async def _alone(self, each: repository.Charging) -> tuple[int, int] | None:
+        async def apply(conn: Conn) -> tuple[int, int] | None:
+            return await repository.charge(
+                conn,
+                user_id=each.user_id,
+                amount=each.amount,
+                ceiling=each.ceiling,
+                now=each.now,
+                remember=each.remember,
+            )
+
+        return await self._db.run_statement(apply, retry_lost=each.remember is not None)
+
+    async def close(self) -> None:
+        """Wait for the charges already sent."""
+        await self._batcher.close()
 
 
 async def pay_from(
