@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 
@@ -137,7 +136,7 @@ async def test_a_retry_in_a_shared_statement_replays_and_the_others_are_charged(
     retrying, a, b = await make_fan(pg), await make_fan(pg), await make_fan(pg)
     first = await _charge(pg, together, retrying, 250, key="same")
     sent = SentStatements(monkeypatch)
-    answers: list[Any] = await asyncio.gather(
+    answers = await asyncio.gather(
         _charge(pg, together, retrying, 250, key="same"),
         _charge(pg, together, a, 100, key="a"),
         _charge(pg, together, b, 200),
