@@ -48,6 +48,7 @@ from boxoffice.refunds.api import admin_router as refunds_admin_router
 from boxoffice.refunds.api import router as refunds_router
 from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
+from boxoffice.reservations.service import HoldBatches
 from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
 from boxoffice.timed_requests import RequestRecord, TimedRequests
@@ -129,6 +130,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
         balances=BalanceReads(db),
         charges=ChargeBatches(db),
+        holds=HoldBatches(db),
     )
 
 
@@ -151,6 +153,7 @@ def create_app(
             await store.close()
             await ctx.balances.close()
             await ctx.charges.close()
+            await ctx.holds.close()
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -1,9 +1,10 @@
-"""Send every item submitted in one turn of the event loop as one batch."""
+"""Send every item submitted in one turn of the event loop as one batch; and, on top
+of that, writes of one turn that share one statement."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -55,3 +56,81 @@ class Batcher(Generic[Item, R]):
         """Wait for the batches already sent."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+Who = TypeVar("Who", bound=Hashable)
+
+
+class Together(Generic[Item, Who, R]):
+    """Writes of one turn of the event loop, one statement for all of them that can
+    share one: those of distinct writers (``who``: a fan's row is written once per
+    statement) in the same ``group`` (what the statement is bound to besides its
+    rows). ``together`` answers the shared statement by writer (a writer it does not
+    answer: None); an item whose writer is already in it, or that is alone in its
+    group, is done by ``alone``, after the shared statement. The shared statement is
+    atomic: when it raises one of ``unchanged`` it wrote nothing, and each of its items
+    is done ``alone`` to be answered as it would have been alone. Anything else it
+    raises is every item's of its group."""
+
+    def __init__(
+        self,
+        *,
+        together: Callable[[list[Item]], Awaitable[Mapping[Who, R]]],
+        alone: Callable[[Item], Awaitable[R | None]],
+        who: Callable[[Item], Who],
+        group: Callable[[Item], Hashable] = lambda _: None,
+        unchanged: tuple[type[Exception], ...] = (),
+    ) -> None:
+        self._together = together
+        self._alone = alone
+        self._who = who
+        self._group = group
+        self._unchanged = unchanged
+        self._batcher: Batcher[Item, R | None] = Batcher(self._send)
+
+    async def submit(self, item: Item) -> R | None:
+        return await self._batcher.submit(item)
+
+    async def _send(self, items: list[Item]) -> list[R | Exception | None]:
+        groups: dict[Hashable, list[int]] = {}
+        for at, item in enumerate(items):
+            groups.setdefault(self._group(item), []).append(at)
+        answers: list[R | Exception | None] = [None] * len(items)
+        done = await asyncio.gather(
+            *(self._send_group(items, ats, answers) for ats in groups.values()),
+            return_exceptions=True,
+        )
+        for ats, failed in zip(groups.values(), done, strict=True):
+            if isinstance(failed, Exception):
+                for at in ats:
+                    answers[at] = failed
+            elif isinstance(failed, BaseException):
+                raise failed
+        return answers
+
+    async def _send_group(
+        self, items: list[Item], ats: list[int], answers: list[R | Exception | None]
+    ) -> None:
+        firsts: dict[Who, int] = {}
+        for at in ats:
+            firsts.setdefault(self._who(items[at]), at)
+        alone = [at for at in ats if firsts[self._who(items[at])] != at]
+        if len(firsts) == 1:
+            alone = ats
+        else:
+            try:
+                found = await self._together([items[at] for at in firsts.values()])
+            except self._unchanged:
+                alone = ats
+            else:
+                for who, at in firsts.items():
+                    answers[at] = found.get(who)
+        for at in alone:
+            try:
+                answers[at] = await self._alone(items[at])
+            except Exception as error:
+                answers[at] = error
+
+    async def close(self) -> None:
+        """Wait for the writes already sent."""
+        await self._batcher.close()

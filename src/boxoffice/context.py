@@ -12,6 +12,7 @@ from boxoffice.metrics import Metrics
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
+from boxoffice.reservations.service import HoldBatches
 from boxoffice.tokens import TokenSigner
 from boxoffice.wallet.service import BalanceReads, ChargeBatches
 
@@ -29,3 +30,4 @@ class AppContext:
     catalog_cache: CatalogCache
     balances: BalanceReads
     charges: ChargeBatches
+    holds: HoldBatches

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import BindParameter, ColumnElement, or_
 
-# ``now`` in SQL: the request's instant, or a bind parameter that will carry it.
-SqlNow = datetime | BindParameter[datetime]
+# ``now`` in SQL: the request's instant, a bind parameter that will carry it, or a
+# column carrying each request's own (a statement that serves several).
+SqlNow = datetime | BindParameter[datetime] | ColumnElement[datetime]
 
 
 def is_live_hold(*, held_until: datetime | None, now: datetime) -> bool:

@@ -41,6 +41,7 @@ from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.sale_repository import Refunded
+from boxoffice.reservations.service import HoldBatches
 from boxoffice.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
@@ -74,6 +75,7 @@ async def naive_hold_seat(
     hold_for: timedelta,
     max_holds: int,
     sells: Sells,
+    together: HoldBatches | None = None,
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
     async with db.core.connect() as conn:
@@ -156,6 +158,7 @@ async def count_then_hold_seat(
     hold_for: timedelta,
     max_holds: int,
     sells: Sells,
+    together: HoldBatches | None = None,
 ) -> Reservation:
     """Count the fan's live holds, then hold if under the limit: the count is read
     without the fan's row lock, so holds of one fan counting at once all pass."""

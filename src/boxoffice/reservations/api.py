@@ -66,6 +66,7 @@ async def hold(request: Request) -> Response:
         hold_for=timedelta(seconds=ctx.settings.hold_seconds),
         max_holds=ctx.settings.max_holds_per_user,
         sells=ctx.waiting_room.sells(admitted),
+        together=ctx.holds,
     )
     ctx.metrics.holds.inc()
     ctx.catalog_cache.forget(reservation.concert_id)

@@ -4,12 +4,13 @@ columns (``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are w
 only here; the catalog owns the rest of the table and reads these to show seat states.
 
 Each use case is as few statements as its guards allow. On PostgreSQL a hold is one
-(``HOLD_AT_ONCE_*``). On SQLite it reads what it needs in one statement, inserts under
+(``HOLD_AT_ONCE_*``), shared with other fans' holds of the same moment (``HOLD_EACH``). On SQLite it reads what it needs in one statement, inserts under
 the hold limit in a second and claims the seat in a third, in a transaction that
 writes alone. Sales and refunds are in sale_repository."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +30,7 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import REGCLASS
+from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 
 from boxoffice.catalog.model import on_sale
 from boxoffice.holds import live_hold, no_live_hold
@@ -218,6 +219,146 @@ def _hold_at_once(*, by_number: bool) -> Query:
 HOLD_AT_ONCE_BY_ID, HOLD_AT_ONCE_BY_NUMBER = (
     _hold_at_once(by_number=by_number) for by_number in (False, True)
 )
+
+
+def _hold_each() -> Query:
+    """Several fans' holds in one statement (PostgreSQL), each as ``_hold_at_once``
+    makes it, for fans who are all distinct and a line that sells the same concerts
+    for each. The fans are locked in the order of their ids (each by
+    ``boxoffice_fan_live_holds``, which then counts their live holds), and the seats
+    to claim in the order of theirs, before any is written: two such statements, or
+    one and a single hold, meet in the same order. Two fans asking for one seat: the
+    seat is claimed for one, and the other's reservation is not written. One row per
+    fan, as ``_hold_at_once`` answers, with the fan's id."""
+    each = (
+        func.unnest(
+            bindparam("users", type_=ARRAY(BigInteger())),
+            bindparam("schedules", type_=ARRAY(BigInteger())),
+            bindparam("seats", type_=ARRAY(BigInteger())),
+            bindparam("seat_numbers", type_=ARRAY(Integer())),
+            bindparam("untils", type_=ARRAY(UTCDateTime())),
+            bindparam("nows", type_=ARRAY(UTCDateTime())),
+            bindparam("limits", type_=ARRAY(Integer())),
+        )
+        .table_valued(
+            "user_id", "schedule_id", "seat_id", "seat_number", "until", "now", "max_holds"
+        )
+        .render_derived(name="each")
+    )
+    asked = select(each).cte("asked")
+    in_order = select(asked).order_by(asked.c.user_id).subquery("in_order")
+    fan = select(
+        in_order.c.user_id,
+        func.boxoffice_fan_live_holds(in_order.c.user_id, in_order.c.now).label("holds"),
+    ).cte("fan")
+    numbered = seats.alias("numbered")
+    by_number = (
+        select(numbered.c.id)
+        .where(
+            numbered.c.schedule_id == asked.c.schedule_id,
+            numbered.c.seat_number == asked.c.seat_number,
+        )
+        .scalar_subquery()
+    )
+    target = (
+        select(
+            asked.c.user_id,
+            schedules.c.concert_id,
+            schedules.c.concert_at,
+            schedules.c.cancelled_at,
+            concerts.c.title,
+            seats.c.id.label("seat_id"),
+            seats.c.seat_number,
+            seats.c.price,
+        )
+        .select_from(asked)
+        .join(schedules, schedules.c.id == asked.c.schedule_id)
+        .join(concerts, concerts.c.id == schedules.c.concert_id)
+        .outerjoin(
+            seats,
+            and_(
+                seats.c.schedule_id == schedules.c.id,
+                seats.c.id == func.coalesce(asked.c.seat_id, by_number),
+            ),
+        )
+        .cte("target")
+    )
+    drawn = (
+        select(
+            func.nextval(cast(func.pg_get_serial_sequence("reservations", "id"), REGCLASS)).label(
+                "id"
+            ),
+            target.c.user_id,
+            target.c.seat_id,
+            target.c.price,
+            asked.c.until,
+            asked.c.now,
+        )
+        .select_from(
+            target.join(fan, fan.c.user_id == target.c.user_id).join(
+                asked, asked.c.user_id == target.c.user_id
+            )
+        )
+        .where(
+            target.c.seat_id.is_not(None),
+            on_sale(target.c.concert_at, target.c.cancelled_at, asked.c.now),
+            sold_through(target.c.concert_id),
+            fan.c.holds < asked.c.max_holds,
+        )
+        .cte("drawn")
+    )
+    locked = (
+        select(seats.c.id)
+        .where(seats.c.id.in_(select(drawn.c.seat_id)))
+        .order_by(seats.c.id)
+        .with_for_update(of=seats)
+        .cte("locked")
+    )
+    claimed = (
+        update(seats)
+        .where(
+            seats.c.id == drawn.c.seat_id,
+            seats.c.id == locked.c.id,
+            seats.c.sold_reservation_id.is_(None),
+            no_live_hold(seats.c.held_until, drawn.c.now),
+        )
+        .values(hold_reservation_id=drawn.c.id, held_until=drawn.c.until)
+        .returning(*drawn.c)
+        .cte("claimed")
+    )
+    added = (
+        insert(reservations)
+        .from_select(
+            ["id", "user_id", "seat_id", "price", "status", "held_until", "created_at"],
+            select(
+                claimed.c.id,
+                claimed.c.user_id,
+                claimed.c.seat_id,
+                claimed.c.price,
+                literal(HELD),
+                claimed.c.until,
+                claimed.c.now,
+            ),
+        )
+        .returning(reservations.c.id, reservations.c.user_id)
+        .cte("added")
+    )
+    return Query(
+        select(
+            asked.c.user_id,
+            fan.c.holds,
+            *(column for column in target.c if column.name != "user_id"),
+            added.c.id.label("reservation_id"),
+        ).select_from(
+            asked.outerjoin(fan, fan.c.user_id == asked.c.user_id)
+            .outerjoin(target, target.c.user_id == asked.c.user_id)
+            .outerjoin(added, added.c.user_id == asked.c.user_id)
+        ),
+        postgres_only=True,
+    )
+
+
+HOLD_EACH = _hold_each()
 GET = Query(
     select(
         reservations.c.id,
@@ -334,6 +475,42 @@ async def hold_at_once(
         row = await conn.fetchrow(HOLD_AT_ONCE_BY_NUMBER, seat_number=seat_number, **params)
     assert row is not None, "the statement answers one row"
     return HeldAtOnce(row["holds"], _target_of(row, schedule_id), row["reservation_id"])
+
+
+@dataclass(frozen=True, slots=True)
+class HoldAsk:
+    """One of the holds ``hold_each`` makes together."""
+
+    user_id: int
+    schedule_id: int
+    seat_id: int | None
+    seat_number: int | None
+    until: datetime
+    now: datetime
+    max_holds: int
+
+
+async def hold_each(conn: Conn, asks: Sequence[HoldAsk], *, sells: Sells) -> dict[int, HeldAtOnce]:
+    """``hold_at_once`` for several fans at once, each distinct, on a line that sells
+    ``sells`` for all (PostgreSQL): what it found and did, by fan. See ``_hold_each``."""
+    rows = await conn.fetch(
+        HOLD_EACH,
+        users=[a.user_id for a in asks],
+        schedules=[a.schedule_id for a in asks],
+        seats=[a.seat_id for a in asks],
+        seat_numbers=[a.seat_number for a in asks],
+        untils=[a.until for a in asks],
+        nows=[a.now for a in asks],
+        limits=[a.max_holds for a in asks],
+        **sells_params(sells),
+    )
+    schedule_of = {a.user_id: a.schedule_id for a in asks}
+    return {
+        row["user_id"]: HeldAtOnce(
+            row["holds"], _target_of(row, schedule_of[row["user_id"]]), row["reservation_id"]
+        )
+        for row in rows
+    }
 
 
 async def add_hold(

@@ -4,8 +4,10 @@ database; nothing here keeps a lock of its own."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from boxoffice.batcher import Together
 from boxoffice.catalog.model import is_bookable
 from boxoffice.db import Database
 from boxoffice.errors import (
@@ -45,9 +47,11 @@ async def hold_seat(
     hold_for: timedelta,
     max_holds: int,
     sells: Sells,
+    together: HoldBatches | None = None,
 ) -> Reservation:
     """Hold a seat: on PostgreSQL in one statement that checks every guard before it
-    writes, on SQLite a statement at a time in a transaction that writes alone. The
+    writes (shared with other fans' holds of the same moment when ``together`` is
+    given), on SQLite a statement at a time in a transaction that writes alone. The
     refusals, in this order: no such fan, schedule, line, seat; the hold limit; the
     seat taken."""
     until = now + hold_for
@@ -70,18 +74,7 @@ async def hold_seat(
             return HoldLimitReached(f"a fan may hold at most {max_holds} seats at once")
         return SeatUnavailable("someone else holds or bought this seat")
 
-    async def at_once(conn: Conn) -> Reservation:
-        found = await repository.hold_at_once(
-            conn,
-            user_id=user_id,
-            schedule_id=schedule_id,
-            seat_id=seat_id,
-            seat_number=seat_number,
-            sells=sells,
-            until=until,
-            now=now,
-            max_holds=max_holds,
-        )
+    def answered(found: repository.HeldAtOnce) -> Reservation:
         if found.reservation_id is not None:  # every guard held: what it wrote stands
             assert found.target is not None
             return found.target.held(found.reservation_id, user_id=user_id, until=until)
@@ -115,9 +108,72 @@ async def hold_seat(
 
     if db.is_sqlite:
         return await db.run(step_by_step)
+    ask = repository.HoldAsk(user_id, schedule_id, seat_id, seat_number, until, now, max_holds)
+    if together is None:
+        found = await _hold_alone(db, ask, sells)
+    else:
+        found = await together.hold(ask, sells)
+    return answered(found)
+
+
+async def _hold_alone(db: Database, ask: repository.HoldAsk, sells: Sells) -> repository.HeldAtOnce:
+    async def at_once(conn: Conn) -> repository.HeldAtOnce:
+        return await repository.hold_at_once(
+            conn,
+            user_id=ask.user_id,
+            schedule_id=ask.schedule_id,
+            seat_id=ask.seat_id,
+            seat_number=ask.seat_number,
+            sells=sells,
+            until=ask.until,
+            now=ask.now,
+            max_holds=ask.max_holds,
+        )
+
     # A hold lost with its connection may have committed: not run again (the fan's
     # retry is told the seat is taken, and the hold is in their reservations).
     return await db.run_statement(at_once, retry_lost=False)
+
+
+class HoldBatches:
+    """Holds on PostgreSQL arriving in the same turn of the event loop: those of
+    distinct fans on lines that sell the same concerts are one statement
+    (``repository.hold_each``), each under every guard a hold alone has
+    (``boxoffice.batcher.Together``); a fan's second hold of the moment runs alone
+    after it, so their hold limit counts the first. Never run again after a lost
+    connection, as a hold alone is not."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._together: Together[_Asked, int, repository.HeldAtOnce] = Together(
+            together=self._shared,
+            alone=lambda asked: _hold_alone(db, asked.ask, asked.sells),
+            who=lambda asked: asked.ask.user_id,
+            group=lambda asked: (asked.sells.concert_id, frozenset(asked.sells.not_these)),
+        )
+
+    async def hold(self, ask: repository.HoldAsk, sells: Sells) -> repository.HeldAtOnce:
+        found = await self._together.submit(_Asked(ask, sells))
+        assert found is not None, "the shared statement answers every fan in it"
+        return found
+
+    async def _shared(self, asked: list[_Asked]) -> dict[int, repository.HeldAtOnce]:
+        sells = asked[0].sells
+
+        async def apply(conn: Conn) -> dict[int, repository.HeldAtOnce]:
+            return await repository.hold_each(conn, [a.ask for a in asked], sells=sells)
+
+        return await self._db.run_statement(apply, retry_lost=False)
+
+    async def close(self) -> None:
+        """Wait for the holds already sent."""
+        await self._together.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    ask: repository.HoldAsk
+    sells: Sells
 
 
 async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> Reservation:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from boxoffice.batcher import Batcher
+from boxoffice.batcher import Batcher, Together
 from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
@@ -120,55 +120,33 @@ async def _refusal(conn: Conn, *, user_id: int, max_balance: int) -> Exception:
 
 
 class ChargeBatches:
-    """Charges on PostgreSQL arriving in the same turn of the event loop. Those of
+    """Charges on PostgreSQL arriving in the same turn of the event loop: those of
     distinct fans are one statement (``repository.charge_each``), each under its own
-    guards, as ``BalanceReads`` shares a read; a fan's second charge of the same turn
-    runs after it, alone. A batch is atomic, and the only refusal that fails it
-    rather than one fan's row is a key already remembered (a retry whose first attempt
-    landed, or two first attempts racing): then nothing has changed, and each charge
-    of the batch runs again alone, to be answered as it would have been alone. A
-    batch whose connection was lost is run again only when every charge in it has a
-    key, as a charge alone is."""
+    guards, as ``BalanceReads`` shares a read (``boxoffice.batcher.Together``). The
+    only refusal that fails the statement rather than one fan's row is a key already
+    remembered (a retry whose first attempt landed, or two first attempts racing):
+    then each charge runs alone. A shared statement whose connection was lost is run
+    again only when every charge in it has a key, as a charge alone is."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._batcher: Batcher[repository.Charging, tuple[int, int] | None] = Batcher(self._send)
+        self._together: Together[repository.Charging, int, tuple[int, int]] = Together(
+            together=self._shared,
+            alone=self._alone,
+            who=lambda charge: charge.user_id,
+            unchanged=(Conflict,),
+        )
 
     async def apply(self, charge: repository.Charging) -> tuple[int, int] | None:
         """The new balance and the ledger entry's id, or None (nothing credited)."""
-        return await self._batcher.submit(charge)
+        return await self._together.submit(charge)
 
-    async def _send(
-        self, charges: list[repository.Charging]
-    ) -> list[tuple[int, int] | Exception | None]:
-        firsts: dict[int, int] = {}
-        for at, each in enumerate(charges):
-            firsts.setdefault(each.user_id, at)
-        answers: list[tuple[int, int] | Exception | None] = [None] * len(charges)
-        alone = [at for at in range(len(charges)) if at not in firsts.values()]
-        if len(firsts) == 1:
-            alone = list(range(len(charges)))
-        else:
-            together = [charges[at] for at in firsts.values()]
+    async def _shared(self, charges: list[repository.Charging]) -> dict[int, tuple[int, int]]:
+        async def apply(conn: Conn) -> dict[int, tuple[int, int]]:
+            return await repository.charge_each(conn, charges)
 
-            async def apply(conn: Conn) -> dict[int, tuple[int, int]]:
-                return await repository.charge_each(conn, together)
-
-            try:
-                charged = await self._db.run_statement(
-                    apply, retry_lost=all(each.remember is not None for each in together)
-                )
-            except Conflict:
-                alone = list(range(len(charges)))
-            else:
-                for user_id, at in firsts.items():
-                    answers[at] = charged.get(user_id)
-        for at in alone:
-            try:
-                answers[at] = await self._alone(charges[at])
-            except Exception as error:
-                answers[at] = error
-        return answers
+        keyed = all(each.remember is not None for each in charges)
+        return await self._db.run_statement(apply, retry_lost=keyed)
 
     async def _alone(self, each: repository.Charging) -> tuple[int, int] | None:
         async def apply(conn: Conn) -> tuple[int, int] | None:
@@ -185,7 +163,7 @@ class ChargeBatches:
 
     async def close(self) -> None:
         """Wait for the charges already sent."""
-        await self._batcher.close()
+        await self._together.close()
 
 
 async def pay_from(
