@@ -4,9 +4,10 @@ columns (``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are w
 only here; the catalog owns the rest of the table and reads these to show seat states.
 
 Each use case is as few statements as its guards allow. On PostgreSQL a hold is one
-(``HOLD_AT_ONCE_*``), shared with other fans' holds of the same moment (``HOLD_EACH``). On SQLite it reads what it needs in one statement, inserts under
-the hold limit in a second and claims the seat in a third, in a transaction that
-writes alone. Sales and refunds are in sale_repository."""
+(``HOLD_AT_ONCE_*``), shared with other fans' holds of the same moment (``HOLD_EACH``).
+On SQLite it reads what it needs in one statement, inserts under the hold limit in a
+second and claims the seat in a third, in a transaction that writes alone. Sales and
+refunds are in sale_repository."""
 
 from __future__ import annotations
 
@@ -102,6 +103,18 @@ class HoldTarget:
         )
 
 
+# What a hold reads of its schedule, concert and seat (``HoldTarget``).
+_TARGET_COLUMNS = (
+    schedules.c.concert_id,
+    schedules.c.concert_at,
+    schedules.c.cancelled_at,
+    concerts.c.title,
+    seats.c.id.label("seat_id"),
+    seats.c.seat_number,
+    seats.c.price,
+)
+
+
 def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
     """The schedule, its concert and the seat asked for; with ``fan_locked``, joined
     to the fan's row and locking it (no row when either is missing)."""
@@ -110,15 +123,7 @@ def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
         if by_number
         else seats.c.id == bindparam("seat", type_=BigInteger())
     )
-    query = select(
-        schedules.c.concert_id,
-        schedules.c.concert_at,
-        schedules.c.cancelled_at,
-        concerts.c.title,
-        seats.c.id.label("seat_id"),
-        seats.c.seat_number,
-        seats.c.price,
-    )
+    query = select(*_TARGET_COLUMNS)
     if fan_locked:
         query = (
             query.select_from(users)
@@ -261,16 +266,7 @@ def _hold_each() -> Query:
         .scalar_subquery()
     )
     target = (
-        select(
-            asked.c.user_id,
-            schedules.c.concert_id,
-            schedules.c.concert_at,
-            schedules.c.cancelled_at,
-            concerts.c.title,
-            seats.c.id.label("seat_id"),
-            seats.c.seat_number,
-            seats.c.price,
-        )
+        select(asked.c.user_id, *_TARGET_COLUMNS)
         .select_from(asked)
         .join(schedules, schedules.c.id == asked.c.schedule_id)
         .join(concerts, concerts.c.id == schedules.c.concert_id)
