@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -17,34 +15,76 @@ from boxoffice_bench.server import BenchServer
 Event = dict[str, str]
 
 
-async def check_invariants(server: BenchServer) -> list[str]:
+async def check_invariants(server: BenchServer, log: EventLog | None = None) -> list[str]:
     """DESIGN's I1 to I3 on the run's PostgreSQL database and Redis lines: each seat
     sold at most once and paid for, every ledger summing to its balance, no balance
     below zero, no admission out of line order, every opening draw the order its
-    seed gives."""
+    seed gives. ``log``: the lines' events as the run read them (a run that adds
+    more events than a line's stream keeps must read them as it goes)."""
     problems = await _storage(server.database_url)
-    for line, events in (await line_events(server)).items():
+    if log is None:
+        log = EventLog(server)
+    await log.catch_up()
+    for line, events in log.events.items():
         problems += [f"line {line}: {p}" for p in admission_order(events)]
+        if log.lost.get(line):
+            problems.append(
+                f"line {line}: {log.lost[line]} events trimmed from the stream before they "
+                "were read: admission order unchecked for them"
+            )
     return problems
 
 
 async def line_events(server: BenchServer) -> dict[str, list[Event]]:
     """Every line's event stream (joins, admissions, removals, clears), oldest first."""
-    db = Database(server.database_url)
-    try:
-        async with db.core.connect() as conn:
-            lines = {DEFAULT_LINE, *(await conn.scalars(select(waiting_rooms.c.line)))}
-    finally:
-        await db.dispose()
-    redis = Redis.from_url(server.redis_url)
-    try:
-        found = {}
-        for line in sorted(lines):
-            raw: Any = await redis.xrange(LineKeys.of(server.prefix, line).events)
-            found[line] = [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in raw]
-    finally:
-        await redis.aclose()
-    return found
+    log = EventLog(server)
+    await log.catch_up()
+    return log.events
+
+
+class EventLog:
+    """Every line's events (joins, admissions, removals, clears), oldest first, read
+    as a run goes: a line's stream keeps only its latest events (``EVENTS_MAXLEN``),
+    so a run that adds more reads them between its measurements. Events trimmed
+    before they were read are counted in ``lost``, by line (Redis counts every event
+    a stream was ever given)."""
+
+    def __init__(self, server: BenchServer) -> None:
+        self._server = server
+        self.events: dict[str, list[Event]] = {}
+        self.lost: dict[str, int] = {}
+        self._last: dict[str, str] = {}
+
+    async def catch_up(self) -> None:
+        """Read what every line's stream was given since the last call."""
+        db = Database(self._server.database_url)
+        try:
+            async with db.core.connect() as conn:
+                lines = {DEFAULT_LINE, *(await conn.scalars(select(waiting_rooms.c.line)))}
+        finally:
+            await db.dispose()
+        redis = Redis.from_url(self._server.redis_url)
+        try:
+            for line in sorted(lines):
+                await self._read(redis, line)
+        finally:
+            await redis.aclose()
+
+    async def _read(self, redis: Redis, line: str) -> None:
+        key = LineKeys.of(self._server.prefix, line).events
+        after = self._last.get(line)
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.xrange(key, min="-" if after is None else f"({after}")
+            pipe.xinfo_stream(key)
+            raw, info = await pipe.execute(raise_on_error=False)
+        if isinstance(info, Exception):  # no such stream: a line nobody joined
+            self.events.setdefault(line, [])
+            return
+        events = self.events.setdefault(line, [])
+        events += [{k.decode(): v.decode() for k, v in fields.items()} for _, fields in raw]
+        if raw:
+            self._last[line] = raw[-1][0].decode()
+        self.lost[line] = max(0, int(info["entries-added"]) - len(events))
 
 
 def admission_order(events: list[Event]) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from boxoffice_bench.fixtures import write_requests
-from boxoffice_bench.invariants import check_invariants
+from boxoffice_bench.invariants import EventLog, check_invariants
 from boxoffice_bench.prepare import Preparer
 from boxoffice_bench.server import BenchServer
 from boxoffice_bench.wrk import WrkResult, run_wrk
@@ -120,8 +120,16 @@ async def _measure(
 
 
 async def _rounds(
-    server: BenchServer, *, seconds: int, rounds: int, connections: list[int], workdir: Path
+    server: BenchServer,
+    log: EventLog,
+    *,
+    seconds: int,
+    rounds: int,
+    connections: list[int],
+    workdir: Path,
 ) -> list[WritesRow]:
+    """Every measurement, the lines' events read after each (a round's fans add more
+    than a line's stream keeps)."""
     runs: dict[tuple[str, int], list[WrkResult]] = {
         (e.name, c): [] for e in ENDPOINTS for c in connections
     }
@@ -141,6 +149,7 @@ async def _rounds(
                         workdir=workdir,
                     )
                     earlier.append(result)
+                    await log.catch_up()
                     line.append(f"{endpoint.name}/{c} {result.requests_per_second:.0f}/s")
             print(f"  round {n + 1}: " + ", ".join(line), flush=True)
     return [WritesRow(name, c, results) for (name, c), results in runs.items()]
@@ -153,10 +162,13 @@ def run_writes(
         f"writes: wrk, 1 thread, {' and '.join(map(str, connections))} connections, "
         f"{rounds} rounds of {seconds} s per endpoint and connection count"
     )
+    log = EventLog(server)
     rows = asyncio.run(
-        _rounds(server, seconds=seconds, rounds=rounds, connections=connections, workdir=workdir)
+        _rounds(
+            server, log, seconds=seconds, rounds=rounds, connections=connections, workdir=workdir
+        )
     )
-    result = WritesResult(rows, seconds, rounds, asyncio.run(check_invariants(server)))
+    result = WritesResult(rows, seconds, rounds, asyncio.run(check_invariants(server, log)))
     print_writes(result)
     return result
 

@@ -21,7 +21,7 @@ from boxoffice.config import Settings
 from boxoffice.queue.model import DEFAULT_LINE, draw_rank
 from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench.drop import run_drop
-from boxoffice_bench.invariants import admission_order, check_invariants, draw_problems
+from boxoffice_bench.invariants import EventLog, admission_order, check_invariants, draw_problems
 from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, Told
 from boxoffice_bench.report import rewrite_section
 from boxoffice_bench.serve import CEILING_BODY, CEILING_PATH, bench_app
@@ -162,6 +162,38 @@ async def test_the_invariant_check_catches_an_admission_out_of_order(
     client.close()
     assert await check_invariants(bench_server) == [
         f"line {DEFAULT_LINE}: 1 admissions out of line order"
+    ]
+
+
+async def test_events_read_as_the_run_goes_outlive_the_streams_trim_and_those_not_are_reported(
+    bench_server: BenchServer,
+) -> None:
+    events = LineKeys.of(bench_server.prefix, DEFAULT_LINE).events
+    client = Redis.from_url(REDIS_URL)
+    log = EventLog(bench_server)
+    await log.catch_up()
+
+    def arrive(seq: int, *, keep: int) -> None:  # a stream trimmed to its last ``keep``
+        client.xadd(
+            events, {"e": "j", "u": seq, "s": seq, "p": seq}, maxlen=keep, approximate=False
+        )
+        client.xadd(events, {"e": "a", "u": seq, "s": seq, "t": 0}, maxlen=keep, approximate=False)
+
+    for seq in (1, 2, 3):  # read after each fan: the trim takes nothing unread
+        arrive(seq, keep=2)
+        await log.catch_up()
+    assert await check_invariants(bench_server, log) == []
+    for seq in (4, 5, 6):  # not read until the end: two fans' events are gone
+        arrive(seq, keep=2)
+    client.close()
+    assert await check_invariants(bench_server, log) == [
+        f"line {DEFAULT_LINE}: 4 events trimmed from the stream before they were read: "
+        "admission order unchecked for them"
+    ]
+    # Read only once, at the end: the seed's clear and fans 1 to 5's ten events are gone.
+    assert await check_invariants(bench_server) == [
+        f"line {DEFAULT_LINE}: 11 events trimmed from the stream before they were read: "
+        "admission order unchecked for them"
     ]
 
 
