@@ -121,7 +121,10 @@ async def _drop(
         opens_at = await open_line(server.url, concert_id, opens_at=stats.clock.now() + opens_after)
         told = Told(opens_at)
         room = f"{server.url}/api/v1/admin/concerts/{concert_id}/waiting-room"
-    connector = aiohttp.TCPConnector(limit=256)
+    # Every fan a browser of their own: no pool of sockets shared between fans, whose
+    # wait for one would be counted in their calls (with 256, the opening's burst of
+    # polls put a poll's p95 at 127 ms, against 29-65 ms without the pool's wait).
+    connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         stats.started_at = stats.clock.now()
