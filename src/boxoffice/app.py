@@ -33,6 +33,7 @@ from boxoffice.limits import install_limits
 from boxoffice.metrics import Metrics, RouteMetrics
 from boxoffice.openapi import document_busy
 from boxoffice.payments.api import direct as payments_direct
+from boxoffice.payments.service import PaymentBatches
 from boxoffice.problems import error_response, install_error_handlers
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
@@ -131,6 +132,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         balances=BalanceReads(db),
         charges=ChargeBatches(db),
         holds=HoldBatches(db),
+        payments=PaymentBatches(db),
     )
 
 
@@ -154,6 +156,7 @@ def create_app(
             await ctx.balances.close()
             await ctx.charges.close()
             await ctx.holds.close()
+            await ctx.payments.close()
             await ctx.db.dispose()
 
     app = FastAPI(

@@ -9,6 +9,7 @@ from boxoffice.clock import Clock
 from boxoffice.config import Settings
 from boxoffice.db import Database
 from boxoffice.metrics import Metrics
+from boxoffice.payments.service import PaymentBatches
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
@@ -31,3 +32,4 @@ class AppContext:
     balances: BalanceReads
     charges: ChargeBatches
     holds: HoldBatches
+    payments: PaymentBatches

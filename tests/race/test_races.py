@@ -32,6 +32,7 @@ from boxoffice.errors import (
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
+from boxoffice.payments.service import PaymentBatches
 from boxoffice.query import Conn, CoreConn, Query
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import Sells
@@ -286,6 +287,7 @@ async def naive_pay(
     reservation_id: int,
     idempotency_key: str | None,
     now: datetime,
+    together: PaymentBatches | None = None,
 ) -> tuple[Outcome[PaymentResult], int | None]:
     """Check the balance covers the price, then confirm and set the new balance."""
     user_id = queue_pass.user_id

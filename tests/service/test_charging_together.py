@@ -4,7 +4,6 @@ each under its own guards, and each fan is answered as if their charge had run a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -25,15 +24,6 @@ from tests.service.factories import (
 )
 
 CEILING = 10_000
-
-
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Database]:
-    db = Database(postgres_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def _charge(

@@ -4,7 +4,6 @@ each under every guard a hold alone has, and each fan is answered as if alone.""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -34,15 +33,6 @@ from tests.service.factories import (
     make_fan,
     make_show,
 )
-
-
-@pytest.fixture
-async def pg(postgres_url: str) -> AsyncIterator[Database]:
-    db = Database(postgres_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
 
 
 async def _hold(

@@ -66,6 +66,7 @@ async def pay(request: Request) -> Response:
         reservation_id=body.reservation_id,
         idempotency_key=key,
         now=request_instant(request),
+        together=ctx.payments,
     )
     ctx.catalog_cache.forget(outcome.value.concert_id)
     if not outcome.replayed:

@@ -13,12 +13,16 @@ and a sale begun but not finished that way rolls itself back (``boxoffice_run_ag
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from pydantic import TypeAdapter
 from sqlalchemy import (
+    BigInteger,
+    Integer,
     String,
+    Text,
     and_,
     bindparam,
     case,
@@ -30,21 +34,31 @@ from sqlalchemy import (
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from boxoffice.idempotency.repository import Remember, remembered_in
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.query import Conn, Query
+from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
+from boxoffice.reservations.model import ReservationStatus
 from boxoffice.reservations.repository import (
     NOW,
     RESERVATION,
     THE_FANS_LIVE_HOLD,
     USER,
     live_holds_of,
+    the_fans_live_hold,
 )
-from boxoffice.reservations.sale_repository import CONFIRM, HELD_FOR_SALE, SOLD
-from boxoffice.tables import payments, reservations, schedules, seats, wallets
+from boxoffice.reservations.sale_repository import (
+    CANCELLED_SHOW,
+    CONFIRM,
+    HELD_FOR_SALE,
+    SOLD,
+    held_for_sale,
+    sold_to,
+)
+from boxoffice.tables import UTCDateTime, payments, reservations, schedules, seats, wallets
 from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import EntryType, signed_amount
 from boxoffice.wallet.repository import covers, less
@@ -202,6 +216,238 @@ SELL = _sale(remember=False)
 SELL_REMEMBERED = _sale(remember=True)
 
 
+def _sell_each() -> Query:
+    """Several fans' sales in one statement (PostgreSQL), each as ``SELL_REMEMBERED``
+    makes it, for fans who are all distinct and a line that sells the same concerts
+    for each: every guard read first in the statement's snapshot, and each write
+    guarded again on its row's latest version. The rows it writes are locked table
+    by table in the order a sale alone writes them (the holds, then their seats,
+    then the wallets), each table's in the order of their ids, so two such
+    statements, or one and a sale alone, meet in the same order. A sale begun but
+    not finished rolls the whole statement back (``boxoffice_run_again``), as it does
+    alone. One row per fan who has the reservation asked for, as ``SELL`` answers,
+    with the fan's id and reservation."""
+    each = (
+        func.unnest(
+            bindparam("reservations", type_=ARRAY(BigInteger())),
+            bindparam("users", type_=ARRAY(BigInteger())),
+            bindparam("nows", type_=ARRAY(UTCDateTime())),
+            bindparam("keys", type_=ARRAY(Text())),
+            bindparam("fingerprints", type_=ARRAY(Text())),
+            bindparam("status_codes", type_=ARRAY(Integer())),
+            bindparam("paid_ats", type_=ARRAY(Text())),
+        )
+        .table_valued(
+            "reservation_id", "user_id", "now", "key", "fingerprint", "status_code", "paid_at"
+        )
+        .render_derived(name="each")
+    )
+    asked = select(each).cte("asked")
+    checked = (
+        select(
+            asked.c.reservation_id,
+            asked.c.user_id,
+            asked.c.now,
+            reservations.c.seat_id,
+            reservations.c.price,
+            schedules.c.concert_id,
+            and_(
+                *the_fans_live_hold(asked.c.reservation_id, asked.c.user_id, asked.c.now),
+                schedules.c.cancelled_at.is_(None),
+            ).label("live"),
+            sold_through(schedules.c.concert_id).label("sells"),
+            and_(*held_for_sale(asked.c.reservation_id, asked.c.now)).label("seat_held"),
+            func.coalesce(covers(reservations.c.price), False).label("covered"),
+            live_holds_of(asked.c.user_id, besides=asked.c.reservation_id, now=asked.c.now).label(
+                "other_holds"
+            ),
+        )
+        .select_from(
+            asked.join(
+                reservations,
+                and_(
+                    reservations.c.id == asked.c.reservation_id,
+                    reservations.c.user_id == asked.c.user_id,
+                ),
+            )
+            .join(seats, seats.c.id == reservations.c.seat_id)
+            .join(schedules, schedules.c.id == seats.c.schedule_id)
+            .outerjoin(wallets, wallets.c.user_id == asked.c.user_id)
+        )
+        .cte("checked")
+    )
+    go = (
+        select(checked.c.reservation_id, checked.c.user_id, checked.c.now)
+        .where(checked.c.live, checked.c.sells, checked.c.seat_held, checked.c.covered)
+        .cte("go")
+    )
+    held = (
+        select(reservations.c.id)
+        .where(reservations.c.id.in_(select(go.c.reservation_id)))
+        .order_by(reservations.c.id)
+        .with_for_update(of=reservations)
+        .cte("held")
+    )
+    confirmed = (
+        update(reservations)
+        .where(
+            reservations.c.id == go.c.reservation_id,
+            reservations.c.id == held.c.id,
+            *the_fans_live_hold(go.c.reservation_id, go.c.user_id, go.c.now),
+            CANCELLED_SHOW.is_(None),
+        )
+        .values(status=ReservationStatus.CONFIRMED.value, confirmed_at=go.c.now)
+        .returning(
+            reservations.c.id,
+            reservations.c.user_id,
+            reservations.c.seat_id,
+            reservations.c.price,
+            go.c.now,
+        )
+        .cte("confirmed")
+    )
+    seats_held = (
+        select(seats.c.id)
+        .where(seats.c.id.in_(select(confirmed.c.seat_id)))
+        .order_by(seats.c.id)
+        .with_for_update(of=seats)
+        .cte("seats_held")
+    )
+    sold = (
+        update(seats)
+        .where(
+            seats.c.id == confirmed.c.seat_id,
+            seats.c.id == seats_held.c.id,
+            *held_for_sale(confirmed.c.id, confirmed.c.now),
+        )
+        .values(sold_to(confirmed.c.id))
+        .returning(seats.c.id)
+        .cte("sold")
+    )
+    paying = confirmed.join(sold, sold.c.id == confirmed.c.seat_id)
+    purses = (
+        select(wallets.c.user_id)
+        .where(wallets.c.user_id.in_(select(confirmed.c.user_id).select_from(paying)))
+        .order_by(wallets.c.user_id)
+        .with_for_update(of=wallets)
+        .cte("purses")
+    )
+    debited = (
+        update(wallets)
+        .where(
+            wallets.c.user_id == confirmed.c.user_id,
+            wallets.c.user_id == purses.c.user_id,
+            sold.c.id == confirmed.c.seat_id,
+            covers(confirmed.c.price),
+        )
+        .values(balance=less(confirmed.c.price))
+        .returning(
+            wallets.c.user_id,
+            wallets.c.balance,
+            confirmed.c.id.label("reservation_id"),
+            confirmed.c.price,
+            confirmed.c.now,
+        )
+        .cte("debited")
+    )
+    entry = (
+        insert(ledger)
+        .from_select(
+            ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
+            select(
+                debited.c.user_id,
+                literal(EntryType.PAYMENT.value),
+                debited.c.price * signed_amount(EntryType.PAYMENT, 1),
+                debited.c.balance,
+                debited.c.reservation_id,
+                debited.c.now,
+            ),
+        )
+        .returning(ledger.c.id, ledger.c.reservation_id)
+        .cte("entry")
+    )
+    payment = (
+        insert(payments)
+        .from_select(
+            ["reservation_id", "user_id", "amount", "paid_at"],
+            select(debited.c.reservation_id, debited.c.user_id, debited.c.price, debited.c.now),
+        )
+        .returning(payments.c.id, payments.c.reservation_id)
+        .cte("payment")
+    )
+    theirs = and_(
+        asked.c.reservation_id == debited.c.reservation_id, asked.c.user_id == debited.c.user_id
+    )
+    remembered = remembered_in(
+        debited.join(payment, payment.c.reservation_id == debited.c.reservation_id)
+        .join(asked, theirs)
+        .join(
+            checked,
+            and_(
+                checked.c.reservation_id == debited.c.reservation_id,
+                checked.c.user_id == debited.c.user_id,
+            ),
+        ),
+        answer=PaymentResult,
+        fields={
+            "payment_id": payment.c.id,
+            "reservation_id": debited.c.reservation_id,
+            "user_id": debited.c.user_id,
+            "amount": debited.c.price,
+            "status": literal(PaymentStatus.COMPLETED.value),
+            "paid_at": asked.c.paid_at,
+            "balance": debited.c.balance,
+            "concert_id": checked.c.concert_id,
+        },
+        each={
+            "user": debited.c.user_id,
+            "key": asked.c.key,
+            "fingerprint": asked.c.fingerprint,
+            "status_code": asked.c.status_code,
+            "now": debited.c.now,
+        },
+    )
+    unfinished = exists(
+        select(literal(1))
+        .select_from(confirmed.outerjoin(entry, entry.c.reservation_id == confirmed.c.id))
+        .where(entry.c.id.is_(None))
+    )
+    finished = case(
+        (unfinished, func.boxoffice_run_again(CHANGED_UNDER_IT)), else_=literal(0)
+    ).label("finished")
+    return Query(
+        select(
+            checked.c.reservation_id,
+            checked.c.user_id,
+            checked.c.seat_id,
+            checked.c.price,
+            checked.c.concert_id,
+            checked.c.live,
+            checked.c.sells,
+            checked.c.seat_held,
+            checked.c.covered,
+            checked.c.other_holds,
+            debited.c.balance,
+            payment.c.id.label("payment_id"),
+            finished,
+        )
+        .select_from(
+            checked.outerjoin(
+                debited,
+                and_(
+                    debited.c.reservation_id == checked.c.reservation_id,
+                    debited.c.user_id == checked.c.user_id,
+                ),
+            ).outerjoin(payment, payment.c.reservation_id == debited.c.reservation_id)
+        )
+        .add_cte(remembered),  # written whether or not a row of it is read
+        postgres_only=True,
+    )
+
+
+SELL_EACH = _sell_each()
+
+
 @dataclass(frozen=True, slots=True)
 class Sale:
     """What the one-statement sale found and did: the hold's seat, price and concert,
@@ -241,8 +487,40 @@ async def sell(
         row = await conn.fetchrow(
             statement or SELL_REMEMBERED, **params, **remember.params(), paid_at=paid_at
         )
-    if row is None:
-        return None
+    return None if row is None else _sale_of(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Selling:
+    """One of the sales ``sell_each`` makes together."""
+
+    reservation_id: int
+    user_id: int
+    now: datetime
+    remember: Remember | None
+
+
+async def sell_each(conn: Conn, sales: Sequence[Selling], *, sells: Sells) -> dict[int, Sale]:
+    """``sell`` for several fans at once, each distinct, on a line that sells ``sells``
+    for all (PostgreSQL): what it found and did, by fan (a fan missing has no such
+    reservation). Atomic: a key already remembered fails the statement, and nothing is
+    changed. See ``_sell_each``."""
+    keyed = [s.remember for s in sales]
+    rows = await conn.fetch(
+        SELL_EACH,
+        reservations=[s.reservation_id for s in sales],
+        users=[s.user_id for s in sales],
+        nows=[s.now for s in sales],
+        keys=[r.key if r else None for r in keyed],
+        fingerprints=[r.fingerprint if r else None for r in keyed],
+        status_codes=[r.status_code if r else None for r in keyed],
+        paid_ats=[_TIME.dump_python(s.now, mode="json") for s in sales],
+        **sells_params(sells),
+    )
+    return {int(row["user_id"]): _sale_of(row) for row in rows}
+
+
+def _sale_of(row: Row) -> Sale:
     return Sale(
         seat_id=row["seat_id"],
         price=row["price"],

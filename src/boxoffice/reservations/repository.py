@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 
 from boxoffice.catalog.model import on_sale
-from boxoffice.holds import live_hold, no_live_hold
+from boxoffice.holds import SqlNow, live_hold, no_live_hold
 from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
@@ -52,7 +52,10 @@ RESERVATION = bindparam("reservation", type_=BigInteger())
 
 
 def live_holds_of(
-    user: ColumnElement[int], *, besides: ColumnElement[int] | None = None
+    user: ColumnElement[int],
+    *,
+    besides: ColumnElement[int] | None = None,
+    now: SqlNow = NOW,
 ) -> ColumnElement[int]:
     """How many live holds the user has (besides one reservation, if given). Its own
     name for the table, so that it reads the same inside a statement on reservations."""
@@ -63,7 +66,7 @@ def live_holds_of(
         .where(
             held.c.user_id == user,
             held.c.status == HELD,
-            live_hold(held.c.held_until, NOW),
+            live_hold(held.c.held_until, now),
         )
     )
     if besides is not None:
@@ -377,13 +380,21 @@ GET = Query(
     )
     .where(reservations.c.id == RESERVATION)
 )
-# The fan's own reservation, a hold still live: what a release or a payment ends.
-THE_FANS_LIVE_HOLD = (
-    reservations.c.id == RESERVATION,
-    reservations.c.user_id == USER,
-    reservations.c.status == HELD,
-    live_hold(reservations.c.held_until, NOW),
-)
+
+
+def the_fans_live_hold(
+    reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow
+) -> tuple[ColumnElement[bool], ...]:
+    """The fan's own reservation, a hold still live: what a release or a payment ends."""
+    return (
+        reservations.c.id == reservation,
+        reservations.c.user_id == user,
+        reservations.c.status == HELD,
+        live_hold(reservations.c.held_until, now),
+    )
+
+
+THE_FANS_LIVE_HOLD = the_fans_live_hold(RESERVATION, USER, NOW)
 END_HOLD = Query(
     update(reservations)
     .where(*THE_FANS_LIVE_HOLD)

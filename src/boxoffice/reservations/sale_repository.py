@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, bindparam, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, bindparam, func, select, update
 
-from boxoffice.holds import live_hold
+from boxoffice.holds import SqlNow, live_hold
 from boxoffice.query import Conn, Query
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.reservations.repository import (
@@ -50,13 +51,24 @@ SALE_CONTEXT = Query(
     .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
     .where(seats.c.id == bindparam("seat", type_=BigInteger()))
 )
-# A seat that the reservation's hold still covers, and what selling it writes.
-HELD_FOR_SALE = (
-    seats.c.hold_reservation_id == RESERVATION,
-    live_hold(seats.c.held_until, NOW),
-    seats.c.sold_reservation_id.is_(None),
-)
-SOLD = {"sold_reservation_id": RESERVATION, "hold_reservation_id": None, "held_until": None}
+
+
+def held_for_sale(reservation: ColumnElement[int], now: SqlNow) -> tuple[ColumnElement[bool], ...]:
+    """A seat that the reservation's hold still covers."""
+    return (
+        seats.c.hold_reservation_id == reservation,
+        live_hold(seats.c.held_until, now),
+        seats.c.sold_reservation_id.is_(None),
+    )
+
+
+def sold_to(reservation: ColumnElement[int]) -> dict[str, Any]:
+    """What selling a seat to the reservation writes."""
+    return {"sold_reservation_id": reservation, "hold_reservation_id": None, "held_until": None}
+
+
+HELD_FOR_SALE = held_for_sale(RESERVATION, NOW)
+SOLD = sold_to(RESERVATION)
 SELL_SEAT = Query(
     update(seats)
     .where(seats.c.id == bindparam("seat", type_=BigInteger()), *HELD_FOR_SALE)
