@@ -12,13 +12,21 @@ import pytest
 
 from boxoffice import db as db_module
 from boxoffice.db import Database
-from boxoffice.errors import AlreadyPaid, HoldExpired, InsufficientBalance, ReservationNotFound
+from boxoffice.errors import (
+    AlreadyPaid,
+    HoldExpired,
+    InsufficientBalance,
+    ReservationNotFound,
+    SeatUnavailable,
+)
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult
 from boxoffice.payments.service import PaymentBatches, checkout
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
+from boxoffice.reservations.model import Reservation
+from boxoffice.reservations.service import HoldBatches
 from boxoffice.storage_errors import StorageError, Transient, from_driver
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
@@ -122,7 +130,7 @@ async def test_distinct_fans_paying_at_once_are_one_statement_each_answered_alon
 async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) -> None:
     visits, together = _Visits(pg), PaymentBatches(pg)
     show = await make_show(pg, seats=6, price=PRICE)
-    rich, stranger, other, late = [await visits.fan(balance=PRICE) for _ in range(4)]
+    rich, stranger, other, late, thief = [await visits.fan(balance=PRICE) for _ in range(5)]
     poor, twice = await visits.fan(balance=PRICE - 1), await visits.fan(balance=PRICE)
     rich_hold = await _held(pg, rich, show, 1)
     poor_hold = await _held(pg, poor, show, 2)
@@ -137,6 +145,7 @@ async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) ->
         visits.pay(together, other, late_hold),  # someone else's hold
         visits.pay(together, late, late_hold, now=NOW + HOLD_FOR + TICK),  # lapsed
         visits.pay(together, twice, paid_hold),
+        visits.pay(together, thief, rich_hold),  # the hold its owner pays for at once
         return_exceptions=True,
     )
     assert isinstance(answers[0], Outcome) and answers[0].value.balance == 0
@@ -145,6 +154,8 @@ async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) ->
     assert isinstance(answers[3], ReservationNotFound)
     assert isinstance(answers[4], HoldExpired)
     assert isinstance(answers[5], AlreadyPaid)
+    assert isinstance(answers[6], ReservationNotFound)
+    assert await balance_of(pg, user_id=thief) == PRICE
     assert await balance_of(pg, user_id=poor) == PRICE - 1
     assert await balance_of(pg, user_id=other) == PRICE
     assert await balance_of(pg, user_id=late) == PRICE
@@ -153,13 +164,17 @@ async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) ->
     await assert_consistent(pg)
 
 
-async def test_a_fans_payments_of_one_moment_spend_their_money_once(pg: Database) -> None:
+async def test_a_fans_payments_of_one_moment_spend_their_money_once(
+    pg: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     visits, together = _Visits(pg), PaymentBatches(pg)
+    await _warm(visits, together)
     show = await make_show(pg, seats=8, price=PRICE)
     fan = await visits.fan(balance=PRICE)  # money for one of their holds
     others = [await visits.fan(balance=PRICE) for _ in range(3)]
     mine = [await _held(pg, fan, show, n + 1) for n in range(4)]
     theirs = [await _held(pg, o, show, 5 + n) for n, o in enumerate(others)]
+    sent = SentStatements(monkeypatch)
     answers = await asyncio.gather(
         *(visits.pay(together, fan, rid) for rid in mine),
         *(visits.pay(together, o, rid) for o, rid in zip(others, theirs, strict=True)),
@@ -169,6 +184,8 @@ async def test_a_fans_payments_of_one_moment_spend_their_money_once(pg: Database
     refused = [a for a in answers[:4] if not isinstance(a, Outcome)]
     assert all(isinstance(a, InsufficientBalance) for a in refused)
     assert all(isinstance(a, Outcome) for a in answers[4:])
+    # One shared statement, not run again: the fan's other payments ran alone.
+    assert sum("unnest" in statement for statement in sent.statements) == 1
     assert await balance_of(pg, user_id=fan) == 0
     await together.close()
     await assert_consistent(pg)
@@ -246,17 +263,57 @@ async def test_a_hold_released_while_its_shared_payment_waits_is_sold_again_alon
     await assert_consistent(pg)
 
 
-async def _until_waiting_for_a_lock(conn: asyncpg.Connection) -> None:
-    """Until another session of this database waits for a row lock."""
+async def _until_waiting_for_a_lock(conn: asyncpg.Connection, *, sessions: int = 1) -> None:
+    """Until ``sessions`` other sessions of this database wait for a lock."""
     for _ in range(500):
+        # Within a transaction the activity view is read once and kept: read it anew.
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
         waiting = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         )
-        if waiting:
+        if waiting >= sessions:
             return
         await asyncio.sleep(0.01)
-    raise AssertionError("the shared payment never waited for the held row")
+    raise AssertionError(f"fewer than {sessions} sessions came to wait for a lock")
+
+
+async def test_a_seat_lost_while_its_shared_payment_waits_rolls_back_the_statement(
+    pg: Database, postgres_url: str
+) -> None:
+    """The shared statement confirms both holds and waits for fan b's seat, which
+    another session holds; when that session takes b's hold off the seat, b's sale
+    cannot finish, so the statement rolls itself back whole and is run again: a is
+    paid, b is refused as alone, and b's hold is left as it was."""
+    visits, together = _Visits(pg), PaymentBatches(pg)
+    show = await make_show(pg, seats=3, price=PRICE)
+    a, b = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
+    ra, rb = await _held(pg, a, show, 1), await _held(pg, b, show, 2)
+    await _held(pg, b, show, 3)  # a hold still live keeps b's visit
+    seat = await asyncpg.connect(postgres_url)
+    try:
+        taking = seat.transaction()
+        await taking.start()
+        await seat.execute("SELECT 1 FROM seats WHERE id = $1 FOR UPDATE", show.seat_id(2))
+        paying = asyncio.gather(
+            visits.pay(together, a, ra), visits.pay(together, b, rb), return_exceptions=True
+        )
+        await _until_waiting_for_a_lock(seat)
+        await seat.execute(
+            "UPDATE seats SET hold_reservation_id = NULL, held_until = NULL WHERE id = $1",
+            show.seat_id(2),
+        )
+        await taking.commit()
+        answers = await paying
+    finally:
+        await seat.close()
+    assert isinstance(answers[0], Outcome) and isinstance(answers[1], HoldExpired)
+    assert await balance_of(pg, user_id=a) == 0
+    assert await balance_of(pg, user_id=b) == PRICE
+    mine = await reservations.get_own(db=pg, user_id=b, reservation_id=rb, now=NOW)
+    assert mine.status.value == "HELD"
+    await together.close()
+    await assert_consistent(pg)
 
 
 async def test_control_one_statement_given_a_fan_twice_cannot_finish(pg: Database) -> None:
@@ -317,4 +374,104 @@ async def test_shared_payments_meeting_on_the_same_wallets_do_not_deadlock(
         assert all(not a.replayed for a in answers)
         assert [await balance_of(pg, user_id=fan) for fan in fans] == [0] * 12
     assert deadlocks.count == 0
+    await assert_consistent(pg)
+
+
+async def _payment_meeting_a_hold_on_its_seat(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch, *, hold_lock: str | None
+) -> tuple[int, list[object]]:
+    """Fans u and v pay at once (one shared statement) while fan u's hold, shared
+    with fan w's, asks for the seat v is buying. A third session keeps v's wallet
+    locked until the payment has locked both seats and the hold has locked u and
+    waits for v's seat; then lets go. The hold is boxoffice's own, or with
+    ``hold_lock`` a session that locks u's row that strongly and then waits for the
+    seat. The deadlocks PostgreSQL broke, and the answers: u's and v's payments,
+    then the hold's."""
+    visits, together = _Visits(pg), PaymentBatches(pg)
+    show = await make_show(pg, seats=3, price=PRICE)
+    u, v = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
+    w = await make_fan(pg)
+    ru, rv = await _held(pg, u, show, 1), await _held(pg, v, show, 2)
+    deadlocks = _Deadlocks(monkeypatch)
+    wallet, holder = await asyncpg.connect(postgres_url), await asyncpg.connect(postgres_url)
+    try:
+        keep = wallet.transaction()
+        await keep.start()
+        await wallet.execute("SELECT 1 FROM wallets WHERE user_id = $1 FOR UPDATE", v)
+        paying = asyncio.gather(
+            visits.pay(together, u, ru), visits.pay(together, v, rv), return_exceptions=True
+        )
+        await _until_waiting_for_a_lock(wallet, sessions=1)
+        if hold_lock is None:  # shared with another fan's: it locks the seats it asks for
+            holds = HoldBatches(pg)
+            holding: asyncio.Future[object] = asyncio.ensure_future(
+                _hold_together(pg, holds, u, show, 2)
+            )
+            also = asyncio.ensure_future(_hold_together(pg, holds, w, show, 3))
+        else:
+
+            async def by_hand() -> object:
+                async with holder.transaction():
+                    await holder.execute(f"SELECT 1 FROM users WHERE id = $1 FOR {hold_lock}", u)
+                    await holder.execute(
+                        "UPDATE seats SET held_until = held_until WHERE id = $1", show.seat_id(2)
+                    )
+                return None
+
+            holding = asyncio.ensure_future(by_hand())
+        await _until_waiting_for_a_lock(wallet, sessions=2)
+        await keep.commit()
+        answers = [*await paying, *await asyncio.gather(holding, return_exceptions=True)]
+        if hold_lock is None:
+            assert isinstance(await also, Reservation)
+            await holds.close()
+    finally:
+        await wallet.close()
+        await holder.close()
+    await together.close()
+    caught = sum(isinstance(a, asyncpg.DeadlockDetectedError) for a in answers)
+    return deadlocks.count + caught, answers
+
+
+async def _hold_together(
+    db: Database, holds: HoldBatches, fan: int, show: Show, number: int
+) -> Reservation:
+    return await reservations.hold_seat(
+        db=db,
+        user_id=fan,
+        schedule_id=show.schedule_id,
+        seat_id=None,
+        seat_number=number,
+        now=NOW,
+        hold_for=HOLD_FOR,
+        max_holds=4,
+        sells=ANY_CONCERT,
+        together=holds,
+    )
+
+
+async def test_a_payment_meeting_a_hold_of_its_fan_on_its_seat_does_not_deadlock(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hold locks its fan so that their key can still be checked: the payment
+    finishes, and the hold then finds the seat sold."""
+    deadlocks, answers = await _payment_meeting_a_hold_on_its_seat(
+        pg, postgres_url, monkeypatch, hold_lock=None
+    )
+    assert deadlocks == 0
+    assert isinstance(answers[0], Outcome) and isinstance(answers[1], Outcome)
+    assert isinstance(answers[2], SeatUnavailable)
+    await assert_consistent(pg)
+
+
+async def test_control_a_hold_locking_its_fan_for_update_deadlocks_with_the_payment(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same meeting with the fan locked as migration 0005 locked it: the payment
+    waits at its end to check fan u's key, under the hold's lock, while the hold waits
+    for the seat the payment locked."""
+    deadlocks, _ = await _payment_meeting_a_hold_on_its_seat(
+        pg, postgres_url, monkeypatch, hold_lock="UPDATE"
+    )
+    assert deadlocks >= 1
     await assert_consistent(pg)
