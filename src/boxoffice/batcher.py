@@ -70,7 +70,8 @@ class Together(Generic[Item, Who, R]):
     group, is done by ``alone``, after the shared statement. The shared statement is
     atomic: when it raises one of ``unchanged`` it wrote nothing, and each of its items
     is done ``alone`` to be answered as it would have been alone. Anything else it
-    raises is every item's of its group."""
+    raises is the answer of every item in it; the items that were to be done alone
+    after it still are."""
 
     def __init__(
         self,
@@ -122,6 +123,9 @@ class Together(Generic[Item, Who, R]):
                 found = await self._together([items[at] for at in firsts.values()])
             except self._unchanged:
                 alone = ats
+            except Exception as error:
+                for at in firsts.values():
+                    answers[at] = error
             else:
                 for who, at in firsts.items():
                     answers[at] = found.get(who)
