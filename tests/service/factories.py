@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from boxoffice import db as db_module
 from boxoffice.audit import audit
 from boxoffice.catalog import service as catalog
 from boxoffice.catalog.model import SeatStatus
@@ -36,6 +37,8 @@ from boxoffice.queue.model import LineRules, QueueState, Sells
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
+from boxoffice.reservations.service import HoldBatches
+from boxoffice.storage_errors import StorageError, from_driver
 from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.users import service as users
 from boxoffice.wallet import service as wallet
@@ -169,6 +172,7 @@ async def hold(
     now: datetime = NOW,
     max_holds: int = MAX_HOLDS,
     sells: Sells = ANY_CONCERT,
+    together: HoldBatches | None = None,
 ) -> Reservation:
     return await reservations.hold_seat(
         db=db,
@@ -180,6 +184,7 @@ async def hold(
         hold_for=HOLD_FOR,
         max_holds=max_holds,
         sells=sells,
+        together=together,
     )
 
 
@@ -238,6 +243,22 @@ async def assert_consistent(db: Database) -> None:
     before = _problems_before.get(db.url, [])
     problems = [problem for problem in await audit(db) if problem not in before]
     assert problems == [], problems
+
+
+class Deadlocks:
+    """The deadlocks PostgreSQL broke in this process's statements (each then run
+    again, as a transient failure is)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+
+        def counting(error: BaseException) -> StorageError | None:
+            found = from_driver(error)
+            if found is not None and found.sqlstate == "40P01":
+                self.count += 1
+            return found
+
+        monkeypatch.setattr(db_module, "from_driver", counting)
 
 
 class SentStatements:

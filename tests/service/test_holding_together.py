@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-from boxoffice import db as db_module
 from boxoffice.db import Database
 from boxoffice.errors import (
     HoldLimitReached,
@@ -22,11 +21,11 @@ from boxoffice.reservations import repository
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.storage_errors import StorageError, from_driver
 from tests.service.factories import (
     ANY_CONCERT,
     HOLD_FOR,
     NOW,
+    Deadlocks,
     SentStatements,
     Show,
     assert_consistent,
@@ -168,22 +167,6 @@ async def test_control_one_statement_given_a_fan_twice_passes_their_limit(pg: Da
 MANY_SEATS = 2_000
 
 
-class _Deadlocks:
-    """The deadlocks PostgreSQL broke in this process's statements (each then run
-    again, as a transient failure is)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-
-        def counting(error: BaseException) -> StorageError | None:
-            found = from_driver(error)
-            if found is not None and found.sqlstate == "40P01":
-                self.count += 1
-            return found
-
-        monkeypatch.setattr(db_module, "from_driver", counting)
-
-
 async def _opposite_orders(db: Database, show: Show, first: int) -> None:
     """Two instances' shared statements asking for the same twelve seats (from
     ``first`` on) in opposite orders: every seat held once, whatever else happened."""
@@ -211,7 +194,7 @@ async def test_shared_holds_meeting_on_the_same_seats_do_not_deadlock(
     order of their ids even without the ordered lock, so no deadlock could be shown;
     the lock makes that order a rule rather than a plan's choice.)"""
     show = await make_show(pg, seats=MANY_SEATS)
-    deadlocks = _Deadlocks(monkeypatch)
+    deadlocks = Deadlocks(monkeypatch)
     for round_ in range(10):
         await _opposite_orders(pg, show, first=1 + 12 * round_)
     assert deadlocks.count == 0

@@ -10,7 +10,6 @@ from datetime import datetime
 import asyncpg
 import pytest
 
-from boxoffice import db as db_module
 from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
@@ -27,13 +26,14 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.storage_errors import StorageError, Transient, from_driver
+from boxoffice.storage_errors import Transient, from_driver
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
     ANY_CONCERT,
     HOLD_FOR,
     NOW,
     TICK,
+    Deadlocks,
     SentStatements,
     Show,
     admit,
@@ -333,22 +333,6 @@ async def test_control_one_statement_given_a_fan_twice_cannot_finish(pg: Databas
     await assert_consistent(pg)
 
 
-class _Deadlocks:
-    """The deadlocks PostgreSQL broke in this process's statements (each then run
-    again, as a transient failure is)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-
-        def counting(error: BaseException) -> StorageError | None:
-            found = from_driver(error)
-            if found is not None and found.sqlstate == "40P01":
-                self.count += 1
-            return found
-
-        monkeypatch.setattr(db_module, "from_driver", counting)
-
-
 async def test_shared_payments_meeting_on_the_same_wallets_do_not_deadlock(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -360,7 +344,7 @@ async def test_shared_payments_meeting_on_the_same_wallets_do_not_deadlock(
     could be shown; the locks make that order a rule rather than a plan's choice.)"""
     visits = _Visits(pg)
     show = await make_show(pg, seats=24 * 10, price=PRICE)
-    deadlocks = _Deadlocks(monkeypatch)
+    deadlocks = Deadlocks(monkeypatch)
     for round_ in range(10):
         fans = [await visits.fan(balance=2 * PRICE) for _ in range(12)]
         first = 1 + 24 * round_
@@ -392,7 +376,7 @@ async def _payment_meeting_a_hold_on_its_seat(
     u, v = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
     w = await make_fan(pg)
     ru, rv = await _held(pg, u, show, 1), await _held(pg, v, show, 2)
-    deadlocks = _Deadlocks(monkeypatch)
+    deadlocks = Deadlocks(monkeypatch)
     wallet, holder = await asyncpg.connect(postgres_url), await asyncpg.connect(postgres_url)
     try:
         keep = wallet.transaction()
@@ -405,9 +389,11 @@ async def _payment_meeting_a_hold_on_its_seat(
         if hold_lock is None:  # shared with another fan's: it locks the seats it asks for
             holds = HoldBatches(pg)
             holding: asyncio.Future[object] = asyncio.ensure_future(
-                _hold_together(pg, holds, u, show, 2)
+                hold(pg, user_id=u, show=show, seat_number=2, together=holds)
             )
-            also = asyncio.ensure_future(_hold_together(pg, holds, w, show, 3))
+            also = asyncio.ensure_future(
+                hold(pg, user_id=w, show=show, seat_number=3, together=holds)
+            )
         else:
 
             async def by_hand() -> object:
@@ -431,23 +417,6 @@ async def _payment_meeting_a_hold_on_its_seat(
     await together.close()
     caught = sum(isinstance(a, asyncpg.DeadlockDetectedError) for a in answers)
     return deadlocks.count + caught, answers
-
-
-async def _hold_together(
-    db: Database, holds: HoldBatches, fan: int, show: Show, number: int
-) -> Reservation:
-    return await reservations.hold_seat(
-        db=db,
-        user_id=fan,
-        schedule_id=show.schedule_id,
-        seat_id=None,
-        seat_number=number,
-        now=NOW,
-        hold_for=HOLD_FOR,
-        max_holds=4,
-        sells=ANY_CONCERT,
-        together=holds,
-    )
 
 
 async def test_a_payment_meeting_a_hold_of_its_fan_on_its_seat_does_not_deadlock(

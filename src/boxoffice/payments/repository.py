@@ -58,6 +58,7 @@ from boxoffice.reservations.sale_repository import (
     held_for_sale,
     sold_to,
 )
+from boxoffice.row_locks import locked_in_order
 from boxoffice.tables import UTCDateTime, payments, reservations, schedules, seats, wallets
 from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import EntryType, signed_amount
@@ -281,12 +282,8 @@ def _sell_each() -> Query:
         .where(checked.c.live, checked.c.sells, checked.c.seat_held, checked.c.covered)
         .cte("go")
     )
-    held = (
-        select(reservations.c.id)
-        .where(reservations.c.id.in_(select(go.c.reservation_id)))
-        .order_by(reservations.c.id)
-        .with_for_update(of=reservations)
-        .cte("held")
+    held = locked_in_order(
+        reservations.c.id, reservations.c.id.in_(select(go.c.reservation_id)), name="held"
     )
     confirmed = (
         update(reservations)
@@ -306,12 +303,8 @@ def _sell_each() -> Query:
         )
         .cte("confirmed")
     )
-    seats_held = (
-        select(seats.c.id)
-        .where(seats.c.id.in_(select(confirmed.c.seat_id)))
-        .order_by(seats.c.id)
-        .with_for_update(of=seats)
-        .cte("seats_held")
+    seats_held = locked_in_order(
+        seats.c.id, seats.c.id.in_(select(confirmed.c.seat_id)), name="seats_held"
     )
     sold = (
         update(seats)
@@ -325,12 +318,10 @@ def _sell_each() -> Query:
         .cte("sold")
     )
     paying = confirmed.join(sold, sold.c.id == confirmed.c.seat_id)
-    purses = (
-        select(wallets.c.user_id)
-        .where(wallets.c.user_id.in_(select(confirmed.c.user_id).select_from(paying)))
-        .order_by(wallets.c.user_id)
-        .with_for_update(of=wallets)
-        .cte("purses")
+    purses = locked_in_order(
+        wallets.c.user_id,
+        wallets.c.user_id.in_(select(confirmed.c.user_id).select_from(paying)),
+        name="purses",
     )
     debited = (
         update(wallets)

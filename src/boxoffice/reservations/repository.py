@@ -39,6 +39,7 @@ from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.row_locks import locked_in_order
 from boxoffice.tables import UTCDateTime, concerts, reservations, schedules, seats, users
 
 HELD, CONFIRMED = ReservationStatus.HELD.value, ReservationStatus.CONFIRMED.value
@@ -306,13 +307,7 @@ def _hold_each() -> Query:
         )
         .cte("drawn")
     )
-    locked = (
-        select(seats.c.id)
-        .where(seats.c.id.in_(select(drawn.c.seat_id)))
-        .order_by(seats.c.id)
-        .with_for_update(of=seats)
-        .cte("locked")
-    )
+    locked = locked_in_order(seats.c.id, seats.c.id.in_(select(drawn.c.seat_id)), name="locked")
     claimed = (
         update(seats)
         .where(

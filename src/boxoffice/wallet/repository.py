@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from boxoffice.idempotency.repository import Remember, remembered_in
 from boxoffice.query import Conn, Query
+from boxoffice.row_locks import locked_in_order
 from boxoffice.tables import UTCDateTime, wallets
 from boxoffice.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import ChargeResult, EntryType, LedgerEntry, signed_amount
@@ -139,13 +140,7 @@ _each = (
     .table_valued("user_id", "amount", "ceiling", "now", "key", "fingerprint", "status_code")
     .render_derived(name="each")
 )
-_locked = (
-    select(wallets.c.user_id)
-    .where(wallets.c.user_id == any_(_users))
-    .order_by(wallets.c.user_id)
-    .with_for_update()
-    .cte("locked")
-)
+_locked = locked_in_order(wallets.c.user_id, wallets.c.user_id == any_(_users), name="locked")
 _credited_each = (
     update(wallets)
     .where(
