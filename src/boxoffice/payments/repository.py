@@ -9,6 +9,7 @@ live hold, the line, the seat still held, the balance) and writes only if all ho
 so a sale refused writes nothing; the caller reads which guard failed. Each write
 keeps its guard as well, in case a concurrent transaction changed its row meanwhile,
 and a sale begun but not finished that way rolls itself back (``boxoffice_run_again``).
+The sales of distinct fans of one moment share such a statement (``SELL_EACH``).
 """
 
 from __future__ import annotations
