@@ -15,15 +15,17 @@ import asyncio
 import contextlib
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
+from boxoffice_bench import server_timing
 from boxoffice_bench.fixtures import ADMIN, make_concert, make_fans
 from boxoffice_bench.invariants import check_invariants
 from boxoffice_bench.opening import FanLog, OpeningReport, Told, open_line, read_opening
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.server_timing import ServerTiming
 from boxoffice_bench.visit import DropStats, Moment, Visit
 
 # Once every fan has arrived, how long those still in line may take to learn how
@@ -40,6 +42,7 @@ class DropResult:
     stats: DropStats
     violations: list[str]
     opening: OpeningReport | None = None
+    server: list[ServerTiming] = field(default_factory=list)  # as the server timed it
 
     @property
     def sold_out_seconds(self) -> float | None:
@@ -112,7 +115,7 @@ async def _drop(
     concert_id: int,
     total_seats: int,
     opens_after: float | None,
-) -> tuple[DropStats, OpeningReport | None]:
+) -> tuple[DropStats, OpeningReport | None, list[ServerTiming]]:
     people = await make_fans(server.database_url, fans, balance=100_000)
     stats = DropStats(seats=total_seats)
     told = None
@@ -127,6 +130,7 @@ async def _drop(
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        before = await server_timing.read(session, server.url)
         stats.started_at = stats.clock.now()
         done = asyncio.Event()
         watcher = asyncio.create_task(_watch(session, room, stats, fans, done))
@@ -139,9 +143,10 @@ async def _drop(
         )
         done.set()
         await watcher
+        timed = server_timing.between(before, await server_timing.read(session, server.url))
     if told is None:
         stats.unserved = unfinished
-        return stats, None
+        return stats, None, timed
     opening = await read_opening(
         server,
         concert_id=concert_id,
@@ -152,7 +157,7 @@ async def _drop(
         unfinished=unfinished,
     )
     stats.unserved = opening.in_line_at_sell_out
-    return stats, opening
+    return stats, opening, timed
 
 
 def run_drop(
@@ -180,7 +185,7 @@ def run_drop(
         f"({schedules} schedule(s) of {seats_per_schedule}), on {line}"
     )
     started = time.perf_counter()
-    stats, opening = asyncio.run(
+    stats, opening, timed = asyncio.run(
         _drop(
             server,
             fans=fans,
@@ -192,7 +197,7 @@ def run_drop(
     )
     seconds = time.perf_counter() - started
     violations = asyncio.run(check_invariants(server))
-    return DropResult(fans, total, rate, seconds, stats, violations, opening)
+    return DropResult(fans, total, rate, seconds, stats, violations, opening, timed)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -218,6 +223,12 @@ def print_drop(result: DropResult) -> None:
             f"  {name:9} {len(values):7} calls {rate:8.1f}/s  p50 {p50:7.1f} ms"
             f"  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms"
             f"  statuses {dict(sorted(s.statuses[name].items()))}"
+        )
+    for timed in result.server:
+        print(
+            f"  as the server timed it: {timed.method} {timed.route}  {timed.requests} requests"
+            f"  p50 {server_timing.bound_text(timed.p50_at_most)}"
+            f"  p99 {server_timing.bound_text(timed.p99_at_most)}"
         )
     if result.violations:
         print("  INVARIANTS VIOLATED:")

@@ -7,6 +7,7 @@ from boxoffice_bench.drop import DropResult, percentile
 from boxoffice_bench.hotpath import HotPathRow
 from boxoffice_bench.memory import MemoryResult
 from boxoffice_bench.opening import OpeningReport
+from boxoffice_bench.server_timing import bound_text
 from boxoffice_bench.writes import WritesResult
 from boxoffice_bench.wrk import WrkResult
 
@@ -127,6 +128,19 @@ def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
         else "in line when the last seat sold"
     )
     verdict = "all hold" if not result.violations else "VIOLATED: " + "; ".join(result.violations)
+    timed = [
+        "",
+        "The same calls as the server timed them (reading a request to sending its answer,"
+        " by its request-duration histogram: a bucket's bound):",
+        "",
+        "| route | requests | p50 | p99 |",
+        "|---|---:|---:|---:|",
+        *(
+            f"| `{t.method} {t.route}` | {t.requests:,} | {bound_text(t.p50_at_most)} "
+            f"| {bound_text(t.p99_at_most)} |"
+            for t in result.server
+        ),
+    ]
     lines = [
         f"- {result.fans:,} fans arriving at {result.rate:,.0f}/s for {result.seats:,} seats; "
         f"sold {result.stats.bought:,}; time to sell out: {sold_out}; "
@@ -136,6 +150,7 @@ def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
         f"- Invariants checked from storage afterwards: {verdict}.",
         "",
         *rows,
+        *(timed if result.server else []),
     ]
     if plot is not None:
         lines += ["", f"![Waiting and admitted fans during the drop]({plot})"]

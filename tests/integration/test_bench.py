@@ -20,6 +20,7 @@ from boxoffice.app import create_app
 from boxoffice.config import Settings
 from boxoffice.queue.model import DEFAULT_LINE, draw_rank
 from boxoffice.queue.scripts import LineKeys
+from boxoffice_bench import server_timing
 from boxoffice_bench.drop import run_drop
 from boxoffice_bench.invariants import EventLog, admission_order, check_invariants, draw_problems
 from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, Told
@@ -148,6 +149,11 @@ def test_a_small_drop_on_the_default_line_sells_out_with_every_invariant_holding
     assert result.violations == []
     assert (result.stats.bought, result.stats.errors) == (50, 0)
     assert result.stats.latencies["pay"]
+    # The server timed exactly the calls the fans made, route by route.
+    timed = {(t.method, t.route): t.requests for t in result.server}
+    assert timed[("POST", "/api/v1/payments")] == len(result.stats.latencies["pay"])
+    assert timed[("POST", "/api/v1/queue/tokens")] == len(result.stats.latencies["join"])
+    assert timed[("POST", "/api/v1/reservations")] == len(result.stats.latencies["hold"])
 
 
 async def test_the_invariant_check_catches_an_admission_out_of_order(
@@ -211,6 +217,38 @@ def test_the_pre_queue_is_admitted_in_draw_order_then_by_arrival() -> None:
         "1 admissions out of line order"
     ]
     assert admission_order(events + admitted("8", "9", "7")) == ["1 admissions out of line order"]
+
+
+def _exposition(route: str, counts: dict[str, int]) -> str:
+    """The request-duration histogram of one route, as /metrics shows it."""
+    lines = [
+        "# HELP boxoffice_http_request_duration_seconds Request time.",
+        "# TYPE boxoffice_http_request_duration_seconds histogram",
+    ]
+    labels = f'method="GET",route="{route}"'
+    lines += [
+        f'boxoffice_http_request_duration_seconds_bucket{{le="{le}",{labels}}} {n}'
+        for le, n in counts.items()
+    ]
+    lines.append(f"boxoffice_http_request_duration_seconds_count{{{labels}}} {counts['+Inf']}")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_servers_own_timing_is_read_as_the_bounds_of_its_buckets() -> None:
+    before = server_timing.parse(
+        _exposition("/a", {"0.001": 10, "0.01": 10, "0.1": 10, "+Inf": 10})
+    )
+    after = server_timing.parse(
+        _exposition("/a", {"0.001": 60, "0.01": 105, "0.1": 109, "+Inf": 110})
+    )
+    [timed] = server_timing.between(before, after)
+    # 100 requests in between: 50 within 1 ms, 95 within 10 ms, 99 within 100 ms.
+    assert (timed.route, timed.requests) == ("/a", 100)
+    assert (timed.p50_at_most, timed.p99_at_most) == (0.001, 0.1)
+    slow = server_timing.parse(_exposition("/a", {"0.001": 10, "0.1": 10, "+Inf": 110}))
+    [over] = server_timing.between(before, slow)
+    assert server_timing.bound_text(over.p99_at_most) == "over the top bucket"
+    assert server_timing.between(before, before) == []
 
 
 def test_a_draw_out_of_its_seeds_order_or_with_a_fan_twice_is_caught() -> None:
