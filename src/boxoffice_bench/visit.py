@@ -140,7 +140,7 @@ class Visit:
         for _ in range(HOLD_ATTEMPTS):
             status, listing = await self.call("schedules", "GET", shows, headers=queue)
             if status != 200:
-                return self._turned_away(fan, status)
+                return self._turned_away(fan, status, listing)
             open_schedules = [s for s in listing["schedules"] if s["availableSeats"] > 0]
             if not open_schedules:
                 fan.learned(FOUND_NOTHING, self.stats.clock.now())
@@ -154,7 +154,7 @@ class Visit:
                 headers=queue,
             )
             if status != 200:
-                return self._turned_away(fan, status)
+                return self._turned_away(fan, status, seat_map)
             if not seat_map["seats"]:
                 continue
             seat = random.choice(seat_map["seats"])
@@ -167,15 +167,21 @@ class Visit:
             if status == 201:
                 await self.pay(fan, queue, held["reservationId"])
             else:
-                return self._turned_away(fan, status)
+                return self._turned_away(fan, status, held)
             return True
         fan.learned(SEATS_TAKEN, self.stats.clock.now())
         return False
 
-    def _turned_away(self, fan: FanLog, status: int) -> bool:
+    def _turned_away(self, fan: FanLog, status: int, answer: Any) -> bool:
         """An admitted fan refused by the gate once a concert's line closed has found
-        nothing left (False); any other refusal is an error (True: nothing to leave)."""
-        if status == 403 and self.told is not None and self.stats.sold_out.is_set():
+        nothing left (False); any other refusal is an error (True: nothing to leave).
+        The line closes within the payment that sells its last seat, so a fan can be
+        refused for it before this drop has read that payment's answer: the refusal
+        itself says the line is sold out."""
+        closed = self.stats.sold_out.is_set() or (
+            isinstance(answer, dict) and "SOLD_OUT" in str(answer.get("detail", ""))
+        )
+        if status == 403 and self.told is not None and closed:
             fan.learned(FOUND_NOTHING, self.stats.clock.now())
             return False
         self.stats.errors += 1

@@ -192,6 +192,8 @@ async def test_a_sold_out_line_tells_its_fans_and_takes_nobody_until_a_refund(
         body = (await api.status(waiter)).json()  # the last sale closed the line itself
         assert body["status"] == "SOLD_OUT"
         assert (body["position"], body["seatsLeft"]) == (None, 0)
+        refused = await api.seats(waiter, show)  # the gate says why (the drop reads it)
+        assert refused.status_code == 403 and "SOLD_OUT" in refused.json()["detail"]
         latecomer = await api.register("late")
         r = await api.client.post(
             "/api/v1/queue/tokens", json={"concertId": show.concert_id}, headers=latecomer.access

@@ -23,10 +23,11 @@ from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench import server_timing
 from boxoffice_bench.drop import run_drop
 from boxoffice_bench.invariants import EventLog, admission_order, check_invariants, draw_problems
-from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, Told
+from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, FanLog, Told
 from boxoffice_bench.report import rewrite_section
 from boxoffice_bench.serve import CEILING_BODY, CEILING_PATH, bench_app
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.visit import DropStats, Visit
 from boxoffice_bench.writes import ENDPOINTS
 from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port
@@ -263,6 +264,19 @@ def test_a_draw_out_of_its_seeds_order_or_with_a_fan_twice_is_caught() -> None:
     assert draw_problems(seed, 3, ",".join(map(str, drawn))) == [
         "the draw lists 4 fans but records 3 entrants"
     ]
+
+
+def test_a_fan_refused_because_the_line_closed_found_nothing_even_before_the_drop_knew() -> None:
+    """The line closes within the payment that sells its last seat: a fan refused for
+    it before the drop has read that payment's answer is no error."""
+    stats = DropStats(seats=1)
+    visit = Visit(None, "", stats, 1, Told(opens_at=0.0))  # type: ignore[arg-type]
+    closed = {"code": "not_admitted", "detail": "not admitted: the line says SOLD_OUT"}
+    other = {"code": "not_admitted", "detail": "not admitted: the line says WAITING"}
+    assert visit._turned_away(FanLog(1, 0.0), 403, closed) is False
+    assert stats.errors == 0
+    assert visit._turned_away(FanLog(2, 0.0), 403, other) is True
+    assert stats.errors == 1
 
 
 def test_answers_against_the_contract_around_the_opening_are_counted() -> None:
