@@ -150,11 +150,14 @@ def test_a_small_drop_on_the_default_line_sells_out_with_every_invariant_holding
     assert result.violations == []
     assert (result.stats.bought, result.stats.errors) == (50, 0)
     assert result.stats.latencies["pay"]
-    # The server timed exactly the calls the fans made, route by route.
+    # The server timed the calls the fans made, route by route: every payment; and of
+    # the other calls, those the fans heard back from plus at most one for each fan
+    # still unfinished when the sell-out ended the drop (its answer never read).
     timed = {(t.method, t.route): t.requests for t in result.server}
     assert timed[("POST", "/api/v1/payments")] == len(result.stats.latencies["pay"])
-    assert timed[("POST", "/api/v1/queue/tokens")] == len(result.stats.latencies["join"])
-    assert timed[("POST", "/api/v1/reservations")] == len(result.stats.latencies["hold"])
+    for route, name in (("/api/v1/queue/tokens", "join"), ("/api/v1/reservations", "hold")):
+        heard = len(result.stats.latencies[name])
+        assert heard <= timed[("POST", route)] <= heard + result.stats.unserved
 
 
 async def test_the_invariant_check_catches_an_admission_out_of_order(

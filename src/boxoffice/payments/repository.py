@@ -42,7 +42,6 @@ from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
-from boxoffice.reservations.model import ReservationStatus
 from boxoffice.reservations.repository import (
     NOW,
     RESERVATION,
@@ -54,6 +53,7 @@ from boxoffice.reservations.repository import (
 from boxoffice.reservations.sale_repository import (
     CANCELLED_SHOW,
     CONFIRM,
+    CONFIRMED,
     HELD_FOR_SALE,
     SOLD,
     held_for_sale,
@@ -289,12 +289,11 @@ def _sell_each() -> Query:
     confirmed = (
         update(reservations)
         .where(
-            reservations.c.id == go.c.reservation_id,
             reservations.c.id == held.c.id,
             *the_fans_live_hold(go.c.reservation_id, go.c.user_id, go.c.now),
             CANCELLED_SHOW.is_(None),
         )
-        .values(status=ReservationStatus.CONFIRMED.value, confirmed_at=go.c.now)
+        .values(status=CONFIRMED, confirmed_at=go.c.now)
         .returning(
             reservations.c.id,
             reservations.c.user_id,

@@ -257,8 +257,8 @@ class PaymentBatches:
     the statement whole, as does a sale begun but not finished once its retries are
     spent: then each payment runs alone, to be answered as it would have been. A fan
     whose hold changed between the statement's snapshot and its write is sold again
-    alone (``alone``). A shared statement whose connection was lost is run again only when every
-    payment in it has a key, as a payment alone is."""
+    alone (``alone``). A shared statement whose connection was lost is run again only
+    when every payment in it has a key, as a payment alone is."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -266,7 +266,7 @@ class PaymentBatches:
             together=self._shared,
             alone=self._alone,
             who=lambda asked: asked.selling.user_id,
-            group=lambda asked: (asked.sells.concert_id, frozenset(asked.sells.not_these)),
+            group=lambda asked: asked.sells.key(),
             unchanged=(Conflict, Transient),
         )
 

@@ -66,6 +66,11 @@ class Sells:
             return concert_id == self.concert_id
         return concert_id not in self.not_these
 
+    def key(self) -> tuple[int | None, frozenset[int]]:
+        """Equal for two that sell the same concerts: what a statement shared by the
+        requests of one moment is bound to besides their rows."""
+        return self.concert_id, frozenset(self.not_these)
+
 
 @dataclass(frozen=True, slots=True)
 class LineRules:

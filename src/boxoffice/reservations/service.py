@@ -149,7 +149,7 @@ class HoldBatches:
             together=self._shared,
             alone=lambda asked: _hold_alone(db, asked.ask, asked.sells),
             who=lambda asked: asked.ask.user_id,
-            group=lambda asked: (asked.sells.concert_id, frozenset(asked.sells.not_these)),
+            group=lambda asked: asked.sells.key(),
         )
 
     async def hold(self, ask: repository.HoldAsk, sells: Sells) -> repository.HeldAtOnce:
