@@ -7,6 +7,13 @@ bounds to uvicorn's httptools protocol; the body limit is the app's own
 
 ``run`` also binds the listening socket before the app starts: a port already taken
 then fails at once, before the app has started anything that has to stop again.
+
+uvloop's libuv accepts one connection per turn of the event loop (libuv 1.45 on), and
+a turn of a busy server can take tens of milliseconds: at a line's opening, with a
+whole pre-queue polling at once, hundreds of new connections waited up to 2 s in the
+kernel's accept queue, unread, while the requests on open connections were answered
+within a millisecond. ``run`` therefore listens through ``ACCEPTS_PER_TURN``
+descriptors of the one socket, each of which accepts a connection a turn.
 """
 
 from __future__ import annotations
@@ -39,9 +46,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 30
 # is better served by an exit it can act on than by a process that never serves.
 STARTUP_DEADLINE_SECONDS = 30.0
 SHUTDOWN_DEADLINE_SECONDS = 10.0
+# Connections a busy event loop accepts per turn (see the module's docstring); a turn
+# with fewer waiting costs the rest one failed accept() each.
+ACCEPTS_PER_TURN = 32
 # File descriptors kept for what is not a client: database and Redis pools (sized
-# from the settings on top of this), the listening socket, logs, pipes.
-RESERVED_FILES = 64
+# from the settings on top of this), the listening socket's descriptors, logs, pipes.
+RESERVED_FILES = 64 + ACCEPTS_PER_TURN
 WORKER_APP = "boxoffice.server:worker_app"
 
 
@@ -96,11 +106,12 @@ def run(app: FastAPI | str, settings: Settings, *, host: str, port: int, workers
     )
     sock = _listen(host, port)
     log.info("serving on http://%s:%d", host, sock.getsockname()[1])
+    sockets = listeners(sock)
     if workers > 1:
-        Multiprocess(config, sockets=[sock]).run()
+        Multiprocess(config, sockets=sockets).run()
         return
     server = uvicorn.Server(config)
-    server.run(sockets=[sock])
+    server.run(sockets=sockets)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
 
@@ -126,6 +137,12 @@ def _listen(host: str, port: int) -> socket.socket:
         sys.exit(f"boxoffice: cannot listen on {host}:{port}: {exc.strerror or exc}")
     sock.set_inheritable(True)
     return sock
+
+
+def listeners(sock: socket.socket, count: int = ACCEPTS_PER_TURN) -> list[socket.socket]:
+    """``sock`` and ``count - 1`` duplicates of it: one listening socket (one port, one
+    accept queue) that the event loop watches ``count`` times, accepting from each."""
+    return [sock, *(sock.dup() for _ in range(count - 1))]
 
 
 def _fit_open_files(max_connections: int, settings: Settings) -> int:
