@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import aiohttp
+import orjson
 
 from boxoffice_bench.opening import (
     ADMITTED,
@@ -79,7 +80,11 @@ class Visit:
         for _ in range(BUSY_TRIES):
             started = time.perf_counter()
             async with self.session.request(method, self.api + path, **kwargs) as response:
-                body = await response.json() if response.content_type.endswith("json") else None
+                body = (
+                    await response.json(loads=orjson.loads)
+                    if response.content_type.endswith("json")
+                    else None
+                )
                 status = response.status
                 retry_after = response.headers.get("Retry-After", "1")
             self.stats.latencies[name].append(time.perf_counter() - started)
