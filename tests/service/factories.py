@@ -280,3 +280,18 @@ class SentStatements:
 
         monkeypatch.setattr(asyncpg.connection.Connection, "_do_execute", recording_execute)
         monkeypatch.setattr(asyncpg.transaction.Transaction, "start", recording_start)
+
+
+async def until_waiting_for_a_lock(conn: asyncpg.Connection, *, sessions: int = 1) -> None:
+    """Until ``sessions`` other sessions of this database wait for a lock."""
+    for _ in range(500):
+        # Within a transaction the activity view is read once and kept: read it anew.
+        await conn.execute("SELECT pg_stat_clear_snapshot()")
+        waiting = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        if waiting >= sessions:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"fewer than {sessions} sessions came to wait for a lock")

@@ -43,6 +43,7 @@ from tests.service.factories import (
     ledger,
     make_fan,
     make_show,
+    until_waiting_for_a_lock,
     waiting_room,
 )
 
@@ -246,7 +247,7 @@ async def test_a_hold_released_while_its_shared_payment_waits_is_sold_again_alon
         paying = asyncio.gather(
             visits.pay(together, a, ra), visits.pay(together, b, rb), return_exceptions=True
         )
-        await _until_waiting_for_a_lock(releasing)
+        await until_waiting_for_a_lock(releasing)
         await releasing.execute("UPDATE reservations SET status = 'CANCELLED' WHERE id = $1", rb)
         await releasing.execute(
             "UPDATE seats SET hold_reservation_id = NULL, held_until = NULL"
@@ -261,21 +262,6 @@ async def test_a_hold_released_while_its_shared_payment_waits_is_sold_again_alon
     assert await balance_of(pg, user_id=b) == PRICE
     await together.close()
     await assert_consistent(pg)
-
-
-async def _until_waiting_for_a_lock(conn: asyncpg.Connection, *, sessions: int = 1) -> None:
-    """Until ``sessions`` other sessions of this database wait for a lock."""
-    for _ in range(500):
-        # Within a transaction the activity view is read once and kept: read it anew.
-        await conn.execute("SELECT pg_stat_clear_snapshot()")
-        waiting = await conn.fetchval(
-            "SELECT count(*) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        if waiting >= sessions:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"fewer than {sessions} sessions came to wait for a lock")
 
 
 async def test_a_seat_lost_while_its_shared_payment_waits_rolls_back_the_statement(
@@ -298,7 +284,7 @@ async def test_a_seat_lost_while_its_shared_payment_waits_rolls_back_the_stateme
         paying = asyncio.gather(
             visits.pay(together, a, ra), visits.pay(together, b, rb), return_exceptions=True
         )
-        await _until_waiting_for_a_lock(seat)
+        await until_waiting_for_a_lock(seat)
         await seat.execute(
             "UPDATE seats SET hold_reservation_id = NULL, held_until = NULL WHERE id = $1",
             show.seat_id(2),
@@ -385,7 +371,7 @@ async def _payment_meeting_a_hold_on_its_seat(
         paying = asyncio.gather(
             visits.pay(together, u, ru), visits.pay(together, v, rv), return_exceptions=True
         )
-        await _until_waiting_for_a_lock(wallet, sessions=1)
+        await until_waiting_for_a_lock(wallet, sessions=1)
         if hold_lock is None:  # shared with another fan's: it locks the seats it asks for
             holds = HoldBatches(pg)
             holding: asyncio.Future[object] = asyncio.ensure_future(
@@ -405,7 +391,7 @@ async def _payment_meeting_a_hold_on_its_seat(
                 return None
 
             holding = asyncio.ensure_future(by_hand())
-        await _until_waiting_for_a_lock(wallet, sessions=2)
+        await until_waiting_for_a_lock(wallet, sessions=2)
         await keep.commit()
         answers = [*await paying, *await asyncio.gather(holding, return_exceptions=True)]
         if hold_lock is None:

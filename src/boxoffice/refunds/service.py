@@ -131,7 +131,8 @@ async def cancel_schedule(*, db: Database, schedule_id: int, now: datetime) -> C
             conn, schedule_id=schedule_id, now=now
         )
         refunded = await reservations.refund_schedule(conn, schedule_id=schedule_id, now=now)
-        for ticket in refunded:
+        # Wallets in the order of their fans' ids, as a shared payment locks them.
+        for ticket in sorted(refunded, key=lambda t: (t.user_id, t.reservation_id)):
             await wallet.refund_to(
                 conn,
                 user_id=ticket.user_id,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, func, select, update
+from sqlalchemy import BigInteger, ColumnElement, bindparam, func, or_, select, update
 
 from boxoffice.holds import SqlNow, live_hold
 from boxoffice.query import Conn, Query
@@ -96,6 +96,19 @@ UNSELL = Query(
     )
     .values(sold_reservation_id=None)
 )
+# A cancel's locks, taken before it writes: the schedule's holds and sales, then its
+# seats, each in the order of their ids. A sale locks its holds, then their seats, and
+# a shared hold locks its seats in id order: a cancel meeting either waits for it
+# holding nothing it wants, instead of deadlocking with it.
+LOCK_SCHEDULE_SALES = Query(
+    select(reservations.c.id)
+    .where(_OF_SCHEDULE, or_(reservations.c.status == HELD, reservations.c.status == CONFIRMED))
+    .order_by(reservations.c.id)
+    .with_for_update()
+)
+LOCK_SCHEDULE_SEATS = Query(
+    select(seats.c.id).where(seats.c.schedule_id == SCHEDULE).order_by(seats.c.id).with_for_update()
+)
 RELEASE_SCHEDULE_SEATS = Query(
     update(seats)
     .where(seats.c.schedule_id == SCHEDULE)
@@ -150,10 +163,13 @@ async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded 
 
 async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> list[Refunded]:
     """Refund every paid reservation of a schedule and release its holds, all seats
-    back on sale; what this call refunded (nothing, when called again)."""
-    await conn.execute(RELEASE_SCHEDULE_SEATS, schedule=schedule_id)
+    back on sale; what this call refunded (nothing, when called again). The rows are
+    locked before they are written, in a sale's order (``LOCK_SCHEDULE_SALES``)."""
+    await conn.fetch(LOCK_SCHEDULE_SALES, schedule=schedule_id)
+    await conn.fetch(LOCK_SCHEDULE_SEATS, schedule=schedule_id)
     await conn.execute(CANCEL_SCHEDULE_HOLDS, schedule=schedule_id)
     rows = await conn.fetch(REFUND_SCHEDULE, schedule=schedule_id, now=now)
+    await conn.execute(RELEASE_SCHEDULE_SEATS, schedule=schedule_id)
     await conn.execute(UNSELL_SCHEDULE, schedule=schedule_id)
     refunded = [Refunded(r["id"], r["user_id"], r["seat_id"], r["price"]) for r in rows]
     return sorted(refunded, key=lambda r: r.reservation_id)

@@ -1,0 +1,187 @@
+"""A show cancelled while its fans buy, on PostgreSQL: the cancel locks what it writes
+in the order a sale locks it (holds and sales, then seats, then wallets by fan), so
+the two wait for each other instead of deadlocking. Each meeting is made by hand: a
+session takes a sale's locks one table at a time, the cancel starts between two of
+them, and the session then takes the next. Each control cancels in the order the
+cancel had before, and the same meeting deadlocks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import pytest
+
+from boxoffice.catalog import service as catalog
+from boxoffice.db import Database
+from boxoffice.query import Conn
+from boxoffice.refunds import service as refunds
+from boxoffice.reservations import sale_repository
+from boxoffice.reservations import service as reservations
+from boxoffice.reservations.model import ReservationStatus
+from boxoffice.wallet import service as wallet
+from tests.service.factories import (
+    NOW,
+    Deadlocks,
+    Show,
+    assert_consistent,
+    balance_of,
+    buy,
+    hold,
+    make_fan,
+    make_show,
+    until_waiting_for_a_lock,
+)
+
+PRICE = 4_000
+
+Cancel = Callable[[Database, Show], Awaitable[object]]
+
+
+async def _cancel(db: Database, show: Show) -> object:
+    return await refunds.cancel_schedule(db=db, schedule_id=show.schedule_id, now=NOW)
+
+
+async def _cancel_seats_first(db: Database, show: Show) -> object:
+    """The cancel's writes as they were ordered before: the schedule's seats released
+    before its holds were cancelled (this show has no sale to refund)."""
+
+    async def work(conn: Conn) -> None:
+        await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+        await conn.execute(sale_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
+        await conn.execute(sale_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
+
+    return await db.run(work)
+
+
+async def _cancel_crediting_in_ticket_order(db: Database, show: Show) -> object:
+    """The cancel as it credited its refunds before: in the order of the tickets."""
+
+    async def work(conn: Conn) -> None:
+        await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+        tickets = await reservations.refund_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+        for ticket in tickets:
+            await wallet.refund_to(
+                conn,
+                user_id=ticket.user_id,
+                amount=ticket.price,
+                reservation_id=ticket.reservation_id,
+                now=NOW,
+            )
+
+    return await db.run(work)
+
+
+async def _meeting(
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    cancel: Awaitable[object],
+    *,
+    first: tuple[str, int],
+    then: tuple[str, int],
+) -> int:
+    """A session locks the row ``first`` (a table and its key), the cancel starts and
+    comes to wait for it, the session locks ``then`` and commits; the cancel is then
+    let finish. The deadlocks PostgreSQL broke, on either side."""
+    deadlocks = Deadlocks(monkeypatch)
+    sale = await asyncpg.connect(postgres_url)
+    caught = 0
+    try:
+        tx = sale.transaction()
+        await tx.start()
+        await _lock(sale, *first)
+        cancelling = asyncio.ensure_future(cancel)
+        await until_waiting_for_a_lock(sale)
+        try:
+            await _lock(sale, *then)
+            await tx.commit()
+        except asyncpg.DeadlockDetectedError:
+            caught = 1
+            await tx.rollback()
+        await cancelling
+    finally:
+        await sale.close()
+    return deadlocks.count + caught
+
+
+async def _lock(conn: asyncpg.Connection, table: str, key: int) -> None:
+    """The row's lock, as an UPDATE that changes nothing takes it."""
+    column = {"reservations": "id", "seats": "id", "wallets": "user_id"}[table]
+    await conn.execute(f"UPDATE {table} SET {column} = {column} WHERE {column} = $1", key)
+
+
+async def _hold_being_sold(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch, cancel: Cancel
+) -> tuple[int, Show, int, int]:
+    """A fan's hold is being sold (its hold locked, then its seat, as a sale locks
+    them) while the show is cancelled. The deadlocks, the show, the fan and the
+    hold's id."""
+    show = await make_show(pg, seats=2, price=PRICE)
+    fan = await make_fan(pg, balance=PRICE)
+    held = await hold(pg, user_id=fan, show=show, seat_number=1)
+    deadlocks = await _meeting(
+        postgres_url,
+        monkeypatch,
+        cancel(pg, show),
+        first=("reservations", held.reservation_id),
+        then=("seats", show.seat_id(1)),
+    )
+    return deadlocks, show, fan, held.reservation_id
+
+
+async def test_a_cancel_meeting_a_sale_of_its_hold_waits_for_it(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlocks, _, fan, reservation_id = await _hold_being_sold(
+        pg, postgres_url, monkeypatch, _cancel
+    )
+    assert deadlocks == 0
+    mine = await reservations.get_own(db=pg, user_id=fan, reservation_id=reservation_id, now=NOW)
+    assert mine.status is ReservationStatus.CANCELLED
+    await assert_consistent(pg)
+
+
+async def test_control_a_cancel_releasing_seats_first_deadlocks_with_the_sale(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlocks, *_ = await _hold_being_sold(pg, postgres_url, monkeypatch, _cancel_seats_first)
+    assert deadlocks >= 1
+    await assert_consistent(pg)
+
+
+async def _wallets_being_debited(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch, cancel: Cancel
+) -> tuple[int, tuple[int, int]]:
+    """Fans a and b (a's id the lower) hold tickets to the show, b's bought first,
+    while a shared payment of theirs for another show locks their wallets in the order
+    of their ids as the show is cancelled. The deadlocks, and the two fans."""
+    show = await make_show(pg, seats=2, price=PRICE)
+    a, b = await make_fan(pg, balance=PRICE), await make_fan(pg, balance=PRICE)
+    assert a < b
+    await buy(pg, user_id=b, show=show, seat_number=1)
+    await buy(pg, user_id=a, show=show, seat_number=2)
+    deadlocks = await _meeting(
+        postgres_url, monkeypatch, cancel(pg, show), first=("wallets", a), then=("wallets", b)
+    )
+    return deadlocks, (a, b)
+
+
+async def test_a_cancel_meeting_a_shared_payment_credits_its_wallets_in_its_order(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlocks, fans = await _wallets_being_debited(pg, postgres_url, monkeypatch, _cancel)
+    assert deadlocks == 0
+    assert [await balance_of(pg, user_id=fan) for fan in fans] == [PRICE, PRICE]
+    await assert_consistent(pg)
+
+
+async def test_control_a_cancel_crediting_in_ticket_order_deadlocks_with_the_payment(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlocks, fans = await _wallets_being_debited(
+        pg, postgres_url, monkeypatch, _cancel_crediting_in_ticket_order
+    )
+    assert deadlocks >= 1
+    assert [await balance_of(pg, user_id=fan) for fan in fans] == [PRICE, PRICE]
+    await assert_consistent(pg)
