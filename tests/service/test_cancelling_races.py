@@ -55,6 +55,19 @@ async def _cancel_seats_first(db: Database, show: Show) -> object:
     return await db.run(work)
 
 
+async def _cancel_locking_seats_as_it_reaches_them(db: Database, show: Show) -> object:
+    """The cancel without its ordered lock of the seats: the UPDATE that releases them
+    locks them in the order its plan reaches them."""
+
+    async def work(conn: Conn) -> None:
+        await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+        await conn.fetchval(sale_repository.LOCK_SCHEDULE_SALES, schedule=show.schedule_id)
+        await conn.execute(sale_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
+        await conn.execute(sale_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
+
+    return await db.run(work)
+
+
 async def _cancel_crediting_in_ticket_order(db: Database, show: Show) -> object:
     """The cancel as it credited its refunds before: in the order of the tickets."""
 
@@ -92,13 +105,17 @@ async def _meeting(
         await tx.start()
         await _lock(sale, *first)
         cancelling = asyncio.ensure_future(cancel)
-        await until_waiting_for_a_lock(sale)
         try:
+            await until_waiting_for_a_lock(sale)
             await _lock(sale, *then)
             await tx.commit()
         except asyncpg.DeadlockDetectedError:
             caught = 1
             await tx.rollback()
+        except BaseException:
+            await sale.close()  # lets the cancel finish before the test fails
+            await asyncio.gather(cancelling, return_exceptions=True)
+            raise
         await cancelling
     finally:
         await sale.close()
@@ -184,4 +201,50 @@ async def test_control_a_cancel_crediting_in_ticket_order_deadlocks_with_the_pay
     )
     assert deadlocks >= 1
     assert [await balance_of(pg, user_id=fan) for fan in fans] == [PRICE, PRICE]
+    await assert_consistent(pg)
+
+
+async def _seats_being_held(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch, cancel: Cancel
+) -> int:
+    """A shared hold locks the show's two seats in the order of their ids while the
+    show is cancelled. Seat 1's row was rewritten first, so the table holds it after
+    seat 2's, and the cancel's sessions read tables in their order (no index scans:
+    a plan of a larger table may read them so). The deadlocks."""
+    show = await make_show(pg, seats=2, price=PRICE)
+    admin = await asyncpg.connect(postgres_url)
+    try:
+        await _lock(admin, "seats", show.seat_id(1))
+        name = await admin.fetchval("SELECT current_database()")
+        for setting in ("enable_indexscan", "enable_bitmapscan"):
+            await admin.execute(f"ALTER DATABASE {name} SET {setting} = off")
+    finally:
+        await admin.close()
+    cancelling = Database(postgres_url)  # its sessions start with those settings
+    try:
+        return await _meeting(
+            postgres_url,
+            monkeypatch,
+            cancel(cancelling, show),
+            first=("seats", show.seat_id(1)),
+            then=("seats", show.seat_id(2)),
+        )
+    finally:
+        await cancelling.dispose()
+
+
+async def test_a_cancel_meeting_a_shared_hold_locks_the_seats_in_its_order(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert await _seats_being_held(pg, postgres_url, monkeypatch, _cancel) == 0
+    await assert_consistent(pg)
+
+
+async def test_control_a_cancel_locking_seats_in_table_order_deadlocks_with_the_hold(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deadlocks = await _seats_being_held(
+        pg, postgres_url, monkeypatch, _cancel_locking_seats_as_it_reaches_them
+    )
+    assert deadlocks >= 1
     await assert_consistent(pg)

@@ -8,7 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, bindparam, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from boxoffice.holds import SqlNow, live_hold
 from boxoffice.query import Conn, Query
@@ -96,19 +106,26 @@ UNSELL = Query(
     )
     .values(sold_reservation_id=None)
 )
+
+
 # A cancel's locks, taken before it writes: the schedule's holds and sales, then its
-# seats, each in the order of their ids. A sale locks its holds, then their seats, and
-# a shared hold locks its seats in id order: a cancel meeting either waits for it
-# holding nothing it wants, instead of deadlocking with it.
-LOCK_SCHEDULE_SALES = Query(
-    select(reservations.c.id)
-    .where(_OF_SCHEDULE, or_(reservations.c.status == HELD, reservations.c.status == CONFIRMED))
-    .order_by(reservations.c.id)
-    .with_for_update()
+# seats, each in the order of their ids (as strong as the UPDATEs that follow, which
+# leave keys alone). A sale locks its hold, then its seat, and a shared hold locks
+# its seats in id order: a cancel meeting either waits for it holding nothing it
+# wants. Left open: a hold committed between the two locking reads, then sold or
+# released before the cancel ends, can still meet the cancel in a deadlock, which
+# PostgreSQL breaks and the loser's retry resolves.
+def _locked(key: Column[int], among: ColumnElement[bool]) -> Query:
+    """How many rows ``among`` picks, each locked in the order of ``key``."""
+    picked = select(key).where(among).order_by(key).with_for_update(key_share=True)
+    return Query(select(func.count()).select_from(picked.subquery()))
+
+
+LOCK_SCHEDULE_SALES = _locked(
+    reservations.c.id,
+    and_(_OF_SCHEDULE, or_(reservations.c.status == HELD, reservations.c.status == CONFIRMED)),
 )
-LOCK_SCHEDULE_SEATS = Query(
-    select(seats.c.id).where(seats.c.schedule_id == SCHEDULE).order_by(seats.c.id).with_for_update()
-)
+LOCK_SCHEDULE_SEATS = _locked(seats.c.id, seats.c.schedule_id == SCHEDULE)
 RELEASE_SCHEDULE_SEATS = Query(
     update(seats)
     .where(seats.c.schedule_id == SCHEDULE)
@@ -165,8 +182,8 @@ async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> lis
     """Refund every paid reservation of a schedule and release its holds, all seats
     back on sale; what this call refunded (nothing, when called again). The rows are
     locked before they are written, in a sale's order (``LOCK_SCHEDULE_SALES``)."""
-    await conn.fetch(LOCK_SCHEDULE_SALES, schedule=schedule_id)
-    await conn.fetch(LOCK_SCHEDULE_SEATS, schedule=schedule_id)
+    await conn.fetchval(LOCK_SCHEDULE_SALES, schedule=schedule_id)
+    await conn.fetchval(LOCK_SCHEDULE_SEATS, schedule=schedule_id)
     await conn.execute(CANCEL_SCHEDULE_HOLDS, schedule=schedule_id)
     rows = await conn.fetch(REFUND_SCHEDULE, schedule=schedule_id, now=now)
     await conn.execute(RELEASE_SCHEDULE_SEATS, schedule=schedule_id)
