@@ -9,8 +9,13 @@ from typing import Any
 from sqlalchemy import CTE, Column, ColumnElement, select
 
 
-def locked_in_order(key: Column[Any], among: ColumnElement[bool], *, name: str) -> CTE:
+def locked_in_order(
+    key: Column[Any], among: ColumnElement[bool], *, name: str, key_share: bool = False
+) -> CTE:
     """The keys of the rows of ``key``'s table that ``among`` picks, each row locked
-    (``FOR UPDATE``) in the order of ``key``: a step of the statement's own, read by
-    the part that writes them. PostgreSQL sorts every row before it locks the first."""
-    return select(key).where(among).order_by(key).with_for_update(of=key.table).cte(name)
+    (``FOR UPDATE``, or with ``key_share`` ``FOR NO KEY UPDATE``, as an UPDATE that
+    leaves keys alone locks) in the order of ``key``: a step of the statement's own,
+    read by the part that writes them. PostgreSQL sorts every row before it locks the
+    first."""
+    locked = select(key).where(among).order_by(key)
+    return locked.with_for_update(of=key.table, key_share=key_share).cte(name)

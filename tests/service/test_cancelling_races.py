@@ -20,7 +20,6 @@ from boxoffice.refunds import service as refunds
 from boxoffice.reservations import sale_repository
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.wallet import service as wallet
 from tests.service.factories import (
     NOW,
     Deadlocks,
@@ -74,14 +73,7 @@ async def _cancel_crediting_in_ticket_order(db: Database, show: Show) -> object:
     async def work(conn: Conn) -> None:
         await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
         tickets = await reservations.refund_schedule(conn, schedule_id=show.schedule_id, now=NOW)
-        for ticket in tickets:
-            await wallet.refund_to(
-                conn,
-                user_id=ticket.user_id,
-                amount=ticket.price,
-                reservation_id=ticket.reservation_id,
-                now=NOW,
-            )
+        await refunds.give_back(conn, sorted(tickets, key=lambda t: t.reservation_id), NOW)
 
     return await db.run(work)
 

@@ -6,7 +6,7 @@ race, and an Idempotency-Key replays the first answer to a retry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter
@@ -20,6 +20,7 @@ from boxoffice.query import Conn
 from boxoffice.refunds.model import Cancellation, RefundResult, RefundStatus, refund_open
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.sale_repository import Refunded
 from boxoffice.wallet import service as wallet
 
 _adapter = TypeAdapter(RefundResult)
@@ -132,14 +133,7 @@ async def cancel_schedule(*, db: Database, schedule_id: int, now: datetime) -> C
         )
         refunded = await reservations.refund_schedule(conn, schedule_id=schedule_id, now=now)
         # Wallets in the order of their fans' ids, as a shared payment locks them.
-        for ticket in sorted(refunded, key=lambda t: (t.user_id, t.reservation_id)):
-            await wallet.refund_to(
-                conn,
-                user_id=ticket.user_id,
-                amount=ticket.price,
-                reservation_id=ticket.reservation_id,
-                now=now,
-            )
+        await give_back(conn, sorted(refunded, key=lambda t: (t.user_id, t.reservation_id)), now)
         count, amount = await reservations.refunded_of_schedule(conn, schedule_id=schedule_id)
         return Cancellation(
             schedule_id=schedule_id,
@@ -151,3 +145,16 @@ async def cancel_schedule(*, db: Database, schedule_id: int, now: datetime) -> C
         )
 
     return await db.run(work)
+
+
+async def give_back(conn: Conn, tickets: Iterable[Refunded], now: datetime) -> None:
+    """Each refunded ticket's price back into its fan's wallet, in the order given (the
+    order the wallets are locked in)."""
+    for ticket in tickets:
+        await wallet.refund_to(
+            conn,
+            user_id=ticket.user_id,
+            amount=ticket.price,
+            reservation_id=ticket.reservation_id,
+            now=now,
+        )

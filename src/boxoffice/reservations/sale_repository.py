@@ -31,6 +31,7 @@ from boxoffice.reservations.repository import (
     USER,
     live_holds_of,
 )
+from boxoffice.row_locks import locked_in_order
 from boxoffice.tables import reservations, schedules, seats
 
 CONFIRMED, REFUNDED = ReservationStatus.CONFIRMED.value, ReservationStatus.REFUNDED.value
@@ -117,8 +118,8 @@ UNSELL = Query(
 # PostgreSQL breaks and the loser's retry resolves.
 def _locked(key: Column[int], among: ColumnElement[bool]) -> Query:
     """How many rows ``among`` picks, each locked in the order of ``key``."""
-    picked = select(key).where(among).order_by(key).with_for_update(key_share=True)
-    return Query(select(func.count()).select_from(picked.subquery()))
+    locked = locked_in_order(key, among, name="locked", key_share=True)
+    return Query(select(func.count()).select_from(locked))
 
 
 LOCK_SCHEDULE_SALES = _locked(
@@ -188,8 +189,7 @@ async def refund_schedule(conn: Conn, *, schedule_id: int, now: datetime) -> lis
     rows = await conn.fetch(REFUND_SCHEDULE, schedule=schedule_id, now=now)
     await conn.execute(RELEASE_SCHEDULE_SEATS, schedule=schedule_id)
     await conn.execute(UNSELL_SCHEDULE, schedule=schedule_id)
-    refunded = [Refunded(r["id"], r["user_id"], r["seat_id"], r["price"]) for r in rows]
-    return sorted(refunded, key=lambda r: r.reservation_id)
+    return [Refunded(r["id"], r["user_id"], r["seat_id"], r["price"]) for r in rows]
 
 
 async def refunded_of_schedule(conn: Conn, *, schedule_id: int) -> tuple[int, int]:
