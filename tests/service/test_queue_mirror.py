@@ -4,6 +4,8 @@ Redis lost or started afresh loaded again on its own."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
@@ -88,6 +90,32 @@ async def test_a_departed_ticket_stops_answering_from_the_mirror(pair: Pair) -> 
         return await reader.peek(line=LINE, user_id=1, jti="j1") is None
 
     await eventually(gone)
+
+
+async def test_a_ticket_this_instance_took_out_is_gone_from_its_own_mirror_at_once(
+    pair: Pair,
+) -> None:
+    writer, reader = pair
+    await _peeked(reader, 0)
+    for user in (1, 2):
+        await _join(writer, user)
+    await eventually(lambda: _known(reader, 1) and _known(reader, 2))
+    await _stop_reading(reader)  # from here on, no event reaches the mirror
+    assert await reader.leave(line=LINE, user_id=1, jti="j1")
+    assert await writer.leave(line=LINE, user_id=2, jti="j2")
+    assert await reader.peek(line=LINE, user_id=1, jti="j1") is None
+    # The control: a departure through another instance is known only from the
+    # stream, so this mirror still answers for it.
+    assert await reader.peek(line=LINE, user_id=2, jti="j2") is not None
+
+
+async def _stop_reading(reader: RedisQueueStore) -> None:
+    mirror = reader._mirror
+    assert mirror is not None and mirror._task is not None
+    mirror._task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await mirror._task
+    mirror._task = None
 
 
 async def test_a_ticket_the_mirror_has_not_seen_yet_is_asked_of_redis(pair: Pair) -> None:

@@ -2,10 +2,12 @@
 
 Status polls are most of a sale's traffic. With the mirror, an instance answers a
 poll from memory — position by bisecting a sorted list of places — and never waits on
-Redis. The mirror trails Redis by the time one event takes to arrive (milliseconds);
-anything it does not know yet is asked of Redis directly. A line that Redis started
-afresh (a restart that lost its data, or a seed) is loaded again from a snapshot: its
-epoch is checked every second, and a clear event or a lost connection forces it.
+Redis. The mirror trails Redis by the time one event takes to arrive, plus at most
+``GATHER_SECONDS`` while events keep coming; anything it does not know yet is asked of
+Redis directly, and a ticket this instance took out of the line is gone from it at
+once. A line that Redis started afresh (a restart that lost its data, or a seed) is
+loaded again from a snapshot: its epoch is checked every second, and a clear event or
+a lost connection forces it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ log = logging.getLogger("boxoffice.queue")
 READ_BLOCK_MS = 1_000
 READ_BATCH = 10_000
 EPOCH_CHECK_SECONDS = 1.0
+# After a read that found events, the next waits this long, so that one read carries
+# many events (a read's cost is most of an event's at a sale's rate of joins).
+GATHER_SECONDS = 0.01
 
 
 class MirrorEntry(LineEntry):
@@ -65,7 +70,10 @@ class _View:
 
 class LineMirror:
     def __init__(self, client: Redis, scripts: Scripts, *, prefix: str) -> None:
+        """``client`` is the mirror's own (its reads block), with decoded replies; the
+        mirror closes it when it stops."""
         self._redis = client
+        self._redis.set_response_callback("XREAD", _as_sent)
         self._scripts = scripts
         self._prefix = prefix
         self._views: dict[str, _View] = {}
@@ -107,6 +115,14 @@ class LineMirror:
         if entry.admitted:
             return entry, 0
         return entry, view.waiting.bisect_left((entry.place, user_id))
+
+    def forget(self, line: str, user_id: int, jti: str) -> None:
+        """A ticket this instance has just taken out of the line: answered as gone at
+        once, not when its removal comes round the stream."""
+        view = self._views.get(line)
+        entry = None if view is None else view.entries.get(user_id)
+        if view is not None and entry is not None and entry.jti == jti:
+            _remove(view, user_id, entry)
 
     def stats(self, line: str, now: float) -> LineStats:
         view = self._views[line]
@@ -176,19 +192,35 @@ class LineMirror:
                 view.synced = False
 
     async def _read(self) -> None:
-        streams: dict[Any, Any] = {
-            v.keys.events: v.last_id for v in self._views.values() if v.synced
-        }
-        if not streams:
+        views = [v for v in self._views.values() if v.synced]
+        if not views:
             await asyncio.sleep(READ_BLOCK_MS / 1000)
             return
-        batches: Any = await self._redis.xread(streams, count=READ_BATCH, block=READ_BLOCK_MS)
-        for stream, events in batches or ():
-            view = self._by_stream[text(stream)]
+        # XREAD's reply as Redis sends it (RESP3, text): {stream: [[id, [field, value,
+        # ...]], ...]}, or None when nothing came within the block. Every event of a
+        # sale passes here, so the client's own reshaping is skipped: a field list
+        # becomes a dict in one step.
+        batches: Any = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+            "XREAD",
+            *("COUNT", READ_BATCH, "BLOCK", READ_BLOCK_MS, "STREAMS"),
+            *(v.keys.events for v in views),
+            *(v.last_id for v in views),
+        )
+        read = 0
+        for stream, events in (batches or {}).items():
+            view = self._by_stream[stream]
+            read += len(events)
             for event_id, fields in events:
                 if view.synced:
-                    _apply(view, {text(k): text(v) for k, v in fields.items()})
-                    view.last_id = text(event_id)
+                    pairs = iter(fields)
+                    _apply(view, dict(zip(pairs, pairs, strict=True)))
+                    view.last_id = event_id
+        if 0 < read < READ_BATCH:
+            await asyncio.sleep(GATHER_SECONDS)
+
+
+def _as_sent(response: Any, **_options: Any) -> Any:
+    return response
 
 
 def _apply(view: _View, event: dict[str, str]) -> None:
@@ -218,8 +250,12 @@ def _apply(view: _View, event: dict[str, str]) -> None:
         if view.first_admission is None:
             view.first_admission = at
     elif kind == "r" and entry is not None and entry.seq == seq:
-        del view.entries[user]
-        if entry.admitted:
-            view.admitted -= 1
-        else:
-            view.waiting.discard((entry.place, user))
+        _remove(view, user, entry)
+
+
+def _remove(view: _View, user: int, entry: MirrorEntry) -> None:
+    del view.entries[user]
+    if entry.admitted:
+        view.admitted -= 1
+    else:
+        view.waiting.discard((entry.place, user))

@@ -27,11 +27,16 @@ class RedisClock:
         return time.monotonic() + self._offset
 
 
-def redis_client(url: str, *, pool_size: int, timeout_seconds: float) -> Redis:
+def redis_client(
+    url: str, *, pool_size: int, timeout_seconds: float, decoded: bool = False
+) -> Redis:
     """A client whose every wait is bounded: for a pooled connection, to connect, for
-    an answer. A dropped connection (Redis restarted) is retried once at once."""
+    an answer. A dropped connection (Redis restarted) is retried once at once. Replies
+    are RESP3's; ``decoded`` ones come as text (decoded by the parser, not in Python)."""
     pool = BlockingConnectionPool.from_url(
         url,
+        protocol=3,
+        decode_responses=decoded,
         max_connections=pool_size,
         timeout=timeout_seconds,
         socket_timeout=timeout_seconds,

@@ -98,7 +98,7 @@ class RedisQueueStore:
         client = redis_client(url, pool_size=pool_size, timeout_seconds=timeout_seconds)
         # The mirror's reads block for a second by design: a connection of its own.
         mirror_client = (
-            redis_client(url, pool_size=2, timeout_seconds=timeout_seconds + 2.0)
+            redis_client(url, pool_size=2, timeout_seconds=timeout_seconds + 2.0, decoded=True)
             if mirror
             else None
         )
@@ -192,7 +192,13 @@ class RedisQueueStore:
         return await batcher.submit(item)
 
     async def _send_leaves(self, line: str, batch: list[LeaveItem]) -> list[bool]:
-        return [bool(int(left)) for left in (await self._run("leave", line, *_flat(batch))).body[0]]
+        reply = await self._run("leave", line, *_flat(batch))
+        left = [bool(int(gone)) for gone in reply.body[0]]
+        if self._mirror is not None:
+            for (user_id, jti, _), gone in zip(batch, left, strict=True):
+                if gone:
+                    self._mirror.forget(line, user_id, jti)
+        return left
 
     async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
         """End a visit after its payment committed, whatever else the fan did
