@@ -3,23 +3,31 @@ in the order a sale locks it (holds and sales, then seats, then wallets by fan),
 the two wait for each other instead of deadlocking. Each meeting is made by hand: a
 session takes a sale's locks one table at a time, the cancel starts between two of
 them, and the session then takes the next. Each control cancels in the order the
-cancel had before, and the same meeting deadlocks."""
+cancel had before, and the same meeting deadlocks.
+
+A hold that comes while the show is being cancelled waits for the cancel (on the
+show's row) and is then refused; its control, the same hold without that lock, lands
+on the cancelled show."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import asyncpg
 import pytest
 
 from boxoffice.catalog import service as catalog
 from boxoffice.db import Database
-from boxoffice.query import Conn
+from boxoffice.errors import ScheduleNotFound
+from boxoffice.query import Conn, Query
 from boxoffice.refunds import service as refunds
+from boxoffice.reservations import repository as holds
 from boxoffice.reservations import sale_repository
 from boxoffice.reservations import service as reservations
-from boxoffice.reservations.model import ReservationStatus
+from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.service import HoldBatches
 from tests.service.factories import (
     NOW,
     Deadlocks,
@@ -240,3 +248,87 @@ async def test_control_a_cancel_locking_seats_in_table_order_deadlocks_with_the_
     )
     assert deadlocks >= 1
     await assert_consistent(pg)
+
+
+SHOW_LOCK = " FOR KEY SHARE OF schedules"
+
+
+class _WithoutShowLock(Query):
+    """A hold statement as it was before it locked its show's row."""
+
+    __slots__ = ()
+
+    def for_postgres(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        sql, args = super().for_postgres(params)
+        assert SHOW_LOCK in sql
+        return sql.replace(SHOW_LOCK, ""), args
+
+
+def _without_show_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HOLD_AT_ONCE_BY_NUMBER", "HOLD_EACH"):
+        statement = getattr(holds, name).statement
+        monkeypatch.setattr(holds, name, _WithoutShowLock(statement, postgres_only=True))
+
+
+async def _holds_while_cancelling(
+    pg: Database, postgres_url: str, *, fans: int
+) -> tuple[Show, list[Reservation | BaseException]]:
+    """``fans`` fans (two or more: one shared statement) each ask for a seat of a
+    show while it is being cancelled: the cancel has marked the show, cancelled its
+    holds and released its seats, but has not committed. What each hold answered once
+    it did."""
+    show = await make_show(pg, seats=fans, price=PRICE)
+    asking = [await make_fan(pg, balance=PRICE) for _ in range(fans)]
+    together = HoldBatches(pg) if fans > 1 else None
+    watcher = await asyncpg.connect(postgres_url)
+    try:
+        async with pg.transaction() as conn:
+            await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+            await reservations.refund_schedule(conn, schedule_id=show.schedule_id, now=NOW)
+            holding = asyncio.gather(
+                *(
+                    hold(pg, user_id=fan, show=show, seat_number=n, together=together)
+                    for n, fan in enumerate(asking, start=1)
+                ),
+                return_exceptions=True,
+            )
+            await until_waiting_for_a_lock(watcher)
+        answers = await holding
+    finally:
+        await watcher.close()
+        if together is not None:
+            await together.close()
+    return show, answers
+
+
+@pytest.mark.parametrize("fans", [1, 2], ids=["alone", "shared"])
+async def test_a_hold_while_the_show_is_cancelled_waits_and_is_refused(
+    pg: Database, postgres_url: str, fans: int
+) -> None:
+    show, answers = await _holds_while_cancelling(pg, postgres_url, fans=fans)
+    assert all(isinstance(answer, ScheduleNotFound) for answer in answers), answers
+    assert await _reservations_of(postgres_url, show) == 0
+    await assert_consistent(pg)
+
+
+@pytest.mark.parametrize("fans", [1, 2], ids=["alone", "shared"])
+async def test_control_a_hold_without_the_show_lock_lands_on_the_cancelled_show(
+    pg: Database, postgres_url: str, monkeypatch: pytest.MonkeyPatch, fans: int
+) -> None:
+    _without_show_lock(monkeypatch)
+    show, answers = await _holds_while_cancelling(pg, postgres_url, fans=fans)
+    assert all(isinstance(answer, Reservation) for answer in answers), answers
+    assert await _reservations_of(postgres_url, show) == fans
+
+
+async def _reservations_of(postgres_url: str, show: Show) -> int:
+    """Reservations of any state on the show's seats (a cancelled show has no seat map)."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM reservations WHERE seat_id = ANY($1::bigint[])",
+            list(show.seat_ids),
+        )
+    finally:
+        await conn.close()
+    return count

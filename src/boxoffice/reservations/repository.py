@@ -119,6 +119,17 @@ _TARGET_COLUMNS = (
 )
 
 
+# A hold reads its schedule's row under FOR KEY SHARE, which a cancel's FOR UPDATE of
+# the row (``catalog.repository.LOCK_SCHEDULE``, its first step) conflicts with: the
+# cancel waits for the holds already under way, and a hold that comes while the
+# cancel runs waits for it to commit and then reads the show cancelled. Otherwise a
+# hold that had read the show on sale could wait on a seat the cancel was releasing
+# and then claim it for a cancelled show, or commit while the cancel was locking what
+# it writes, between its holds and its seats, and meet it in the wrong order. Holds
+# do not wait for each other on this lock.
+SHOW_LOCK: dict[str, Any] = {"of": schedules, "read": True, "key_share": True}
+
+
 def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
     """The schedule, its concert and the seat asked for; with ``fan_locked``, joined
     to the fan's row and locking it (no row when either is missing)."""
@@ -136,7 +147,11 @@ def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
             .with_for_update(of=users)
         )
     else:
-        query = query.select_from(schedules).where(schedules.c.id == SCHEDULE)
+        query = (
+            query.select_from(schedules)
+            .where(schedules.c.id == SCHEDULE)
+            .with_for_update(**SHOW_LOCK)
+        )
     return query.join(concerts, concerts.c.id == schedules.c.concert_id).outerjoin(
         seats, and_(seats.c.schedule_id == schedules.c.id, seat_match)
     )
@@ -281,6 +296,7 @@ def _hold_each() -> Query:
                 seats.c.id == func.coalesce(asked.c.seat_id, by_number),
             ),
         )
+        .with_for_update(**SHOW_LOCK)
         .cte("target")
     )
     drawn = (
