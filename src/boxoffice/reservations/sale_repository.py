@@ -113,9 +113,9 @@ UNSELL = Query(
 # seats, each in the order of their ids (as strong as the UPDATEs that follow, which
 # leave keys alone). A sale locks its hold, then its seat, and a shared hold locks
 # its seats in id order: a cancel meeting either waits for it holding nothing it
-# wants. Left open: a hold committed between the two locking reads, then sold or
-# released before the cancel ends, can still meet the cancel in a deadlock, which
-# PostgreSQL breaks and the loser's retry resolves.
+# wants. No hold commits between the two locking reads: the cancel holds its
+# schedule's row FOR UPDATE from its first step, and a hold reads that row FOR KEY
+# SHARE (``reservations.repository.SHOW_LOCK``), so it waits for the cancel.
 def _locked(key: Column[int], among: ColumnElement[bool]) -> Query:
     """How many rows ``among`` picks, each locked in the order of ``key``."""
     locked = locked_in_order(key, among, name="locked", key_share=True)
