@@ -30,7 +30,7 @@ from boxoffice.errors import Busy
 from boxoffice.express import ExpressLane
 from boxoffice.idempotency import service as idempotency
 from boxoffice.limits import install_limits
-from boxoffice.metrics import Metrics, RouteMetrics
+from boxoffice.metrics import GcPauses, Metrics, RouteMetrics
 from boxoffice.openapi import document_busy
 from boxoffice.payments.api import direct as payments_direct
 from boxoffice.payments.service import PaymentBatches
@@ -65,15 +65,6 @@ log = logging.getLogger("boxoffice")
 TICK_SECONDS = 1.0
 IDEMPOTENCY_SWEEP_SECONDS = 3600.0
 READY_TIMEOUT_SECONDS = 2.0
-# Tracked objects made, net of those freed, between two young collections (Python's
-# default is 700). At the default, the objects of requests in flight outlived a young
-# and a middle collection within milliseconds under load and reached the old
-# generation, which CPython 3.11-3.13 collects in full (every 10th middle collection)
-# once a quarter more has reached it than it holds: every two seconds in a write run,
-# each time walking the line's mirror and the remembered tokens (up to 250 ms, every
-# write's p99). Young collections take a few milliseconds each now, and garbage in
-# reference cycles waits longer for one.
-YOUNG_OBJECTS_PER_COLLECTION = 50_000
 NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 DESCRIPTION = """
@@ -216,14 +207,17 @@ def app_from_env() -> FastAPI:
 
 
 def settle(app: FastAPI) -> FastAPI:
-    """Take what exists once the app is built (modules, routes, schemas: objects that
-    live as long as the process) out of the garbage collector's sight. A full
-    collection walking them paused this server for ~100 ms every few seconds under
-    load; afterwards it walks only what requests and the line have made since. Young
-    collections are then ``YOUNG_OBJECTS_PER_COLLECTION`` apart."""
+    """Ready the serving process's garbage collector for ``app``. What exists once the
+    app is built (modules, routes, schemas: objects that live as long as the process)
+    is taken out of its sight: a full collection walking them paused this server for
+    ~100 ms every few seconds under load; afterwards it walks only what requests and
+    the line have made since. Young collections are then ``GC_YOUNG_OBJECTS`` apart,
+    and every pause is timed into the app's metrics."""
+    ctx: AppContext = app.state.ctx
     gc.collect()
     gc.freeze()
-    gc.set_threshold(YOUNG_OBJECTS_PER_COLLECTION)
+    gc.set_threshold(ctx.settings.gc_young_objects)
+    gc.callbacks.append(GcPauses(ctx.metrics))
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -47,6 +48,28 @@ class Metrics:
         self.points_paid = Counter(
             "boxoffice_points_paid", "Points taken by payments", registry=self.registry
         )
+        self.gc_pauses = Histogram(
+            "boxoffice_gc_pause_seconds",
+            "Pauses of the serving process for garbage collection, by generation",
+            ["generation"],
+            registry=self.registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
+
+
+class GcPauses:
+    """A ``gc.callbacks`` entry that times each collection into ``Metrics.gc_pauses``
+    (the process's own collector: installed once, by the serving process)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._by_generation = [metrics.gc_pauses.labels(str(g)) for g in range(3)]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self._by_generation[info["generation"]].observe(time.perf_counter() - self._started)
 
 
 class RouteMetrics:
