@@ -250,7 +250,7 @@ async def test_control_a_cancel_locking_seats_in_table_order_deadlocks_with_the_
     await assert_consistent(pg)
 
 
-SHOW_LOCK = " FOR KEY SHARE OF schedules"
+SHOW_LOCK_SQL = " FOR KEY SHARE OF schedules"  # what holds.show_locked adds
 
 
 class _WithoutShowLock(Query):
@@ -260,8 +260,8 @@ class _WithoutShowLock(Query):
 
     def for_postgres(self, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
         sql, args = super().for_postgres(params)
-        assert SHOW_LOCK in sql
-        return sql.replace(SHOW_LOCK, ""), args
+        assert SHOW_LOCK_SQL in sql
+        return sql.replace(SHOW_LOCK_SQL, ""), args
 
 
 def _without_show_lock(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -45,8 +45,9 @@ def test_settle_spaces_young_collections_and_times_each_pause(
     gc.collect(1)
     gc.collect(2)
     after = generate_latest(registry).decode()
-    # Generation 0 may also have been collected on its own meanwhile.
-    assert [_pauses(after, g) - _pauses(before, g) >= 1 for g in (1, 2)] == [True, True]
+    # Generation 0 may also have been collected on its own meanwhile; 1 and 2 not.
+    assert _pauses(after, 1) - _pauses(before, 1) >= 1
+    assert _pauses(after, 2) - _pauses(before, 2) >= 1
 
 
 def test_the_young_collections_spacing_is_bounded() -> None:

@@ -120,8 +120,10 @@ class LineMirror:
         """A ticket this instance has just taken out of the line: answered as gone at
         once, not when its removal comes round the stream."""
         view = self._views.get(line)
-        entry = None if view is None else view.entries.get(user_id)
-        if view is not None and entry is not None and entry.jti == jti:
+        if view is None:
+            return
+        entry = view.entries.get(user_id)
+        if entry is not None and entry.jti == jti:
             _remove(view, user_id, entry)
 
     def stats(self, line: str, now: float) -> LineStats:

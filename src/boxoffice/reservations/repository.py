@@ -127,7 +127,9 @@ _TARGET_COLUMNS = (
 # and then claim it for a cancelled show, or commit while the cancel was locking what
 # it writes, between its holds and its seats, and meet it in the wrong order. Holds
 # do not wait for each other on this lock.
-SHOW_LOCK: dict[str, Any] = {"of": schedules, "read": True, "key_share": True}
+def show_locked(query: Select[Any]) -> Select[Any]:
+    """``query``, reading its schedules' rows FOR KEY SHARE (the lock above)."""
+    return query.with_for_update(of=schedules, read=True, key_share=True)
 
 
 def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
@@ -138,7 +140,7 @@ def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
         if by_number
         else seats.c.id == bindparam("seat", type_=BigInteger())
     )
-    query = select(*_TARGET_COLUMNS)
+    query: Select[Any] = select(*_TARGET_COLUMNS)
     if fan_locked:
         query = (
             query.select_from(users)
@@ -147,11 +149,7 @@ def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
             .with_for_update(of=users)
         )
     else:
-        query = (
-            query.select_from(schedules)
-            .where(schedules.c.id == SCHEDULE)
-            .with_for_update(**SHOW_LOCK)
-        )
+        query = show_locked(query.select_from(schedules).where(schedules.c.id == SCHEDULE))
     return query.join(concerts, concerts.c.id == schedules.c.concert_id).outerjoin(
         seats, and_(seats.c.schedule_id == schedules.c.id, seat_match)
     )
@@ -284,7 +282,7 @@ def _hold_each() -> Query:
         )
         .scalar_subquery()
     )
-    target = (
+    target = show_locked(
         select(asked.c.user_id, *_TARGET_COLUMNS)
         .select_from(asked)
         .join(schedules, schedules.c.id == asked.c.schedule_id)
@@ -296,9 +294,7 @@ def _hold_each() -> Query:
                 seats.c.id == func.coalesce(asked.c.seat_id, by_number),
             ),
         )
-        .with_for_update(**SHOW_LOCK)
-        .cte("target")
-    )
+    ).cte("target")
     drawn = (
         select(
             func.nextval(cast(func.pg_get_serial_sequence("reservations", "id"), REGCLASS)).label(

@@ -115,7 +115,7 @@ UNSELL = Query(
 # its seats in id order: a cancel meeting either waits for it holding nothing it
 # wants. No hold commits between the two locking reads: the cancel holds its
 # schedule's row FOR UPDATE from its first step, and a hold reads that row FOR KEY
-# SHARE (``reservations.repository.SHOW_LOCK``), so it waits for the cancel.
+# SHARE (``reservations.repository.show_locked``), so it waits for the cancel.
 def _locked(key: Column[int], among: ColumnElement[bool]) -> Query:
     """How many rows ``among`` picks, each locked in the order of ``key``."""
     locked = locked_in_order(key, among, name="locked", key_share=True)
