@@ -20,7 +20,7 @@ from redis import Redis
 from boxoffice import migrations
 from boxoffice.app import create_app
 from boxoffice.config import Settings
-from boxoffice.db import Database
+from boxoffice.storage.db import Database
 from tests.support import ADMIN_TOKEN, SECRET_KEY, Api, FakeClock, RedisLineClock, serve
 
 POSTGRES_URL = os.environ.get(

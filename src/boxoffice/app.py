@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from fastapi.telemetry import TelemetryConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from boxoffice.access_log import AccessLog
 from boxoffice.background import cancelling
 from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
@@ -23,18 +22,20 @@ from boxoffice.catalog.api import seat_maps
 from boxoffice.catalog.cache import CatalogCache
 from boxoffice.clock import Clock, utcnow
 from boxoffice.config import Settings
-from boxoffice.context import AppContext
-from boxoffice.db import Database
-from boxoffice.deps import Ctx
 from boxoffice.errors import Busy
-from boxoffice.express import ExpressLane
+from boxoffice.http.access_log import AccessLog
+from boxoffice.http.context import AppContext
+from boxoffice.http.deps import Ctx
+from boxoffice.http.express import ExpressLane
+from boxoffice.http.limits import install_limits
+from boxoffice.http.openapi import document_busy
+from boxoffice.http.problems import error_response, install_error_handlers
+from boxoffice.http.routing import API_V1, add_flat
+from boxoffice.http.timing import RequestRecord, TimedRequests
 from boxoffice.idempotency import service as idempotency
-from boxoffice.limits import install_limits
 from boxoffice.metrics import GcPauses, Metrics, RouteMetrics
-from boxoffice.openapi import document_busy
 from boxoffice.payments.api import direct as payments_direct
 from boxoffice.payments.service import PaymentBatches
-from boxoffice.problems import error_response, install_error_handlers
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
 from boxoffice.queue.api import router as queue_router
@@ -50,9 +51,8 @@ from boxoffice.refunds.api import router as refunds_router
 from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.routing import API_V1, add_flat
 from boxoffice.sales.api import router as sales_router
-from boxoffice.timed_requests import RequestRecord, TimedRequests
+from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import direct as wallet_direct
@@ -169,7 +169,7 @@ def create_app(
         telemetry=NO_TELEMETRY,
     )
     app.state.ctx = ctx
-    app.add_middleware(ExpressLane, owner=app)  # the innermost: see boxoffice.express
+    app.add_middleware(ExpressLane, owner=app)  # the innermost: see boxoffice.http.express
     install_limits(app, settings)
     install_error_handlers(app)
     # The access log first: its line is written whatever a later record does.

@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from boxoffice import migrations
+from boxoffice.catalog.demo import load_demo, load_demo_if_empty
 from boxoffice.clock import utcnow
 from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
-from boxoffice.db import Database
-from boxoffice.demo import load_demo, load_demo_if_empty
+from boxoffice.storage.db import Database
 
 log = logging.getLogger("boxoffice")
 
@@ -53,8 +53,8 @@ def cmd_demo_data(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    from boxoffice import server
     from boxoffice.app import create_app, settle
+    from boxoffice.http import server
 
     if workers > 1 and not settings.redis_url:
         sys.exit(

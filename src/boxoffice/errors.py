@@ -1,5 +1,5 @@
 """Domain errors: what happened, with the status and stable code it is answered with
-(``boxoffice.problems`` turns them into RFC 9457 responses)."""
+(``boxoffice.http.problems`` turns them into RFC 9457 responses)."""
 
 from __future__ import annotations
 

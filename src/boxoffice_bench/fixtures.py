@@ -11,8 +11,8 @@ from typing import NamedTuple
 import httpx
 from sqlalchemy import insert, select
 
-from boxoffice.db import Database
-from boxoffice.tables import users, wallet_transactions, wallets
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import users, wallet_transactions, wallets
 from boxoffice.tokens import TokenSigner
 from boxoffice_bench.server import ADMIN_TOKEN, SECRET_KEY
 

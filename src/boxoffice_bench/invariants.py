@@ -5,11 +5,11 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
-from boxoffice import audit
-from boxoffice.db import Database
 from boxoffice.queue.model import DEFAULT_LINE, draw_rank
 from boxoffice.queue.scripts import LineKeys
-from boxoffice.tables import line_draws, payments, seats, waiting_rooms
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import line_draws, payments, seats, waiting_rooms
 from boxoffice_bench.server import BenchServer
 
 Event = dict[str, str]

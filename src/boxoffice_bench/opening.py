@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from boxoffice.db import Database
 from boxoffice.queue.model import concert_line
-from boxoffice.tables import line_draws, payments
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import line_draws, payments
 from boxoffice_bench.fixtures import ADMIN
 from boxoffice_bench.invariants import line_events, parse_order
 from boxoffice_bench.server import BenchServer

@@ -24,13 +24,13 @@ import httpx
 from sqlalchemy import bindparam, insert, select, update
 
 from boxoffice.clock import utcnow
-from boxoffice.db import Database
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import LineRules, QueueState
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.tables import reservations, seats
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import reservations, seats
 from boxoffice.tokens import TokenSigner
 from boxoffice_bench.fixtures import ADMIN, Request, make_fans
 from boxoffice_bench.server import SECRET_KEY, BenchServer

@@ -19,9 +19,9 @@ from fastapi import FastAPI, Request, Response
 from boxoffice import migrations
 from boxoffice.app import create_app, settle
 from boxoffice.config import Settings
-from boxoffice.routing import DirectRoute
-from boxoffice.schemas import json_response
-from boxoffice.server import run as run_server
+from boxoffice.http.routing import DirectRoute
+from boxoffice.http.schemas import json_response
+from boxoffice.http.server import run as run_server
 
 CEILING_PATH = "/bench/ceiling"
 CEILING_BODY = {

@@ -15,7 +15,7 @@ import asyncpg
 import httpx
 from redis.asyncio import Redis
 
-from boxoffice.db import async_url
+from boxoffice.storage.db import async_url
 
 SECRET_KEY = "benchmark-secret-key-0123456789abcdef"
 ADMIN_TOKEN = "benchmark-admin-token-0123456789"

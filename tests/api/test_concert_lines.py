@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 
 from boxoffice.config import Settings
-from boxoffice.db import Database
 from boxoffice.queue.model import draw_rank
-from boxoffice.tables import line_draws
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import line_draws
 from tests.support import Api, FakeClock, Fan, Show, eventually, running_api
 
 

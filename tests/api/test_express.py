@@ -11,10 +11,10 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from boxoffice.app import create_app
 from boxoffice.config import Settings
 from boxoffice.errors import SeatUnavailable
-from boxoffice.express import ExpressLane, express_routes
-from boxoffice.problems import install_error_handlers
-from boxoffice.routing import DirectRoute
-from boxoffice.schemas import json_response
+from boxoffice.http.express import ExpressLane, express_routes
+from boxoffice.http.problems import install_error_handlers
+from boxoffice.http.routing import DirectRoute
+from boxoffice.http.schemas import json_response
 from tests.support import Api, FakeClock, serve
 
 

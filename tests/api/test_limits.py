@@ -17,9 +17,9 @@ from uvicorn.server import ServerState
 
 from boxoffice.app import create_app
 from boxoffice.config import Settings
-from boxoffice.http_protocol import LimitedHttpToolsProtocol, connection_limits
-from boxoffice.limits import install_limits
-from boxoffice.server import uvicorn_config
+from boxoffice.http.limits import install_limits
+from boxoffice.http.protocol import LimitedHttpToolsProtocol, connection_limits
+from boxoffice.http.server import uvicorn_config
 from tests.support import ADMIN_TOKEN, SECRET_KEY, eventually
 
 # Every read in these tests is bounded, so a server that never answers fails the test

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from boxoffice import audit
 from boxoffice.config import Settings
-from boxoffice.db import Database
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
 from tests.support import Api, FakeClock, running_api
 
 

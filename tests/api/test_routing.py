@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from fastapi import APIRouter, Depends, Request, Response
 
+from boxoffice.http.routing import DirectRoute
 from boxoffice.queue.model import QueueState
 from boxoffice.queue.schemas import QueueStatusPublic, status_body
 from boxoffice.queue.service import QueueStatus
-from boxoffice.routing import DirectRoute
 
 
 async def _endpoint(request: Request) -> Response:

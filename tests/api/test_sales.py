@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from boxoffice.schemas import utc_text
+from boxoffice.http.schemas import utc_text
 from tests.support import Api, Show
 
 HOLD_SECONDS = 300  # the default BOXOFFICE_HOLD_SECONDS

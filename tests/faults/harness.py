@@ -18,9 +18,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from boxoffice.audit import audit
-from boxoffice.db import Database
-from boxoffice.tables import payments, wallet_transactions
+from boxoffice.storage.audit import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import payments, wallet_transactions
 from tests.faults.crowd import (
     ADMIN,
     ADMIN_TOKEN,

@@ -185,7 +185,7 @@ STUBBORN_APP = """
 import asyncio, sys
 from contextlib import asynccontextmanager
 from fastapi import FastAPI
-from boxoffice import server
+from boxoffice.http import server
 from boxoffice.config import Settings
 
 server.SHUTDOWN_DEADLINE_SECONDS = 1.0

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from boxoffice import audit
-from boxoffice.db import Database
 from boxoffice.queue.model import draw_rank
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
 from tests.conftest import REDIS_URL
 from tests.integration.instances import (
     Instance,

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from boxoffice import audit
-from boxoffice.db import Database
-from boxoffice.tables import payments, reservations
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import payments, reservations
 from tests.conftest import REDIS_URL
 from tests.integration.instances import Instance, gather_limited, instance_env, running_pair
 from tests.integration.test_multi_instance import Fan, bearer, join, make_show, register

@@ -14,8 +14,8 @@ import httpx
 import jwt
 import pytest
 
-from boxoffice import audit
-from boxoffice.db import Database
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
 from tests.conftest import REDIS_URL
 from tests.integration.instances import (
     Instance,

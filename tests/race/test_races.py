@@ -18,10 +18,8 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice import audit
 from boxoffice.app import create_app
 from boxoffice.config import Settings
-from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
     AlreadyRefunded,
@@ -33,7 +31,6 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.payments.service import PaymentBatches
-from boxoffice.query import Conn, CoreConn, Query
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass, WaitingRoom
@@ -43,7 +40,10 @@ from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.sale_repository import Refunded
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.tables import reservations, seats, wallet_transactions, wallets
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn, CoreConn, Query
+from boxoffice.storage.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
 from tests.support import Api, FakeClock, Fan, serve

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from boxoffice.db import Database
+from boxoffice.storage.db import Database
 
 
 @pytest.fixture

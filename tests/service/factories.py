@@ -25,11 +25,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from boxoffice import db as db_module
-from boxoffice.audit import audit
 from boxoffice.catalog import service as catalog
 from boxoffice.catalog.model import SeatStatus
-from boxoffice.db import Database
 from boxoffice.payments import service as payments
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
@@ -38,7 +35,10 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.storage_errors import StorageError, from_driver
+from boxoffice.storage import db as db_module
+from boxoffice.storage.audit import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import StorageError, from_driver
 from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.users import service as users
 from boxoffice.wallet import service as wallet

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from boxoffice.db import Database
 from boxoffice.errors import UserNotFound
-from boxoffice.query import Conn
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 from boxoffice.wallet import repository
 from boxoffice.wallet.service import BalanceReads
 from tests.service.factories import (

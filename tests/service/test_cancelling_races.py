@@ -19,15 +19,15 @@ import asyncpg
 import pytest
 
 from boxoffice.catalog import service as catalog
-from boxoffice.db import Database
 from boxoffice.errors import ScheduleNotFound
-from boxoffice.query import Conn, Query
 from boxoffice.refunds import service as refunds
 from boxoffice.reservations import repository as holds
 from boxoffice.reservations import sale_repository
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.service import HoldBatches
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn, Query
 from tests.service.factories import (
     NOW,
     Deadlocks,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from boxoffice.db import Database
 from boxoffice.errors import (
     BalanceLimitExceeded,
     IdempotencyKeyReused,
@@ -14,6 +13,7 @@ from boxoffice.errors import (
     ValidationFailed,
 )
 from boxoffice.idempotency.service import Outcome
+from boxoffice.storage.db import Database
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult, EntryType
 from tests.service.factories import (

@@ -7,9 +7,9 @@ import asyncio
 
 import pytest
 
-from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, UserNotFound
 from boxoffice.idempotency.service import Outcome
+from boxoffice.storage.db import Database
 from boxoffice.wallet import repository
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from boxoffice.catalog.model import SeatStatus
-from boxoffice.db import Database
 from boxoffice.errors import (
     HoldLimitReached,
     NotAdmitted,
@@ -23,6 +22,7 @@ from boxoffice.queue.model import Sells
 from boxoffice.refunds import service as refunds
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
+from boxoffice.storage.db import Database
 from tests.service.factories import (
     ANY_CONCERT,
     HOLD_FOR,

@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 
-from boxoffice.db import Database
 from boxoffice.errors import (
     HoldLimitReached,
     NotAdmitted,
@@ -21,6 +20,7 @@ from boxoffice.reservations import repository
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
 from boxoffice.reservations.service import HoldBatches
+from boxoffice.storage.db import Database
 from tests.service.factories import (
     ANY_CONCERT,
     HOLD_FOR,

@@ -15,19 +15,19 @@ import asyncpg
 import pytest
 from sqlalchemy import bindparam, func, insert, literal, select
 
-from boxoffice.db import Database
 from boxoffice.errors import InsufficientBalance
 from boxoffice.idempotency.repository import remembered_in
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments.model import PaymentResult
 from boxoffice.payments.repository import Sale, _sale, sell
 from boxoffice.payments.service import _sell_in_one_statement, checkout
-from boxoffice.query import Conn, PostgresConn, Query
 from boxoffice.queue.model import DEFAULT_LINE, Sells
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations
-from boxoffice.storage_errors import Unreachable
-from boxoffice.tables import UTCDateTime, users
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Unreachable
+from boxoffice.storage.query import Conn, PostgresConn, Query
+from boxoffice.storage.tables import UTCDateTime, users
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult
 from tests.service.factories import (

@@ -10,9 +10,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import func, select, update
 
-from boxoffice import tables
 from boxoffice.catalog.model import SeatStatus
-from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -25,12 +23,14 @@ from boxoffice.errors import (
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.payments.service import _sell_in_one_statement, _sell_step_by_step, checkout
-from boxoffice.query import Conn
 from boxoffice.queue.model import DEFAULT_LINE, Sells
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.tables import seats, wallets
+from boxoffice.storage import tables
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
+from boxoffice.storage.tables import seats, wallets
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
     HOLD_FOR,

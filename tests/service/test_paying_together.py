@@ -10,7 +10,6 @@ from datetime import datetime
 import asyncpg
 import pytest
 
-from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -26,7 +25,8 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
 from boxoffice.reservations.service import HoldBatches
-from boxoffice.storage_errors import Transient, from_driver
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Transient, from_driver
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
     ANY_CONCERT,

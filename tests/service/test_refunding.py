@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 import pytest
 
 from boxoffice.catalog.model import SeatStatus
-from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyRefunded,
     HoldExpired,
@@ -26,6 +25,7 @@ from boxoffice.refunds import service as refunds
 from boxoffice.refunds.model import RefundResult, RefundStatus
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
+from boxoffice.storage.db import Database
 from boxoffice.wallet import service as wallet
 from tests.service.factories import (
     HOLD_FOR,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from boxoffice.catalog.model import SeatStatus
-from boxoffice.db import Database
 from boxoffice.errors import AlreadyPaid, ReservationNotFound
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
+from boxoffice.storage.db import Database
 from tests.service.factories import (
     HOLD_FOR,
     NOW,

@@ -6,9 +6,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, insert
 
-from boxoffice import audit
-from boxoffice.db import Database
-from boxoffice.tables import metadata, users, wallet_transactions, wallets
+from boxoffice.storage import audit
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import metadata, users, wallet_transactions, wallets
 
 
 async def test_the_migrations_build_exactly_the_declared_schema(db: Database) -> None:

@@ -13,9 +13,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from boxoffice.app import create_app
 from boxoffice.catalog import service as catalog_service
 from boxoffice.config import Settings
-from boxoffice.db import Database
-from boxoffice.query import Conn, PostgresConn, Query
-from boxoffice.storage_errors import Refused, Transient, Unreachable, classify
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Refused, Transient, Unreachable, classify
+from boxoffice.storage.query import Conn, PostgresConn, Query
 from tests.support import FakeClock, serve
 
 

@@ -8,9 +8,9 @@ import io
 
 from starlette.types import Message, Receive, Scope, Send
 
-from boxoffice import access_log
-from boxoffice.access_log import AccessLog
-from boxoffice.timed_requests import TimedRequests
+from boxoffice.http import access_log
+from boxoffice.http.access_log import AccessLog
+from boxoffice.http.timing import TimedRequests
 
 
 async def _answer(status: int) -> tuple[AccessLog, io.StringIO]:

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
-from boxoffice.batcher import Together
+from boxoffice.storage.batcher import Together
 
 
 class Unchanged(Exception):

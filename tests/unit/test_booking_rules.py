@@ -8,7 +8,7 @@ import pytest
 
 from boxoffice.catalog.model import SeatStatus, is_bookable, seat_status
 from boxoffice.errors import InvalidToken, TokenExpired, ValidationFailed
-from boxoffice.holds import is_live_hold
+from boxoffice.reservations.holds import is_live_hold
 from boxoffice.reservations.model import ReservationStatus, status_at
 from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.wallet.model import EntryType, check_charge_amount, signed_amount

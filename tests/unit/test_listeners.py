@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import uvloop
 
-from boxoffice.server import ACCEPTS_PER_TURN, _listen, listeners
+from boxoffice.http.server import ACCEPTS_PER_TURN, _listen, listeners
 
 BURST = 40
 TURNS = 10

@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import asyncpg as _asyncpg  # noqa: F401
 from sqlalchemy.sql.compiler import SQLCompiler
 
 import boxoffice
-from boxoffice.query import Query
+from boxoffice.storage.query import Query
 
 
 def _queries() -> list[tuple[str, Query]]:

@@ -17,14 +17,6 @@ from boxoffice.catalog.schemas import (
     ScheduleList,
     SeatMapPublic,
 )
-from boxoffice.deps import (
-    Admin,
-    Ctx,
-    check_queue_token,
-    context_of,
-    request_instant,
-    token_from_header,
-)
 from boxoffice.errors import (
     ConcertNotFound,
     InvalidToken,
@@ -34,11 +26,19 @@ from boxoffice.errors import (
     ValidationFailed,
     documented,
 )
-from boxoffice.routing import API_V1, DirectRoute, answers, path_id, path_id_parameter
-from boxoffice.schemas import MAX_INT64
+from boxoffice.http.deps import (
+    Admin,
+    Ctx,
+    check_queue_token,
+    context_of,
+    request_instant,
+    token_from_header,
+)
+from boxoffice.http.routing import API_V1, DirectRoute, answers, path_id, path_id_parameter
+from boxoffice.http.schemas import MAX_INT64
 
 # Every admitted fan lists schedules and reads seat maps again and again: routed
-# flat and direct (see boxoffice.routing).
+# flat and direct (see boxoffice.http.routing).
 seat_maps = APIRouter(prefix=f"{API_V1}/concerts", tags=["catalog"], route_class=DirectRoute)
 router = APIRouter(prefix="/concerts", tags=["catalog"])
 admin_router = APIRouter(prefix="/admin/concerts", tags=["admin"], dependencies=[Admin])

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from sqlalchemy import ColumnElement, and_
 
-from boxoffice.holds import SqlNow, is_live_hold
+from boxoffice.reservations.holds import SqlNow, is_live_hold
 
 
 class SeatStatus(StrEnum):

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, insert, select, update
 
 from boxoffice.catalog.model import Concert, Schedule, Seat, on_sale, seat_status
-from boxoffice.holds import SqlNow, no_live_hold
-from boxoffice.query import Conn, Query, Row
-from boxoffice.tables import UTCDateTime, concerts, schedules, seats
+from boxoffice.reservations.holds import SqlNow, no_live_hold
+from boxoffice.storage.query import Conn, Query, Row
+from boxoffice.storage.tables import UTCDateTime, concerts, schedules, seats
 
 NOW = bindparam("now", type_=UTCDateTime())
 END_OF_TIME = datetime.max.replace(tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, Field
 
 from boxoffice.catalog.model import SeatMap, SeatStatus
-from boxoffice.schemas import MAX_INT64, ApiModel, Printable, Trimmed
+from boxoffice.http.schemas import MAX_INT64, ApiModel, Printable, Trimmed
 
 Text = Annotated[str, Trimmed, Field(max_length=200), Printable]
 

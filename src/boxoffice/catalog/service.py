@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from boxoffice.catalog import repository
 from boxoffice.catalog.model import Concert, Schedule, SeatMap, SeatStatus
-from boxoffice.db import Database
 from boxoffice.errors import ConcertNotFound, ScheduleNotFound
-from boxoffice.query import Conn
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 
 
 async def list_concerts(*, db: Database) -> list[Concert]:

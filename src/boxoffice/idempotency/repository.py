@@ -25,9 +25,9 @@ from sqlalchemy import (
     select,
 )
 
-from boxoffice.query import Conn, Query
-from boxoffice.tables import UTCDateTime
-from boxoffice.tables import idempotency_keys as keys
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.tables import UTCDateTime
+from boxoffice.storage.tables import idempotency_keys as keys
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import TypeAdapter
 
-from boxoffice.db import Database
 from boxoffice.errors import DomainError, IdempotencyKeyReused
 from boxoffice.idempotency import repository
 from boxoffice.idempotency.repository import Remember
-from boxoffice.query import Conn
-from boxoffice.storage_errors import Conflict
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Conflict
+from boxoffice.storage.query import Conn
 
 T = TypeVar("T")
 

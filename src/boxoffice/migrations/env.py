@@ -8,8 +8,8 @@ from alembic import context
 from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from boxoffice.db import async_url
-from boxoffice.tables import metadata
+from boxoffice.storage.db import async_url
+from boxoffice.storage.tables import metadata
 
 config = context.config
 

@@ -2,13 +2,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from boxoffice.deps import (
-    IDEMPOTENCY_KEY_PARAMETER,
-    context_of,
-    idempotency_key_of,
-    queue_token_of,
-    request_instant,
-)
 from boxoffice.errors import (
     AlreadyPaid,
     HoldExpired,
@@ -20,13 +13,27 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
+from boxoffice.http.deps import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    context_of,
+    idempotency_key_of,
+    queue_token_of,
+    request_instant,
+)
+from boxoffice.http.routing import (
+    API_V1,
+    DirectRoute,
+    answers,
+    body_of,
+    body_schema,
+    model_response,
+)
 from boxoffice.idempotency.api import mark_replayed
 from boxoffice.payments import service
 from boxoffice.payments.schemas import PaymentCreate, PaymentPublic
-from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
 
 # Every hold of a sale is paid within minutes of it: routed flat and direct (see
-# boxoffice.routing).
+# boxoffice.http.routing).
 direct = APIRouter(prefix=f"{API_V1}/payments", tags=["payments"], route_class=DirectRoute)
 
 

@@ -39,7 +39,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from boxoffice.idempotency.repository import Remember, remembered_in
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
 from boxoffice.reservations.repository import (
@@ -59,9 +58,10 @@ from boxoffice.reservations.sale_repository import (
     held_for_sale,
     sold_to,
 )
-from boxoffice.row_locks import locked_in_order
-from boxoffice.tables import UTCDateTime, payments, reservations, schedules, seats, wallets
-from boxoffice.tables import wallet_transactions as ledger
+from boxoffice.storage.query import Conn, Query, Row
+from boxoffice.storage.row_locks import locked_in_order
+from boxoffice.storage.tables import UTCDateTime, payments, reservations, schedules, seats, wallets
+from boxoffice.storage.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import EntryType, signed_amount
 from boxoffice.wallet.repository import covers, less
 

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import Field
 
+from boxoffice.http.schemas import ApiModel, EntityId
 from boxoffice.payments.model import PaymentStatus
-from boxoffice.schemas import ApiModel, EntityId
 
 
 class PaymentCreate(ApiModel):

@@ -11,8 +11,6 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from boxoffice.batcher import Together
-from boxoffice.db import Database
 from boxoffice.errors import TokenExpired
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.repository import Remember
@@ -20,11 +18,13 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.payments import repository
 from boxoffice.payments.model import PaymentResult, PaymentStatus
 from boxoffice.payments.repository import Sale, Selling
-from boxoffice.query import Conn
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass, WaitingRoom, require_sold_through
 from boxoffice.reservations import service as reservations
-from boxoffice.storage_errors import Conflict, Transient
+from boxoffice.storage.batcher import Together
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Conflict, Transient
+from boxoffice.storage.query import Conn
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
 
@@ -252,7 +252,7 @@ class PaymentBatches:
     """Payments on PostgreSQL arriving in the same turn of the event loop: those of
     distinct fans on lines that sell the same concerts are one statement
     (``repository.sell_each``), each under every guard a payment alone has
-    (``boxoffice.batcher.Together``); a fan's second payment of the moment runs alone
+    (``boxoffice.storage.batcher.Together``); a fan's second payment of the moment runs alone
     after it, so it reads the balance the first left. A key already remembered fails
     the statement whole, as does a sale begun but not finished once its retries are
     spent: then each payment runs alone, to be answered as it would have been. A fan

@@ -6,15 +6,6 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import ValidationError
 
 from boxoffice.catalog import service as catalog
-from boxoffice.deps import (
-    Admin,
-    Ctx,
-    QueueToken,
-    access_of,
-    context_of,
-    queue_token_of,
-    request_instant,
-)
 from boxoffice.errors import (
     ConcertNotFound,
     InvalidToken,
@@ -25,6 +16,17 @@ from boxoffice.errors import (
     ValidationFailed,
     documented,
 )
+from boxoffice.http.deps import (
+    Admin,
+    Ctx,
+    QueueToken,
+    access_of,
+    context_of,
+    queue_token_of,
+    request_instant,
+)
+from boxoffice.http.routing import API_V1, DirectRoute, answers, body_schema, problem_text
+from boxoffice.http.schemas import MAX_INT64, json_response
 from boxoffice.queue.control import UNCHANGED
 from boxoffice.queue.schemas import (
     ConcertWaitingRoomPatch,
@@ -35,11 +37,9 @@ from boxoffice.queue.schemas import (
     WaitingRoomPublic,
     status_body,
 )
-from boxoffice.routing import API_V1, DirectRoute, answers, body_schema, problem_text
-from boxoffice.schemas import MAX_INT64, json_response
 
 # Every fan in a sale joins once and then polls every few seconds: these two are
-# routed flat and read their requests themselves (see boxoffice.routing).
+# routed flat and read their requests themselves (see boxoffice.http.routing).
 polls = APIRouter(prefix=f"{API_V1}/queue", tags=["waiting room"], route_class=DirectRoute)
 router = APIRouter(prefix="/queue", tags=["waiting room"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])

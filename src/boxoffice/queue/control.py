@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 
-from boxoffice.db import Database
 from boxoffice.errors import LineOpen
-from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.lines import Lines, rules_of
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, concert_line
 from boxoffice.queue.repository import StoredDraw, StoredLine
 from boxoffice.queue.store import LineAlreadyOpen, LineMissing, QueueStore
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 
 log = logging.getLogger("boxoffice.queue")
 

@@ -14,13 +14,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from boxoffice.db import Database
 from boxoffice.errors import ConcertNotFound
-from boxoffice.query import Conn
 from boxoffice.queue import repository
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, Sells, concert_line
 from boxoffice.queue.repository import StoredLine
 from boxoffice.queue.store import LineMissing, QueueStore
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 
 T = TypeVar("T")
 

@@ -23,7 +23,6 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.background import cancelling
-from boxoffice.batcher import Batcher
 from boxoffice.queue.mirror import LineMirror
 from boxoffice.queue.model import (
     LineRules,
@@ -46,6 +45,7 @@ from boxoffice.queue.scripts import (
     text,
 )
 from boxoffice.queue.store import Drawn, GatePass, LineMissing, Seen
+from boxoffice.storage.batcher import Batcher
 
 log = logging.getLogger("boxoffice.queue")
 

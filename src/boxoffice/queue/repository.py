@@ -21,9 +21,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from boxoffice.catalog.model import on_sale
-from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
-from boxoffice.tables import (
+from boxoffice.storage.query import Conn, Query, Row
+from boxoffice.storage.tables import (
     UTCDateTime,
     concerts,
     line_draws,

@@ -6,10 +6,10 @@ from typing import Annotated
 from pydantic import AwareDatetime, Field
 
 from boxoffice.clock import from_epoch
+from boxoffice.http.schemas import ApiModel, EntityId, utc_text
 from boxoffice.queue.control import DrawView, LineView
 from boxoffice.queue.model import QueueState
 from boxoffice.queue.service import QueueStatus
-from boxoffice.schemas import ApiModel, EntityId, utc_text
 
 
 class QueueJoin(ApiModel):

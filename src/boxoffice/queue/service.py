@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from boxoffice.clock import from_epoch
-from boxoffice.db import Database
 from boxoffice.errors import NotAdmitted, SoldOut, TokenExpired
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import (
@@ -21,6 +20,7 @@ from boxoffice.queue.model import (
     poll_after,
 )
 from boxoffice.queue.store import QueueStore, Seen
+from boxoffice.storage.db import Database
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
 
 

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from boxoffice.deps import Admin, AnyUser, Ctx, IdempotencyKey, Now
 from boxoffice.errors import (
     AlreadyRefunded,
     IdempotencyKeyReused,
@@ -17,10 +16,11 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
+from boxoffice.http.deps import Admin, AnyUser, Ctx, IdempotencyKey, Now
+from boxoffice.http.schemas import MAX_INT64
 from boxoffice.idempotency.api import mark_replayed
 from boxoffice.refunds import service
 from boxoffice.refunds.schemas import CancellationPublic, RefundPublic
-from boxoffice.schemas import MAX_INT64
 
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])

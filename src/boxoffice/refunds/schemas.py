@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from boxoffice.http.schemas import ApiModel
 from boxoffice.refunds.model import RefundStatus
-from boxoffice.schemas import ApiModel
 
 
 class RefundPublic(ApiModel):

@@ -12,15 +12,15 @@ from datetime import datetime, timedelta
 from pydantic import TypeAdapter
 
 from boxoffice.catalog import service as catalog
-from boxoffice.db import Database
 from boxoffice.errors import RefundClosed, ReservationNotFound
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
-from boxoffice.query import Conn
 from boxoffice.refunds.model import Cancellation, RefundResult, RefundStatus, refund_open
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.sale_repository import Refunded
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 from boxoffice.wallet import service as wallet
 
 _adapter = TypeAdapter(RefundResult)

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
 
-from boxoffice.deps import AnyUser, Ctx, LivePass, Now, context_of, queue_token_of, request_instant
 from boxoffice.errors import (
     AlreadyPaid,
     HoldLimitReached,
@@ -18,13 +17,29 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
+from boxoffice.http.deps import (
+    AnyUser,
+    Ctx,
+    LivePass,
+    Now,
+    context_of,
+    queue_token_of,
+    request_instant,
+)
+from boxoffice.http.routing import (
+    API_V1,
+    DirectRoute,
+    answers,
+    body_of,
+    body_schema,
+    model_response,
+)
+from boxoffice.http.schemas import MAX_INT64
 from boxoffice.reservations import service
 from boxoffice.reservations.schemas import ReservationCreate, ReservationPublic
-from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
-from boxoffice.schemas import MAX_INT64
 
 # Every admitted fan holds seats in the same minutes: routed flat and direct (see
-# boxoffice.routing).
+# boxoffice.http.routing).
 direct = APIRouter(prefix=f"{API_V1}/reservations", tags=["reservations"], route_class=DirectRoute)
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from boxoffice.holds import is_live_hold
+from boxoffice.reservations.holds import is_live_hold
 
 
 class ReservationStatus(StrEnum):

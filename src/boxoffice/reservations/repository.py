@@ -34,13 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 
 from boxoffice.catalog.model import on_sale
-from boxoffice.holds import SqlNow, live_hold, no_live_hold
-from boxoffice.query import Conn, Query, Row
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sells_params, sold_through
+from boxoffice.reservations.holds import SqlNow, live_hold, no_live_hold
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.row_locks import locked_in_order
-from boxoffice.tables import UTCDateTime, concerts, reservations, schedules, seats, users
+from boxoffice.storage.query import Conn, Query, Row
+from boxoffice.storage.row_locks import locked_in_order
+from boxoffice.storage.tables import UTCDateTime, concerts, reservations, schedules, seats, users
 
 HELD, CONFIRMED = ReservationStatus.HELD.value, ReservationStatus.CONFIRMED.value
 NOW = bindparam("now", type_=UTCDateTime())

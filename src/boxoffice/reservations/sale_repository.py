@@ -20,8 +20,7 @@ from sqlalchemy import (
     update,
 )
 
-from boxoffice.holds import SqlNow, live_hold
-from boxoffice.query import Conn, Query
+from boxoffice.reservations.holds import SqlNow, live_hold
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.reservations.repository import (
     HELD,
@@ -31,8 +30,9 @@ from boxoffice.reservations.repository import (
     USER,
     live_holds_of,
 )
-from boxoffice.row_locks import locked_in_order
-from boxoffice.tables import reservations, schedules, seats
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.row_locks import locked_in_order
+from boxoffice.storage.tables import reservations, schedules, seats
 
 CONFIRMED, REFUNDED = ReservationStatus.CONFIRMED.value, ReservationStatus.REFUNDED.value
 CANCELLED = ReservationStatus.CANCELLED.value

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
+from boxoffice.http.schemas import ApiModel, EntityId
 from boxoffice.reservations.model import ReservationStatus
-from boxoffice.schemas import ApiModel, EntityId
 
 SeatNumber = Annotated[int, Field(strict=True, ge=1, le=1_000_000)]
 

@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from boxoffice.batcher import Together
 from boxoffice.catalog.model import is_bookable
-from boxoffice.db import Database
 from boxoffice.errors import (
     AlreadyPaid,
     AlreadyRefunded,
@@ -23,13 +21,15 @@ from boxoffice.errors import (
     SeatUnavailable,
     UserNotFound,
 )
-from boxoffice.query import Conn
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import require_sold_through
 from boxoffice.reservations import repository, sale_repository
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.repository import HoldTarget
 from boxoffice.reservations.sale_repository import Confirmed, Refunded
+from boxoffice.storage.batcher import Together
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 from boxoffice.users import service as users
 
 # Raises when a queue token may not act for this concert (its line sells others).
@@ -139,7 +139,7 @@ class HoldBatches:
     """Holds on PostgreSQL arriving in the same turn of the event loop: those of
     distinct fans on lines that sell the same concerts are one statement
     (``repository.hold_each``), each under every guard a hold alone has
-    (``boxoffice.batcher.Together``); a fan's second hold of the moment runs alone
+    (``boxoffice.storage.batcher.Together``); a fan's second hold of the moment runs alone
     after it, so their hold limit counts the first. Never run again after a lost
     connection, as a hold alone is not."""
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from boxoffice.deps import Admin, Ctx, Now
 from boxoffice.errors import InvalidToken, documented
+from boxoffice.http.deps import Admin, Ctx, Now
 from boxoffice.sales import service
 from boxoffice.sales.schemas import ConcertSalesPublic, SalesPublic
 

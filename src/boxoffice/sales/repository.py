@@ -11,11 +11,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, case, func, select
 
 from boxoffice.catalog.repository import seat_is_free
-from boxoffice.holds import SqlNow
-from boxoffice.query import Conn, Query
+from boxoffice.reservations.holds import SqlNow
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.sales.model import ConcertSales, ScheduleSales, schedule_counts
-from boxoffice.tables import UTCDateTime, concerts, payments, reservations, schedules, seats
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.tables import UTCDateTime, concerts, payments, reservations, schedules, seats
 
 
 async def concerts_with_sales(conn: Conn, *, now: datetime) -> list[ConcertSales]:

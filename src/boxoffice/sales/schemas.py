@@ -4,8 +4,8 @@ from datetime import datetime
 
 from pydantic import Field
 
+from boxoffice.http.schemas import ApiModel
 from boxoffice.sales.model import ConcertSales, ScheduleSales
-from boxoffice.schemas import ApiModel
 
 
 class ScheduleSalesPublic(ApiModel):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from boxoffice.db import Database
 from boxoffice.sales import repository
 from boxoffice.sales.model import ConcertSales
+from boxoffice.storage.db import Database
 
 
 async def sales(*, db: Database, now: datetime) -> list[ConcertSales]:

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 
-from boxoffice.deps import Ctx, Now
 from boxoffice.errors import documented
+from boxoffice.http.deps import Ctx, Now
 from boxoffice.users import service
 from boxoffice.users.schemas import UserCreate, UserCreated
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select
 
-from boxoffice.query import Conn, Query
-from boxoffice.tables import users
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.tables import users
 
 ADD_USER = Query(
     insert(users).values(name=bindparam("name"), created_at=bindparam("now")).returning(users.c.id)

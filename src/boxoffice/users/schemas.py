@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from boxoffice.schemas import ApiModel, Printable, Trimmed
+from boxoffice.http.schemas import ApiModel, Printable, Trimmed
 
 
 class UserCreate(ApiModel):

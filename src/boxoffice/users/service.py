@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from boxoffice.db import Database
 from boxoffice.errors import UserNotFound
-from boxoffice.query import Conn
+from boxoffice.storage.db import Database
+from boxoffice.storage.query import Conn
 from boxoffice.tokens import TokenSigner
 from boxoffice.users import repository
 from boxoffice.wallet import service as wallet_service

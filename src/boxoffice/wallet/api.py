@@ -4,7 +4,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from boxoffice.deps import (
+from boxoffice.errors import (
+    BalanceLimitExceeded,
+    IdempotencyKeyReused,
+    InvalidToken,
+    TokenExpired,
+    documented,
+)
+from boxoffice.http.deps import (
     IDEMPOTENCY_KEY_PARAMETER,
     Ctx,
     CurrentUser,
@@ -13,20 +20,20 @@ from boxoffice.deps import (
     idempotency_key_of,
     request_instant,
 )
-from boxoffice.errors import (
-    BalanceLimitExceeded,
-    IdempotencyKeyReused,
-    InvalidToken,
-    TokenExpired,
-    documented,
+from boxoffice.http.routing import (
+    API_V1,
+    DirectRoute,
+    answers,
+    body_of,
+    body_schema,
+    model_response,
 )
 from boxoffice.idempotency.api import mark_replayed
-from boxoffice.routing import API_V1, DirectRoute, answers, body_of, body_schema, model_response
 from boxoffice.wallet import service
 from boxoffice.wallet.schemas import ChargePublic, ChargeRequest, TransactionList, WalletPublic
 
 # A sale's fans read their balance and charge it in bursts: routed flat and direct
-# (see boxoffice.routing).
+# (see boxoffice.http.routing).
 direct = APIRouter(prefix=f"{API_V1}/wallet", tags=["wallet"], route_class=DirectRoute)
 router = APIRouter(prefix="/wallet", tags=["wallet"])
 ACCESS: dict[str, Any] = {"security": [{"AccessToken": []}]}

@@ -24,10 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from boxoffice.idempotency.repository import Remember, remembered_in
-from boxoffice.query import Conn, Query
-from boxoffice.row_locks import locked_in_order
-from boxoffice.tables import UTCDateTime, wallets
-from boxoffice.tables import wallet_transactions as ledger
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.row_locks import locked_in_order
+from boxoffice.storage.tables import UTCDateTime, wallets
+from boxoffice.storage.tables import wallet_transactions as ledger
 from boxoffice.wallet.model import ChargeResult, EntryType, LedgerEntry, signed_amount
 
 # Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).

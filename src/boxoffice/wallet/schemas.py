@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from boxoffice.schemas import MAX_INT64, ApiModel
+from boxoffice.http.schemas import MAX_INT64, ApiModel
 from boxoffice.wallet.model import EntryType
 
 

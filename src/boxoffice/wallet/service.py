@@ -7,14 +7,14 @@ from datetime import datetime
 
 from pydantic import TypeAdapter
 
-from boxoffice.batcher import Batcher, Together
-from boxoffice.db import Database
 from boxoffice.errors import BalanceLimitExceeded, InsufficientBalance, UserNotFound
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.repository import Remember
 from boxoffice.idempotency.service import Outcome
-from boxoffice.query import Conn
-from boxoffice.storage_errors import Conflict
+from boxoffice.storage.batcher import Batcher, Together
+from boxoffice.storage.db import Database
+from boxoffice.storage.errors import Conflict
+from boxoffice.storage.query import Conn
 from boxoffice.wallet import repository
 from boxoffice.wallet.model import (
     ChargeResult,
@@ -32,7 +32,7 @@ async def open_wallet(conn: Conn, *, user_id: int) -> None:
 
 class BalanceReads:
     """Fans' balance reads. Those that arrive in the same turn of the event loop share
-    one statement (``boxoffice.batcher``): each answer is read after its request
+    one statement (``boxoffice.storage.batcher``): each answer is read after its request
     arrived, so it is as fresh as a statement of its own, and a fan sees every charge
     or payment of theirs that was answered before. What is shared is the cost of a
     statement, which on this path was most of a read: a connection from the pool,
@@ -122,7 +122,7 @@ async def _refusal(conn: Conn, *, user_id: int, max_balance: int) -> Exception:
 class ChargeBatches:
     """Charges on PostgreSQL arriving in the same turn of the event loop: those of
     distinct fans are one statement (``repository.charge_each``), each under its own
-    guards, as ``BalanceReads`` shares a read (``boxoffice.batcher.Together``). The
+    guards, as ``BalanceReads`` shares a read (``boxoffice.storage.batcher.Together``). The
     only refusal that fails the statement rather than one fan's row is a key already
     remembered (a retry whose first attempt landed, or two first attempts racing):
     then each charge runs alone. A shared statement whose connection was lost is run

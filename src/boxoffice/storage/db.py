@@ -1,6 +1,6 @@
 """The ways into the database: a writing transaction, a retried unit of work, a read
-with one snapshot, a single statement (the schema is in ``boxoffice.tables``, the
-statements in each domain's repository as ``boxoffice.query.Query``).
+with one snapshot, a single statement (the schema is in ``boxoffice.storage.tables``, the
+statements in each domain's repository as ``boxoffice.storage.query.Query``).
 
 PostgreSQL is reached through an asyncpg pool of our own, with every wait bounded, so
 a database that does not answer (frozen, or cut off) is 503 busy within seconds: for a
@@ -26,8 +26,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from boxoffice.config import Settings
-from boxoffice.query import Conn, CoreConn, PostgresConn
-from boxoffice.storage_errors import Transient, Unreachable, classify, from_driver
+from boxoffice.storage.errors import Transient, Unreachable, classify, from_driver
+from boxoffice.storage.query import Conn, CoreConn, PostgresConn
 
 T = TypeVar("T")
 log = logging.getLogger("boxoffice")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 
 from boxoffice.catalog import service as catalog
-from boxoffice.db import Database
+from boxoffice.storage.db import Database
 
 DEMO_CONCERTS = (
     ("Aurora Strings: Winter Nights", "Seoul Arts Center", 30_000),

@@ -1,7 +1,7 @@
 """What one request may send: a body limit and a deadline for the body, as ASGI middleware.
 
 The request head (its size, how long it may take to arrive) and idle connections are
-the HTTP server's to bound, before any of this runs: see ``boxoffice.server``.
+the HTTP server's to bound, before any of this runs: see ``boxoffice.http.server``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boxoffice.config import Settings
 from boxoffice.errors import DomainError, PayloadTooLarge, RequestTimedOut
-from boxoffice.problems import error_response
+from boxoffice.http.problems import error_response
 
 DISCONNECT: Message = {"type": "http.disconnect"}
 UNKNOWN_LENGTH = -1

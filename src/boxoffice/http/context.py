@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from boxoffice.catalog.cache import CatalogCache
 from boxoffice.clock import Clock
 from boxoffice.config import Settings
-from boxoffice.db import Database
 from boxoffice.metrics import Metrics
 from boxoffice.payments.service import PaymentBatches
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations.service import HoldBatches
+from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
 from boxoffice.wallet.service import BalanceReads, ChargeBatches
 

@@ -1,7 +1,7 @@
 """The express lane: the direct routes served without the framework's per-request layers.
 
 A direct route's endpoint takes its ``Request`` and returns its ``Response``
-(``boxoffice.routing``). Reached through FastAPI, it still passes the router's match
+(``boxoffice.http.routing``). Reached through FastAPI, it still passes the router's match
 over the route list, two ``AsyncExitStack`` blocks for dependencies it does not have,
 and Starlette's exception wrapping: on the benchmark machine more than the endpoint's
 own work for a status poll or a balance read. This layer, the innermost of the app's
@@ -25,7 +25,7 @@ from fastapi import FastAPI, Request, Response
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from boxoffice.routing import DirectRoute
+from boxoffice.http.routing import DirectRoute
 
 Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 

@@ -1,9 +1,9 @@
 """How ``boxoffice serve`` runs an app under uvicorn, with the limits uvicorn leaves open.
 
 uvicorn bounds the body, the request head and its arrival by nothing, and keeps a
-connection that sends nothing for ever. ``boxoffice.http_protocol`` adds the missing
+connection that sends nothing for ever. ``boxoffice.http.protocol`` adds the missing
 bounds to uvicorn's httptools protocol; the body limit is the app's own
-(``boxoffice.limits``), so it holds under any server.
+(``boxoffice.http.limits``), so it holds under any server.
 
 ``run`` also binds the listening socket before the app starts: a port already taken
 then fails at once, before the app has started anything that has to stop again.
@@ -35,8 +35,8 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from boxoffice.config import Settings
-from boxoffice.http_protocol import ConnectionLimits, LimitedHttpToolsProtocol, connection_limits
-from boxoffice.limits import install_limits
+from boxoffice.http.limits import install_limits
+from boxoffice.http.protocol import ConnectionLimits, LimitedHttpToolsProtocol, connection_limits
 
 log = logging.getLogger("boxoffice")
 
@@ -52,7 +52,7 @@ ACCEPTS_PER_TURN = 32
 # File descriptors kept for what is not a client: database and Redis pools (sized
 # from the settings on top of this), the listening socket's descriptors, logs, pipes.
 RESERVED_FILES = 64 + ACCEPTS_PER_TURN
-WORKER_APP = "boxoffice.server:worker_app"
+WORKER_APP = "boxoffice.http.server:worker_app"
 
 
 def uvicorn_config(
@@ -73,7 +73,7 @@ def uvicorn_config(
         # boxoffice serves no WebSocket: an upgrade is answered as plain HTTP.
         ws="none",
         timeout_keep_alive=settings.keep_alive_seconds,
-        # boxoffice writes its own, cheaper, access log (boxoffice.access_log).
+        # boxoffice writes its own, cheaper, access log (boxoffice.http.access_log).
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **options,

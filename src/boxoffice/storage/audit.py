@@ -9,8 +9,8 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from boxoffice.db import Database
-from boxoffice.tables import payments, reservations, seats, wallet_transactions, wallets
+from boxoffice.storage.db import Database
+from boxoffice.storage.tables import payments, reservations, seats, wallet_transactions, wallets
 
 
 async def _ledger_mismatches(conn: AsyncConnection) -> list[str]:

@@ -13,8 +13,8 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from boxoffice.context import AppContext
 from boxoffice.errors import InvalidToken, ValidationFailed
+from boxoffice.http.context import AppContext
 from boxoffice.queue.service import QueuePass
 from boxoffice.tokens import AccessClaims, QueueClaims
 
@@ -145,7 +145,7 @@ def checked_idempotency_key(key: str | None) -> str | None:
     return key
 
 
-# What a direct route (boxoffice.routing) reads from its request, as strictly as the
+# What a direct route (boxoffice.http.routing) reads from its request, as strictly as the
 # dependencies above do for the others.
 
 

@@ -25,7 +25,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
 from boxoffice.errors import ValidationFailed
-from boxoffice.schemas import MAX_INT64
+from boxoffice.http.schemas import MAX_INT64
 
 API_V1 = "/api/v1"
 

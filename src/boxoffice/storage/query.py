@@ -7,7 +7,7 @@ execution context or result processing, which cost more than the statement's rou
 trip on the request path. On SQLite it runs through SQLAlchemy as any Core statement.
 Repositories talk to a ``Conn``, which is either; both give rows by column name.
 
-Storage errors come out classified (``boxoffice.db``'s ``StorageError`` kinds), so the
+Storage errors come out classified (``boxoffice.storage.db``'s ``StorageError`` kinds), so the
 rest of the code never looks at a driver's exception.
 """
 
@@ -24,7 +24,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from boxoffice.storage_errors import classify
+from boxoffice.storage.errors import classify
 
 _POSTGRES = asyncpg_dialect.dialect()  # type: ignore[no-untyped-call]
 

@@ -26,7 +26,7 @@ from uvicorn.server import ServerState
 
 from boxoffice.config import Settings
 from boxoffice.errors import DomainError, HeadersTooLarge
-from boxoffice.problems import error_response
+from boxoffice.http.problems import error_response
 
 log = logging.getLogger("boxoffice")
 

@@ -1,7 +1,7 @@
 """The one place errors become RFC 9457 problem responses.
 
 Domain errors carry their own status and code. Storage that cannot be reached or does
-not answer in time — the database (``boxoffice.storage_errors`` says which errors
+not answer in time — the database (``boxoffice.storage.errors`` says which errors
 those are) or Redis (redis-py's ``ConnectionError``/``TimeoutError``) — is 503 ``busy``
 with ``Retry-After``. A value the database refused is the client's (422), a broken
 constraint is a bug (500), and neither is "busy", so a client never retries them
@@ -34,7 +34,7 @@ from boxoffice.errors import (
     Problem,
     ValidationFailed,
 )
-from boxoffice.storage_errors import (
+from boxoffice.storage.errors import (
     BadValue,
     StorageError,
     Transient,

@@ -1,0 +1,1 @@
+"""The edge: the HTTP server, request limits, routing, dependencies, problems."""

@@ -1,0 +1,1 @@
+"""The database and its plumbing: connections, compiled statements, tables, errors."""
