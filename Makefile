@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: serve test lint
 
-$(BIN)/boxoffice: pyproject.toml
+# The product with its dev tools, and the benchmark (a distribution of its own, in
+# bench/, that adds `boxoffice bench`; also `python -m boxoffice_bench`).
+$(BIN)/boxoffice: pyproject.toml bench/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./bench
 	touch $@
 
 serve: $(BIN)/boxoffice
@@ -18,6 +20,6 @@ test: $(BIN)/boxoffice
 	$(BIN)/pytest
 
 lint: $(BIN)/boxoffice
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy src tests
+	$(BIN)/ruff check src bench/src tests
+	$(BIN)/ruff format --check src bench/src tests
+	$(BIN)/mypy src bench/src tests

@@ -1,4 +1,5 @@
-"""``boxoffice serve | migrate | demo-data``."""
+"""``boxoffice serve | migrate | demo-data``, and the commands other installed
+distributions add through the ``boxoffice.commands`` entry points."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -18,6 +21,21 @@ from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
 from boxoffice.storage.db import Database
 
 log = logging.getLogger("boxoffice")
+
+COMMANDS_GROUP = "boxoffice.commands"
+BUILT_IN = ("serve", "migrate", "demo-data")
+
+
+class Command(Protocol):
+    """A command another distribution adds: registered in the ``boxoffice.commands``
+    entry-point group under its name, loading to an object of this shape. That is all
+    boxoffice knows of it, so boxoffice never imports the code behind it."""
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> None: ...
 
 
 def _settings() -> Settings:
@@ -81,7 +99,19 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
     server.run(server.WORKER_APP, settings, host=host, port=port, workers=workers)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def installed_commands(argv: Sequence[str]) -> dict[str, Command]:
+    """The installed commands a command line needs: none for a built-in one (so
+    ``boxoffice serve`` loads nothing else), the one it names, or every one of them for
+    the help or beside a name that is no command."""
+    if argv and argv[0] in BUILT_IN:
+        return {}
+    found = {ep.name: ep for ep in entry_points(group=COMMANDS_GROUP) if ep.name not in BUILT_IN}
+    if argv and argv[0] in found:
+        found = {argv[0]: found[argv[0]]}
+    return {name: found[name].load() for name in sorted(found)}
+
+
+def build_parser(installed: Mapping[str, Command]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="migrate, load the demo if empty, and serve")
@@ -92,22 +122,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     commands.add_parser("migrate", help="bring the database to the latest schema")
     commands.add_parser("demo-data", help="add the demo concerts (again)")
-    from boxoffice_bench.args import add_arguments
+    for name, command in installed.items():
+        command.add_arguments(commands.add_parser(name, help=command.help))
+    return parser
 
-    add_arguments(
-        commands.add_parser(
-            "bench",
-            help="measure the hot path, the write path and a ticket drop "
-            "(needs PostgreSQL, Redis, wrk)",
-        )
-    )
+
+def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    installed = installed_commands(argv)
+    parser = build_parser(installed)
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if args.command == "bench":
-        from boxoffice_bench.run import main as run_bench
-
-        run_bench(args)
+    if args.command in installed:
+        installed[args.command].run(args)
         return
     settings = _settings()
     if args.command == "serve":

@@ -89,21 +89,6 @@ async def test_the_ceiling_is_the_benchs_own_first_route_and_not_the_products(
         assert (await bench.get("/api/v1/concerts")).status_code == 200
 
 
-def test_boxoffice_never_imports_the_bench() -> None:
-    # Every module of the product (not alembic's scripts, which only run under alembic).
-    probe = (
-        "import pkgutil, importlib, sys, boxoffice\n"
-        "for m in pkgutil.walk_packages(boxoffice.__path__, 'boxoffice.'):\n"
-        "    if not m.name.startswith('boxoffice.migrations.'):\n"
-        "        importlib.import_module(m.name)\n"
-        "print(sorted(n for n in sys.modules if n.startswith('boxoffice_bench')))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
-
-
 def test_a_run_rewrites_its_own_section_and_keeps_the_prose_around_it() -> None:
     text = (
         "# Benchmarks\n\nWhy it is fast.\n\n<!-- measured: writes -->\nold figures\n"

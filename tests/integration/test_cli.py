@@ -13,9 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from boxoffice_bench.server import wait_ready
 from tests.conftest import REDIS_URL
-from tests.integration.instances import BOXOFFICE, free_port, instance_env
+from tests.integration.instances import BOXOFFICE, free_port, instance_env, wait_ready
 
 # PostgreSQL wants a real admin token.
 ADMIN_TOKEN = "serve-test-admin-token-0123456789"
