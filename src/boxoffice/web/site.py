@@ -67,10 +67,6 @@ class Site:
     assets: dict[str, StaticFile]
     pages: dict[str, StaticFile]
 
-    @property
-    def assets_url(self) -> str:
-        return f"{ASSETS_PATH}/{self.version}"
-
 
 def load_site() -> Site:
     folder = files("boxoffice.web") / "static"
