@@ -55,6 +55,13 @@ export function clockTime(ms) {
   return new Intl.DateTimeFormat(lang, { timeStyle: "medium" }).format(new Date(ms));
 }
 
+/** A countdown's seconds as m:ss, or h:mm:ss from an hour up. */
+export function clock(seconds) {
+  const [h, m, s] = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60];
+  const pad = (n) => String(n).padStart(2, "0");
+  return h ? `${h}:${pad(m)}:${pad(s)}` : `${m}:${pad(s)}`;
+}
+
 /** Fill every data-t (text), data-t-label (aria-label) and data-t-placeholder. */
 export function applyTexts(root) {
   document.documentElement.lang = lang;

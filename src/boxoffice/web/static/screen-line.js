@@ -1,0 +1,168 @@
+// The waiting room: joining a concert's line, asking for our place until we are let
+// in, the countdown to the opening, and leaving or losing the line.
+import { api, serverNow } from "./api.js";
+import { $, problemText, showNotice } from "./dom.js";
+import { clock, clockTime, dateTime, t } from "./i18n.js";
+import { after, every, onScreen, save, show, state, stop } from "./fan-state.js";
+import { admitted } from "./screen-booking.js";
+import { showConcerts } from "./screen-concerts.js";
+import { signOut } from "./screen-signin.js";
+
+const MAX_BACKOFF_S = 30;
+let lastStatus = null; // the line's last answer about us
+let backoff = 1;
+
+export function forgetStatus() {
+  lastStatus = null;
+}
+
+export async function join(concert) {
+  try {
+    const status = await api.join(state.user.accessToken, concert.concertId);
+    const known = state.line?.token === status.token ? state.line : null;
+    state.line = known || {
+      token: status.token,
+      concertId: concert.concertId,
+      title: concert.title,
+      joinedAt: serverNow(),
+      startPosition: status.position ?? 0,
+      scheduleId: null,
+    };
+    save();
+    showNotice("");
+    onStatus(status);
+  } catch (problem) {
+    if (problem.status === 401) return signOut();
+    showNotice(problem.code === "sold_out" ? t("soldOutJoin", { title: concert.title }) : problemText(problem));
+  }
+}
+
+export async function poll() {
+  stop("poll");
+  if (!state.line) return;
+  try {
+    const status = await api.status(state.line.token);
+    backoff = 1;
+    onStatus(status);
+  } catch (problem) {
+    if (problem.status === 401) {
+      return state.line.soldOut ? lineGone(t("soldOut", { title: state.line.title }), false) : lineGone(t("lineGone"));
+    }
+    if (problem.status === 503 || problem.status === 0) {
+      backoff = problem.retryAfter ?? Math.min(MAX_BACKOFF_S, backoff * 2);
+      showNotice(t(problem.status === 0 ? "offline" : "busy", { n: backoff }));
+      after("poll", poll, backoff * 1000);
+      return;
+    }
+    showNotice(problemText(problem));
+    after("poll", poll, 5_000);
+  }
+}
+
+function onStatus(status) {
+  lastStatus = status;
+  if (status.status === "ADMITTED") return admitted();
+  // Sold out: nothing left to wait for, but a refund could open the line again, so the
+  // page keeps polling (rarely, as told) until the token lapses.
+  const soldOut = status.status === "SOLD_OUT";
+  if (Boolean(state.line.soldOut) !== soldOut) {
+    state.line.soldOut = soldOut;
+    save();
+  }
+  if (onScreen() !== "line") show("line");
+  $("line-gone").hidden = true;
+  renderLine();
+  after("poll", poll, Math.max(1, status.pollAfterSeconds) * 1000);
+}
+
+export function renderLine() {
+  const status = lastStatus;
+  const line = state.line;
+  if (!status || !line) return;
+  showNotice("");
+  const pre = status.status === "PRE_QUEUE";
+  const soldOut = status.status === "SOLD_OUT";
+  $("line-concert").textContent = t("lineFor", { title: line.title });
+  $("joined").textContent = t("joinedAt", { time: clockTime(line.joinedAt) });
+  $("prequeue").hidden = !pre;
+  $("soldout").hidden = !soldOut;
+  $("placed").hidden = pre || soldOut;
+  $("leave").hidden = $("keep-place").hidden = soldOut;
+  stop("opening");
+  if (pre) {
+    // Before the opening there is no place yet: one draw orders everyone at once.
+    $("prequeue-text").textContent = t("preQueue", { time: dateTime(status.salesOpenAt) });
+    document.title = t("titlePreQueue");
+    openingTick();
+    every("opening", openingTick, 250);
+  } else if (soldOut) {
+    $("soldout-text").textContent = t("soldOut", { title: line.title });
+    document.title = t("titleSoldOut");
+  } else {
+    const ahead = status.position - 1;
+    $("position").textContent = ahead > 0 ? t("ahead", { n: ahead }) : t("aheadNone");
+    $("position").dataset.position = String(status.position);
+    const start = Math.max(line.startPosition, status.position);
+    $("progress").max = start;
+    $("progress").value = start - status.position;
+    $("wait").textContent = waitText(status.estimatedWaitSeconds);
+    document.title = t("titleWaiting", { n: status.position });
+  }
+  const seatsLeft = typeof status.seatsLeft === "number" && !soldOut;
+  $("line-seats").hidden = !seatsLeft;
+  if (seatsLeft) $("line-seats").textContent = t("seatsLeft", { n: status.seatsLeft });
+  $("paused").hidden = !(status.paused === true && !soldOut);
+  $("paused").textContent = t("pausedNote");
+}
+
+/** Time to the opening by the server's clock, as the hold's countdown is. */
+function openingTick() {
+  const left = Date.parse(lastStatus.salesOpenAt) - serverNow();
+  const seconds = Math.max(0, Math.ceil(left / 1000));
+  const out = $("opens-countdown");
+  out.textContent = seconds ? clock(seconds) : t("openingNow");
+  out.dateTime = `PT${seconds}S`;
+  out.dataset.seconds = String(seconds);
+}
+
+function waitText(seconds) {
+  if (seconds == null) return t("waitEstimating");
+  if (seconds < 60) return t("waitUnderMinute");
+  return t("waitAbout", { n: Math.ceil(seconds / 60) });
+}
+
+function lineGone(message, again = true) {
+  stop();
+  const concert = state.line && { concertId: state.line.concertId, title: state.line.title };
+  state.line = null;
+  save();
+  show("line");
+  $("line-gone-text").textContent = message;
+  $("line-gone").hidden = false;
+  $("leave").hidden = $("keep-place").hidden = true;
+  $("prequeue").hidden = $("soldout").hidden = $("placed").hidden = $("paused").hidden = true;
+  $("line-seats").hidden = true;
+  const button = $("join-again");
+  button.dataset.t = again ? "joinAgain" : "backToConcerts";
+  button.textContent = t(button.dataset.t);
+  button.onclick = () => (again && concert ? join(concert) : showConcerts());
+}
+
+/** A refusal from behind the line (dates, seats, hold, pay): the token is gone. */
+export function onGatedProblem(problem) {
+  if (problem.status === 401) return lineGone(t("lineGone"));
+  // Admitted by the default line, but the concert has since been given a line of its own.
+  if (problem.code === "not_admitted") return lineGone(t("lineMoved"));
+  showNotice(problemText(problem));
+}
+
+export async function leave() {
+  try {
+    if (state.line) await api.leave(state.line.token);
+  } catch (problem) {
+    if (problem.status !== 401) return showNotice(problemText(problem));
+  }
+  state.line = null;
+  save();
+  showConcerts();
+}

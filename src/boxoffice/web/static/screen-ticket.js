@@ -1,0 +1,118 @@
+// The ticket just bought; and "my tickets": every reservation of this visit, the
+// points history, and handing a paid ticket back.
+import { api, newKey } from "./api.js";
+import { $, confirmed, el, facts, problemText, showNotice } from "./dom.js";
+import { dateTime, points, t } from "./i18n.js";
+import { save, show, state } from "./fan-state.js";
+import { renderBalance } from "./wallet.js";
+
+const REFUND_REFUSED = { refund_closed: "refundClosed", already_refunded: "alreadyRefunded", not_paid: "notPaid" };
+
+export function showTicket() {
+  show("ticket", { focus: true });
+  const k = state.ticket;
+  facts($("ticket-facts"), [
+    [t("concert"), k.concertTitle],
+    [t("date"), dateTime(k.concertAt)],
+    [t("seat"), String(k.seatNumber)],
+    [t("price"), points(k.price)],
+    [t("paidAt"), dateTime(k.paidAt)],
+    [t("remaining"), points(k.balance)],
+  ]);
+}
+
+export async function toggleMine() {
+  const panel = $("mine");
+  panel.hidden = !panel.hidden;
+  $("mine-toggle").setAttribute("aria-expanded", String(!panel.hidden));
+  $("mine-toggle").textContent = t(panel.hidden ? "mineShow" : "mineHide");
+  if (!panel.hidden) {
+    $("mine-title").focus();
+    await loadMine();
+  }
+}
+
+export async function loadMine() {
+  const access = state.user.accessToken;
+  try {
+    const found = await Promise.all(
+      state.reservations.map((id) => api.reservation(access, id).catch(() => null)),
+    );
+    const mine = found.filter(Boolean).reverse();
+    $("mine-list").replaceChildren(
+      mine.length
+        ? table(
+            [t("concert"), t("seat"), t("price"), t("status")],
+            mine.map((r) => [
+              el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
+              String(r.seatNumber),
+              points(r.price),
+              el(
+                "span",
+                {},
+                t(`status${r.status}`),
+                ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []),
+              ),
+            ]),
+            mine.map((r) => r.reservationId),
+          )
+        : el("p", { class: "muted", text: t("mineEmpty") }),
+    );
+    const { items } = await api.ledger(access);
+    if (items.length) renderBalance(items[0].balanceAfter); // newest first: the balance now
+    $("ledger").replaceChildren(
+      items.length
+        ? table(
+            [t("when"), t("type"), t("amount"), t("balance")],
+            items.map((e) => [dateTime(e.createdAt), t(`type${e.type}`), points(e.amount), points(e.balanceAfter)]),
+          )
+        : el("p", { class: "muted", text: t("ledgerEmpty") }),
+    );
+  } catch (problem) {
+    showNotice(problemText(problem));
+  }
+}
+
+function refundButton(r) {
+  return el("button", {
+    type: "button",
+    class: "link",
+    text: t("refund"),
+    "aria-label": t("refundLabel", { title: r.concertTitle, number: r.seatNumber }),
+    onclick: () => refund(r),
+  });
+}
+
+/** Hand a paid ticket back, after a confirmation. One Idempotency-Key per ticket, kept
+ * until the server has answered, so a retry after a lost answer refunds once. */
+async function refund(r) {
+  const question = t("confirmRefund", {
+    title: r.concertTitle,
+    date: dateTime(r.concertAt),
+    number: r.seatNumber,
+    price: points(r.price),
+  });
+  if (!(await confirmed(question))) return;
+  const key = (state.refundKeys[r.reservationId] ||= newKey());
+  save();
+  try {
+    const done = await api.refund(state.user.accessToken, r.reservationId, key);
+    renderBalance(done.balance);
+    showNotice(t("refunded", { price: points(done.amount), balance: points(done.balance) }), "ok");
+  } catch (problem) {
+    if (problem.status === 0 || problem.status === 503) return showNotice(problemText(problem));
+    showNotice(REFUND_REFUSED[problem.code] ? t(REFUND_REFUSED[problem.code]) : problemText(problem));
+  }
+  delete state.refundKeys[r.reservationId];
+  save();
+  await loadMine();
+}
+
+function table(head, rows, ids = []) {
+  return el(
+    "table",
+    {},
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": ids[i] }, ...cells.map((c) => el("td", {}, c))))),
+  );
+}
