@@ -35,7 +35,7 @@ from boxoffice.http.timing import RequestRecord, TimedRequests
 from boxoffice.idempotency import service as idempotency
 from boxoffice.metrics import GcPauses, Metrics, RouteMetrics
 from boxoffice.payments.api import direct as payments_direct
-from boxoffice.payments.service import PaymentBatches
+from boxoffice.payments.writers import sales_for
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
 from boxoffice.queue.api import router as queue_router
@@ -46,18 +46,20 @@ from boxoffice.queue.model import LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import QueueStore
+from boxoffice.queue.supply import SeatSupply
 from boxoffice.refunds.api import admin_router as refunds_admin_router
 from boxoffice.refunds.api import router as refunds_router
 from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import holds_for
 from boxoffice.sales.api import router as sales_router
 from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
 from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
-from boxoffice.wallet.service import BalanceReads, ChargeBatches
+from boxoffice.wallet.service import BalanceReads
+from boxoffice.wallet.writers import charges_for
 from boxoffice.web import mount_pages
 
 log = logging.getLogger("boxoffice")
@@ -110,15 +112,16 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
     db = Database.from_settings(settings)
     signer = TokenSigner(settings.secret_key)
     lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
+    supply = SeatSupply(db=db, store=store, lines=lines, clock=clock)
     waiting_room = WaitingRoom(
         store=store,
         lines=lines,
         signer=signer,
         db=db,
+        supply=supply,
         token_ttl_seconds=settings.queue_token_ttl_seconds,
     )
-    control = LineControl(db=db, store=store, lines=lines, clock=clock)
-    waiting_room.recount = control.recount
+    control = LineControl(db=db, store=store, lines=lines, supply=supply, clock=clock)
     return AppContext(
         settings=settings,
         db=db,
@@ -130,9 +133,9 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         metrics=Metrics(),
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
         balances=BalanceReads(db),
-        charges=ChargeBatches(db),
-        holds=HoldBatches(db),
-        payments=PaymentBatches(db),
+        charges=charges_for(db),
+        holds=holds_for(db),
+        sales=sales_for(db),
     )
 
 
@@ -156,7 +159,7 @@ def create_app(
             await ctx.balances.close()
             await ctx.charges.close()
             await ctx.holds.close()
-            await ctx.payments.close()
+            await ctx.sales.close()
             await ctx.db.dispose()
 
     app = FastAPI(
@@ -169,11 +172,17 @@ def create_app(
         telemetry=NO_TELEMETRY,
     )
     app.state.ctx = ctx
+    _install(app, ctx)
+    return app
+
+
+def _install(app: FastAPI, ctx: AppContext) -> None:
+    """The edge's layers and every route, in the order requests meet them."""
     app.add_middleware(ExpressLane, owner=app)  # the innermost: see boxoffice.http.express
-    install_limits(app, settings)
+    install_limits(app, ctx.settings)
     install_error_handlers(app)
     # The access log first: its line is written whatever a later record does.
-    records: list[RequestRecord] = [AccessLog()] if settings.access_log else []
+    records: list[RequestRecord] = [AccessLog()] if ctx.settings.access_log else []
     records.append(RouteMetrics(ctx.metrics))
     app.add_middleware(TimedRequests, records=records)
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
@@ -198,7 +207,6 @@ def create_app(
     app.include_router(_ops_router())
     mount_pages(app)
     document_busy(app)
-    return app
 
 
 def app_from_env() -> FastAPI:

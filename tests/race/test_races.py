@@ -8,6 +8,7 @@ each race test is known to be able to fail.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -23,29 +24,32 @@ from boxoffice.config import Settings
 from boxoffice.errors import (
     AlreadyPaid,
     AlreadyRefunded,
+    HoldExpired,
     HoldLimitReached,
     InsufficientBalance,
     SeatUnavailable,
 )
-from boxoffice.idempotency.service import Outcome
+from boxoffice.idempotency.service import Keyed, Outcome
 from boxoffice.payments import service as payments_service
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.payments.service import PaymentBatches
+from boxoffice.payments.writers import SaleWriter
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import Sells
-from boxoffice.queue.service import QueuePass, WaitingRoom
+from boxoffice.queue.service import QueuePass
 from boxoffice.queue.store import Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
+from boxoffice.reservations.holds import live_hold
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.sale_repository import Refunded
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.refund_repository import Refunded
+from boxoffice.reservations.writers import HoldWriter
 from boxoffice.storage import audit
 from boxoffice.storage.db import Database
 from boxoffice.storage.query import Conn, CoreConn, Query
 from boxoffice.storage.tables import reservations, seats, wallet_transactions, wallets
 from boxoffice.wallet import service as wallet_service
 from boxoffice.wallet.model import ChargeResult
+from boxoffice.wallet.writers import ChargeWriter
 from tests.support import Api, FakeClock, Fan, serve
 
 pytestmark = pytest.mark.race
@@ -68,6 +72,7 @@ async def _admitted_fans(api: Api, n: int, *, balance: int = 0) -> list[Fan]:
 async def naive_hold_seat(
     *,
     db: Database,
+    holds: HoldWriter,
     user_id: int,
     schedule_id: int,
     seat_id: int | None,
@@ -76,7 +81,6 @@ async def naive_hold_seat(
     hold_for: timedelta,
     max_holds: int,
     sells: Sells,
-    together: HoldBatches | None = None,
 ) -> Reservation:
     """Check the seat is free, then take it: two steps, nothing tying them together."""
     async with db.core.connect() as conn:
@@ -138,9 +142,11 @@ async def test_exactly_one_of_many_concurrent_holds_wins_a_seat(api: Api, db: Da
 
 
 async def test_control_without_the_conditional_update_a_seat_is_held_twice(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+    api: Api, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reservations_service, "hold_seat", naive_hold_seat)
+    monkeypatch.setattr(
+        reservations_service, "hold_seat", functools.partial(naive_hold_seat, db=db)
+    )
     statuses = await _hold_race(api)
     assert statuses[201] > 1
 
@@ -151,6 +157,7 @@ async def test_control_without_the_conditional_update_a_seat_is_held_twice(
 async def count_then_hold_seat(
     *,
     db: Database,
+    holds: HoldWriter,
     user_id: int,
     schedule_id: int,
     seat_id: int | None,
@@ -159,7 +166,6 @@ async def count_then_hold_seat(
     hold_for: timedelta,
     max_holds: int,
     sells: Sells,
-    together: HoldBatches | None = None,
 ) -> Reservation:
     """Count the fan's live holds, then hold if under the limit: the count is read
     without the fan's row lock, so holds of one fan counting at once all pass."""
@@ -210,7 +216,9 @@ async def test_one_fans_concurrent_holds_stop_exactly_at_the_limit(
 async def test_control_counting_without_the_fans_lock_holds_past_the_limit(
     api: Api, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reservations_service, "hold_seat", count_then_hold_seat)
+    monkeypatch.setattr(
+        reservations_service, "hold_seat", functools.partial(count_then_hold_seat, db=db)
+    )
     statuses, held = await _hold_limit_race(api, db)
     assert statuses[201] > settings.max_holds_per_user
     assert held > settings.max_holds_per_user
@@ -222,6 +230,7 @@ async def test_control_counting_without_the_fans_lock_holds_past_the_limit(
 async def naive_charge(
     *,
     db: Database,
+    charges: ChargeWriter,
     user_id: int,
     amount: int,
     max_charge: int,
@@ -282,12 +291,12 @@ async def test_control_read_modify_write_charges_lose_updates(
 async def naive_pay(
     *,
     db: Database,
-    waiting_room: WaitingRoom,
+    sales: SaleWriter,
+    request: Keyed[PaymentResult],
     queue_pass: QueuePass,
+    sells: Sells,
     reservation_id: int,
-    idempotency_key: str | None,
     now: datetime,
-    together: PaymentBatches | None = None,
 ) -> tuple[Outcome[PaymentResult], int | None]:
     """Check the balance covers the price, then confirm and set the new balance."""
     user_id = queue_pass.user_id
@@ -301,13 +310,7 @@ async def naive_pay(
         raise InsufficientBalance()
     await asyncio.sleep(0.001)
     async with db.core.begin() as conn:
-        await reservations_service.confirm(
-            CoreConn(conn),
-            user_id=user_id,
-            reservation_id=reservation_id,
-            now=now,
-            check_concert=lambda _concert: None,
-        )
+        await _confirm(conn, user_id=user_id, reservation_id=reservation_id, now=now)
         await conn.execute(
             update(wallets)
             .where(wallets.c.user_id == user_id)
@@ -317,6 +320,38 @@ async def naive_pay(
         0, reservation_id, user_id, reservation.price, PaymentStatus.COMPLETED, now, 0
     )
     return Outcome(result, 201, replayed=False), 1
+
+
+async def _confirm(
+    conn: AsyncConnection, *, user_id: int, reservation_id: int, now: datetime
+) -> None:
+    """The fan's live hold becomes a sale and its seat is sold to it; the balance is
+    none of its business."""
+    confirmed = await conn.execute(
+        update(reservations)
+        .where(
+            reservations.c.id == reservation_id,
+            reservations.c.user_id == user_id,
+            reservations.c.status == ReservationStatus.HELD.value,
+            live_hold(reservations.c.held_until, now),
+        )
+        .values(status=ReservationStatus.CONFIRMED.value, confirmed_at=now)
+        .returning(reservations.c.seat_id)
+    )
+    seat_id = confirmed.scalar_one_or_none()
+    if seat_id is None:
+        raise HoldExpired()
+    sold = await conn.execute(
+        update(seats)
+        .where(
+            seats.c.id == seat_id,
+            seats.c.hold_reservation_id == reservation_id,
+            live_hold(seats.c.held_until, now),
+        )
+        .values(sold_reservation_id=reservation_id, hold_reservation_id=None, held_until=None)
+    )
+    if sold.rowcount != 1:
+        raise HoldExpired()
 
 
 async def _payment_race(api: Api, price: int) -> tuple[Fan, Counter[int]]:

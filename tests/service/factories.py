@@ -28,13 +28,15 @@ import pytest
 from boxoffice.catalog import service as catalog
 from boxoffice.catalog.model import SeatStatus
 from boxoffice.payments import service as payments
+from boxoffice.payments.writers import sales_for
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import LineRules, QueueState, Sells
 from boxoffice.queue.service import WaitingRoom
+from boxoffice.queue.supply import SeatSupply
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import HoldWriter, holds_for
 from boxoffice.storage import db as db_module
 from boxoffice.storage.audit import audit
 from boxoffice.storage.db import Database
@@ -43,6 +45,7 @@ from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.users import service as users
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.service import BalanceReads
+from boxoffice.wallet.writers import charges_for
 from tests.conftest import BACKENDS, POSTGRES_URL, _admin, _with_database
 from tests.support import SECRET_KEY
 
@@ -149,6 +152,7 @@ async def charge(db: Database, *, user_id: int, amount: int, now: datetime = NOW
     """Charge ``amount`` under the default limits; the new balance."""
     outcome = await wallet.charge(
         db=db,
+        charges=charges_for(db),
         user_id=user_id,
         amount=amount,
         max_charge=MAX_CHARGE,
@@ -172,10 +176,11 @@ async def hold(
     now: datetime = NOW,
     max_holds: int = MAX_HOLDS,
     sells: Sells = ANY_CONCERT,
-    together: HoldBatches | None = None,
+    holds: HoldWriter | None = None,
 ) -> Reservation:
+    """Hold as the app would on ``db`` (or with ``holds``, to share a writer)."""
     return await reservations.hold_seat(
-        db=db,
+        holds=holds or holds_for(db),
         user_id=user_id,
         schedule_id=show.schedule_id,
         seat_id=None,
@@ -184,7 +189,6 @@ async def hold(
         hold_for=HOLD_FOR,
         max_holds=max_holds,
         sells=sells,
-        together=together,
     )
 
 
@@ -193,8 +197,14 @@ def waiting_room(db: Database, clock: Callable[[], datetime]) -> WaitingRoom:
     builds it, running on ``clock``."""
     store = MemoryQueueStore(lambda: clock().timestamp())
     lines = Lines(db=db, store=store, defaults=OPEN_LINE, clock=clock)
+    supply = SeatSupply(db=db, store=store, lines=lines, clock=clock)
     return WaitingRoom(
-        store=store, lines=lines, signer=SIGNER, db=db, token_ttl_seconds=QUEUE_TOKEN_TTL_SECONDS
+        store=store,
+        lines=lines,
+        signer=SIGNER,
+        db=db,
+        supply=supply,
+        token_ttl_seconds=QUEUE_TOKEN_TTL_SECONDS,
     )
 
 
@@ -214,6 +224,7 @@ async def buy(
     claims = await admit(room, user_id=user_id, now=now)
     await payments.checkout(
         db=db,
+        sales=sales_for(db),
         waiting_room=room,
         claims=claims,
         reservation_id=reservation.reservation_id,

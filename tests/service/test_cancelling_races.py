@@ -21,11 +21,10 @@ import pytest
 from boxoffice.catalog import service as catalog
 from boxoffice.errors import ScheduleNotFound
 from boxoffice.refunds import service as refunds
-from boxoffice.reservations import repository as holds
-from boxoffice.reservations import sale_repository
+from boxoffice.reservations import hold_statement, refund_repository
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import HoldsInOneStatement
 from boxoffice.storage.db import Database
 from boxoffice.storage.query import Conn, Query
 from tests.service.factories import (
@@ -56,8 +55,8 @@ async def _cancel_seats_first(db: Database, show: Show) -> object:
 
     async def work(conn: Conn) -> None:
         await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
-        await conn.execute(sale_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
-        await conn.execute(sale_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
+        await conn.execute(refund_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
+        await conn.execute(refund_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
 
     return await db.run(work)
 
@@ -68,9 +67,9 @@ async def _cancel_locking_seats_as_it_reaches_them(db: Database, show: Show) -> 
 
     async def work(conn: Conn) -> None:
         await catalog.cancel_schedule(conn, schedule_id=show.schedule_id, now=NOW)
-        await conn.fetchval(sale_repository.LOCK_SCHEDULE_SALES, schedule=show.schedule_id)
-        await conn.execute(sale_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
-        await conn.execute(sale_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
+        await conn.fetchval(refund_repository.LOCK_SCHEDULE_SALES, schedule=show.schedule_id)
+        await conn.execute(refund_repository.CANCEL_SCHEDULE_HOLDS, schedule=show.schedule_id)
+        await conn.execute(refund_repository.RELEASE_SCHEDULE_SEATS, schedule=show.schedule_id)
 
     return await db.run(work)
 
@@ -250,7 +249,7 @@ async def test_control_a_cancel_locking_seats_in_table_order_deadlocks_with_the_
     await assert_consistent(pg)
 
 
-SHOW_LOCK_SQL = " FOR KEY SHARE OF schedules"  # what holds.show_locked adds
+SHOW_LOCK_SQL = " FOR KEY SHARE OF schedules"  # what repository.show_locked adds
 
 
 class _WithoutShowLock(Query):
@@ -265,9 +264,10 @@ class _WithoutShowLock(Query):
 
 
 def _without_show_lock(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HOLD_AT_ONCE_BY_NUMBER", "HOLD_EACH"):
-        statement = getattr(holds, name).statement
-        monkeypatch.setattr(holds, name, _WithoutShowLock(statement, postgres_only=True))
+    statement = hold_statement.HOLD_EACH.statement
+    monkeypatch.setattr(
+        hold_statement, "HOLD_EACH", _WithoutShowLock(statement, postgres_only=True)
+    )
 
 
 async def _holds_while_cancelling(
@@ -279,7 +279,7 @@ async def _holds_while_cancelling(
     it did."""
     show = await make_show(pg, seats=fans, price=PRICE)
     asking = [await make_fan(pg, balance=PRICE) for _ in range(fans)]
-    together = HoldBatches(pg) if fans > 1 else None
+    together = HoldsInOneStatement(pg)
     watcher = await asyncpg.connect(postgres_url)
     try:
         async with pg.transaction() as conn:
@@ -287,7 +287,7 @@ async def _holds_while_cancelling(
             await reservations.refund_schedule(conn, schedule_id=show.schedule_id, now=NOW)
             holding = asyncio.gather(
                 *(
-                    hold(pg, user_id=fan, show=show, seat_number=n, together=together)
+                    hold(pg, user_id=fan, show=show, seat_number=n, holds=together)
                     for n, fan in enumerate(asking, start=1)
                 ),
                 return_exceptions=True,
@@ -296,8 +296,7 @@ async def _holds_while_cancelling(
         answers = await holding
     finally:
         await watcher.close()
-        if together is not None:
-            await together.close()
+        await together.close()
     return show, answers
 
 

@@ -16,6 +16,7 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.storage.db import Database
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult, EntryType
+from boxoffice.wallet.writers import charges_for
 from tests.service.factories import (
     NOW,
     assert_consistent,
@@ -37,6 +38,7 @@ async def _charge(
 ) -> Outcome[ChargeResult]:
     return await wallet.charge(
         db=db,
+        charges=charges_for(db),
         user_id=user_id,
         amount=amount,
         max_charge=MAX_CHARGE,

@@ -13,7 +13,7 @@ from boxoffice.storage.db import Database
 from boxoffice.wallet import repository
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult
-from boxoffice.wallet.service import ChargeBatches
+from boxoffice.wallet.writers import ChargesInOneStatement
 from tests.service.factories import (
     NOW,
     SentStatements,
@@ -27,21 +27,21 @@ CEILING = 10_000
 
 
 async def _charge(
-    db: Database, together: ChargeBatches, fan: int, amount: int, key: str | None = None
+    db: Database, together: ChargesInOneStatement, fan: int, amount: int, key: str | None = None
 ) -> Outcome[ChargeResult]:
     return await wallet.charge(
         db=db,
+        charges=together,
         user_id=fan,
         amount=amount,
         max_charge=5_000,
         max_balance=CEILING,
         idempotency_key=key,
         now=NOW,
-        together=together,
     )
 
 
-async def _warm(db: Database, together: ChargeBatches) -> None:
+async def _warm(db: Database, together: ChargesInOneStatement) -> None:
     """asyncpg learns the statement's array types on a connection's first use of it."""
     a, b = await make_fan(db), await make_fan(db)
     await asyncio.gather(_charge(db, together, a, 1), _charge(db, together, b, 1))
@@ -50,7 +50,7 @@ async def _warm(db: Database, together: ChargeBatches) -> None:
 async def test_distinct_fans_charging_at_once_are_one_statement_each_answered_alone(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    together = ChargeBatches(pg)
+    together = ChargesInOneStatement(pg)
     await _warm(pg, together)
     fans = [await make_fan(pg) for _ in range(6)]
     sent = SentStatements(monkeypatch)
@@ -73,7 +73,7 @@ async def test_distinct_fans_charging_at_once_are_one_statement_each_answered_al
 
 
 async def test_a_fans_charges_of_one_moment_are_all_applied(pg: Database) -> None:
-    together = ChargeBatches(pg)
+    together = ChargesInOneStatement(pg)
     fan, other = await make_fan(pg), await make_fan(pg)
     outcomes = await asyncio.gather(
         *(_charge(pg, together, fan, 10) for _ in range(5)), _charge(pg, together, other, 7)
@@ -98,7 +98,7 @@ async def test_control_one_statement_given_a_fan_twice_credits_them_once(pg: Dat
 
 
 async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) -> None:
-    together = ChargeBatches(pg)
+    together = ChargesInOneStatement(pg)
     full, fine = await make_fan(pg), await make_fan(pg)
     await _charge(pg, together, full, 5_000)
     await _charge(pg, together, full, 4_500)
@@ -121,7 +121,7 @@ async def test_a_retry_in_a_shared_statement_replays_and_the_others_are_charged(
 ) -> None:
     """A key already remembered fails the shared statement whole; each charge then runs
     alone: the retry replays its first answer, the others are charged once."""
-    together = ChargeBatches(pg)
+    together = ChargesInOneStatement(pg)
     await _warm(pg, together)
     retrying, a, b = await make_fan(pg), await make_fan(pg), await make_fan(pg)
     first = await _charge(pg, together, retrying, 250, key="same")
@@ -142,7 +142,7 @@ async def test_a_retry_in_a_shared_statement_replays_and_the_others_are_charged(
 
 
 async def test_first_attempts_racing_on_one_key_in_one_moment_charge_once(pg: Database) -> None:
-    together = ChargeBatches(pg)
+    together = ChargesInOneStatement(pg)
     fan, other = await make_fan(pg), await make_fan(pg)
     answers = await asyncio.gather(
         *(_charge(pg, together, fan, 250, key="same") for _ in range(6)),

@@ -22,6 +22,7 @@ from boxoffice.queue.model import Sells
 from boxoffice.refunds import service as refunds
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
+from boxoffice.reservations.writers import holds_for
 from boxoffice.storage.db import Database
 from tests.service.factories import (
     ANY_CONCERT,
@@ -46,7 +47,7 @@ async def test_a_hold_by_seat_id_is_the_fans_until_hold_for_from_now(db: Databas
     show = await make_show(db, price=12_000)
     fan = await make_fan(db)
     held = await reservations.hold_seat(
-        db=db,
+        holds=holds_for(db),
         user_id=fan,
         schedule_id=show.schedule_id,
         seat_id=show.seat_id(5),
@@ -100,7 +101,7 @@ async def test_an_unknown_seat_or_a_seat_of_another_schedule_is_not_found(db: Da
         await hold(db, user_id=fan, show=show, seat_number=11)
     with pytest.raises(SeatNotFound):
         await reservations.hold_seat(
-            db=db,
+            holds=holds_for(db),
             user_id=fan,
             schedule_id=show.schedule_id,
             seat_id=other.seat_id(1),

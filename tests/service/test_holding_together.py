@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
 from boxoffice.errors import (
@@ -15,11 +16,13 @@ from boxoffice.errors import (
     SeatUnavailable,
     UserNotFound,
 )
+from boxoffice.migrations.fan_lock import fan_live_holds
 from boxoffice.queue.model import Sells
 from boxoffice.reservations import repository
 from boxoffice.reservations import service as reservations
+from boxoffice.reservations.hold_statement import HoldAsk, hold_each
 from boxoffice.reservations.model import Reservation
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import HoldsInOneStatement
 from boxoffice.storage.db import Database
 from tests.service.factories import (
     ANY_CONCERT,
@@ -36,7 +39,7 @@ from tests.service.factories import (
 
 async def _hold(
     db: Database,
-    together: HoldBatches,
+    together: HoldsInOneStatement,
     fan: int,
     show: Show,
     *,
@@ -47,7 +50,7 @@ async def _hold(
     sells: Sells = ANY_CONCERT,
 ) -> Reservation:
     return await reservations.hold_seat(
-        db=db,
+        holds=together,
         user_id=fan,
         schedule_id=show.schedule_id if schedule_id is None else schedule_id,
         seat_id=seat_id,
@@ -56,11 +59,10 @@ async def _hold(
         hold_for=HOLD_FOR,
         max_holds=max_holds,
         sells=sells,
-        together=together,
     )
 
 
-async def _warm(db: Database, together: HoldBatches) -> None:
+async def _warm(db: Database, together: HoldsInOneStatement) -> None:
     """asyncpg learns the statement's array types on a connection's first use of it."""
     show = await make_show(db, seats=2)
     a, b = await make_fan(db), await make_fan(db)
@@ -72,7 +74,7 @@ async def _warm(db: Database, together: HoldBatches) -> None:
 async def test_distinct_fans_holding_at_once_are_one_statement_each_their_own_seat(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    together = HoldBatches(pg)
+    together = HoldsInOneStatement(pg)
     await _warm(pg, together)
     show = await make_show(pg, seats=8, price=7_000)
     fans = [await make_fan(pg) for _ in range(6)]
@@ -94,7 +96,7 @@ async def test_distinct_fans_holding_at_once_are_one_statement_each_their_own_se
 
 
 async def test_fans_asking_for_one_seat_at_once_one_holds_it(pg: Database) -> None:
-    together = HoldBatches(pg)
+    together = HoldsInOneStatement(pg)
     show = await make_show(pg, seats=3)
     fans = [await make_fan(pg) for _ in range(8)]
     answers = await asyncio.gather(
@@ -108,7 +110,7 @@ async def test_fans_asking_for_one_seat_at_once_one_holds_it(pg: Database) -> No
 
 
 async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) -> None:
-    together = HoldBatches(pg)
+    together = HoldsInOneStatement(pg)
     show, other_show = await make_show(pg, seats=5), await make_show(pg, seats=2)
     fans = [await make_fan(pg) for _ in range(6)]
     await _hold(pg, together, fans[1], show, number=5, max_holds=1)
@@ -134,7 +136,7 @@ async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) ->
 
 
 async def test_a_fans_holds_of_one_moment_stop_at_their_limit(pg: Database) -> None:
-    together = HoldBatches(pg)
+    together = HoldsInOneStatement(pg)
     show = await make_show(pg, seats=12)
     fan, others = await make_fan(pg), [await make_fan(pg) for _ in range(3)]
     answers = await asyncio.gather(
@@ -155,11 +157,9 @@ async def test_control_one_statement_given_a_fan_twice_passes_their_limit(pg: Da
     statement count the holds committed before it, so both pass a limit of one."""
     show = await make_show(pg, seats=3)
     fan = await make_fan(pg)
-    asks = [
-        repository.HoldAsk(fan, show.schedule_id, None, n, NOW + HOLD_FOR, NOW, 1) for n in (1, 2)
-    ]
+    asks = [HoldAsk(fan, show.schedule_id, None, n, NOW + HOLD_FOR, NOW, 1) for n in (1, 2)]
     async with pg.statement() as conn:
-        await repository.hold_each(conn, asks, sells=ANY_CONCERT)
+        await hold_each(conn, asks, sells=ANY_CONCERT)
         assert await repository.count_live_holds(conn, user_id=fan, now=NOW) == 2
 
 
@@ -172,7 +172,7 @@ async def _opposite_orders(db: Database, show: Show, first: int) -> None:
     ``first`` on) in opposite orders: every seat held once, whatever else happened."""
     numbers = list(range(first, first + 12))
     fans = [await make_fan(db) for _ in range(24)]
-    one, two = HoldBatches(db), HoldBatches(db)
+    one, two = HoldsInOneStatement(db), HoldsInOneStatement(db)
     answers = await asyncio.gather(
         *(_hold(db, one, fan, show, number=n) for n, fan in zip(numbers, fans[:12], strict=True)),
         *(
@@ -199,3 +199,21 @@ async def test_shared_holds_meeting_on_the_same_seats_do_not_deadlock(
         await _opposite_orders(pg, show, first=1 + 12 * round_)
     assert deadlocks.count == 0
     await assert_consistent(pg)
+
+
+async def test_the_fan_lock_counts_with_the_one_live_hold_rule(postgres_url: str) -> None:
+    """The function a shared hold calls to lock its fan counts with
+    ``live_holds_of`` compiled in, not a copy of the rule: the body installed is the
+    one ``fan_lock`` builds from it today (a rule changed since would fail here, and
+    need a migration that installs it again)."""
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        installed = await conn.fetchval(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'boxoffice_fan_live_holds'"
+        )
+    finally:
+        await conn.close()
+    built = fan_live_holds("NO KEY UPDATE")
+    body = built[built.index("$$") + 2 : built.rindex("$$")]
+    assert " ".join(installed.split()) == " ".join(body.split())
+    assert "held.held_until > at" in installed  # live_hold, as compiled

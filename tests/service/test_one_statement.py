@@ -7,7 +7,8 @@ and rolls itself back if a row it writes changed under it meanwhile."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,18 +19,28 @@ from sqlalchemy import bindparam, func, insert, literal, select
 from boxoffice.errors import InsufficientBalance
 from boxoffice.idempotency.repository import remembered_in
 from boxoffice.idempotency.service import Outcome
+from boxoffice.payments import sale_statement
 from boxoffice.payments.model import PaymentResult
-from boxoffice.payments.repository import Sale, _sale, sell
-from boxoffice.payments.service import _sell_in_one_statement, checkout
-from boxoffice.queue.model import DEFAULT_LINE, Sells
+from boxoffice.payments.repository import Sale, Selling, sale_of
+from boxoffice.payments.sale_statement import SELL_EACH
+from boxoffice.payments.service import _request, checkout, pay
+from boxoffice.payments.writers import SalesInOneStatement
+from boxoffice.queue.model import DEFAULT_LINE, QueueState, Sells
+from boxoffice.queue.repository import sells_params
+from boxoffice.queue.service import QueuePass
+from boxoffice.reservations import hold_statement
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations
+from boxoffice.reservations.hold_statement import HoldAsk
+from boxoffice.reservations.repository import Held
+from boxoffice.reservations.writers import HoldsInOneStatement
 from boxoffice.storage.db import Database
 from boxoffice.storage.errors import Unreachable
 from boxoffice.storage.query import Conn, PostgresConn, Query
 from boxoffice.storage.tables import UTCDateTime, users
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.model import ChargeResult
+from boxoffice.wallet.writers import ChargesInOneStatement
 from tests.service.factories import (
     HOLD_FOR,
     NOW,
@@ -63,17 +74,32 @@ async def pg(postgres_url: str) -> AsyncIterator[Database]:
         await db.dispose()
 
 
-async def _charge(db: Database, user_id: int, amount: int, key: str | None) -> ChargeResult:
-    outcome = await wallet.charge(
-        db=db,
-        user_id=user_id,
-        amount=amount,
-        max_charge=1_000,
-        max_balance=10_000,
-        idempotency_key=key,
-        now=NOW,
-    )
-    return outcome.value
+async def _keyed_charge(db: Database, user_id: int, amount: int, key: str) -> Outcome[ChargeResult]:
+    """The charge as a statement of its own: the shared statement with this fan alone."""
+    charges = ChargesInOneStatement(db)
+    try:
+        return await wallet.charge(
+            db=db,
+            charges=charges,
+            user_id=user_id,
+            amount=amount,
+            max_charge=1_000,
+            max_balance=10_000,
+            idempotency_key=key,
+            now=NOW,
+        )
+    finally:
+        await charges.close()
+
+
+async def _charge(db: Database, user_id: int, amount: int, key: str) -> ChargeResult:
+    return (await _keyed_charge(db, user_id, amount, key)).value
+
+
+def _ours(sent: SentStatements) -> list[str]:
+    """The statements sent besides asyncpg's own first look at an array parameter's
+    type, on a connection new to it."""
+    return [s for s in sent.statements if "typeinfo_tree" not in s and "'jit'" not in s]
 
 
 async def test_a_keyed_charge_is_one_statement_without_a_transaction(
@@ -83,19 +109,12 @@ async def test_a_keyed_charge_is_one_statement_without_a_transaction(
     sent = SentStatements(monkeypatch)
     charged = await _charge(pg, fan, 300, key="one")
     assert sent.transactions == 0
-    [statement] = sent.statements
+    [statement] = _ours(sent)
     assert "INSERT INTO idempotency_keys" in statement
     assert "UPDATE wallets" in statement
     assert "INSERT INTO wallet_transactions" in statement
-    replayed = await wallet.charge(
-        db=pg,
-        user_id=fan,
-        amount=300,
-        max_charge=1_000,
-        max_balance=10_000,
-        idempotency_key="one",
-        now=NOW,
-    )
+    assert "unnest" in statement  # the statement fans of one moment share
+    replayed = await _keyed_charge(pg, fan, 300, key="one")
     assert replayed.replayed
     assert replayed.value == charged
     assert await ledger(pg, user_id=fan) == [("CHARGE", 300)]
@@ -122,11 +141,13 @@ async def test_a_keyed_payment_is_one_statement_that_remembers_its_answer(
     fan = await make_fan(pg, balance=1_000)
     held = await hold(pg, user_id=fan, show=show, seat_number=1)
     claims = await admit(room, user_id=fan, now=clock.now)
+    sales = SalesInOneStatement(pg)
     sent = SentStatements(monkeypatch)
 
-    async def pay() -> Outcome[PaymentResult]:
+    async def pay_once() -> Outcome[PaymentResult]:
         return await checkout(
             db=pg,
+            sales=sales,
             waiting_room=room,
             claims=claims,
             reservation_id=held.reservation_id,
@@ -134,14 +155,14 @@ async def test_a_keyed_payment_is_one_statement_that_remembers_its_answer(
             now=clock.now,
         )
 
-    first = await pay()
+    first = await pay_once()
     assert sent.transactions == 0
-    # Besides asyncpg's own first look at an array parameter's type, on a new connection:
-    ours = [s for s in sent.statements if "typeinfo_tree" not in s and "'jit'" not in s]
-    [sale] = ours  # the gate and the visit's end are the line's
+    [sale] = _ours(sent)  # the gate and the visit's end are the line's
     assert "INSERT INTO payments" in sale
     assert "INSERT INTO idempotency_keys" in sale
-    again = await pay()  # after the visit ended: the remembered answer
+    assert "unnest" in sale  # the statement fans of one moment share
+    again = await pay_once()  # after the visit ended: the remembered answer
+    await sales.close()
     assert (first.replayed, again.replayed) == (False, True)
     assert again.value == first.value
     assert again.value.paid_at.utcoffset() == timedelta(0)
@@ -205,6 +226,37 @@ def test_a_remembered_answer_must_name_every_field_of_the_answer_and_no_other() 
 
 _OPEN = Sells.of(DEFAULT_LINE, concerts_with_lines=[])
 
+# The shared sale statement as asyncpg runs it, and the same statement without its
+# all-or-nothing part: the column that rolls the statement back when a sale was begun
+# (its hold confirmed) and not finished (no ledger entry) answers 0 instead.
+SELL_EACH_SQL, _ = SELL_EACH.for_postgres({})
+_ALL_OR_NOTHING = re.compile(
+    r"CASE WHEN \(EXISTS \(.*?\)\) THEN boxoffice_run_again\(.*?\) ELSE \S+ END AS finished",
+    re.DOTALL,
+)
+SELL_EACH_WITHOUT_ITS_ROLLBACK = _ALL_OR_NOTHING.sub("0 AS finished", SELL_EACH_SQL, count=1)
+
+
+def _renumbered(sql: str, args: list[Any]) -> tuple[str, list[Any]]:
+    """``sql`` with the parameters it still names numbered from $1, and their
+    arguments: a parameter the text no longer names has no type PostgreSQL can infer."""
+    named = sorted({int(n) for n in re.findall(r"\$(\d+)", sql)})
+    number = {old: new for new, old in enumerate(named, 1)}
+    return (
+        re.sub(r"\$(\d+)", lambda m: f"${number[int(m.group(1))]}", sql),
+        [args[old - 1] for old in named],
+    )
+
+
+def test_the_control_s_statement_is_the_sale_without_its_rollback_alone() -> None:
+    """So that the control below runs the real statement less exactly one part."""
+    assert SELL_EACH_WITHOUT_ITS_ROLLBACK != SELL_EACH_SQL
+    assert "boxoffice_run_again" in SELL_EACH_SQL
+    assert "boxoffice_run_again" not in SELL_EACH_WITHOUT_ITS_ROLLBACK
+    assert SELL_EACH_WITHOUT_ITS_ROLLBACK.count("0 AS finished") == 1
+    for part in ("UPDATE reservations", "UPDATE seats", "UPDATE wallets", "INSERT INTO payments"):
+        assert part in SELL_EACH_WITHOUT_ITS_ROLLBACK
+
 
 async def _sold_state(db: Database, reservation_id: int) -> tuple[str, int, int]:
     """The reservation's status, and how many sold seats and payments it has."""
@@ -239,9 +291,12 @@ async def _sale_racing_a_debit(
         await other.execute("UPDATE wallets SET balance = balance - 500 WHERE user_id = $1", fan)
         task: asyncio.Task[object] = asyncio.ensure_future(sale(fan, held.reservation_id))
         for _ in range(500):
+            # The activity view keeps a statement's first kilobyte: the sale's beginning.
             if await watcher.fetchval(
                 "SELECT count(*) FROM pg_stat_activity"
-                " WHERE wait_event_type = 'Lock' AND query LIKE 'WITH checked%'"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                " AND left(query, 500) = left($1, 500)",
+                SELL_EACH_SQL,
             ):
                 break
             await asyncio.sleep(0.01)
@@ -254,38 +309,65 @@ async def _sale_racing_a_debit(
     return held.reservation_id, task
 
 
+def _admitted(user_id: int) -> QueuePass:
+    return QueuePass(
+        user_id=user_id, jti="visit", state=QueueState.ADMITTED, line=DEFAULT_LINE, gated_at=0.0
+    )
+
+
+async def _pay(
+    db: Database, sales: SalesInOneStatement, user_id: int, reservation_id: int, sells: Sells
+) -> Outcome[PaymentResult]:
+    """The payment use case past the gate, sold by ``sales``."""
+    outcome, _ = await pay(
+        db=db,
+        sales=sales,
+        request=_request(user_id, reservation_id, None),
+        queue_pass=_admitted(user_id),
+        sells=sells,
+        reservation_id=reservation_id,
+        now=NOW,
+    )
+    return outcome
+
+
 async def test_a_sale_whose_wallet_changed_under_it_writes_nothing_and_is_refused(
     pg: Database, postgres_url: str
 ) -> None:
-    async def sale(user_id: int, reservation_id: int) -> object:
-        async def work(conn: Conn) -> object:
-            return await _sell_in_one_statement(
-                conn, user_id=user_id, reservation_id=reservation_id, sells=_OPEN, now=NOW
-            )
+    sales = SalesInOneStatement(pg)
 
-        return await pg.run_statement(work, retry_lost=False)
+    async def sale(user_id: int, reservation_id: int) -> object:
+        return await _pay(pg, sales, user_id, reservation_id, _OPEN)
 
     reservation_id, task = await _sale_racing_a_debit(pg, postgres_url, sale)
     with pytest.raises(InsufficientBalance):  # the second run reads the balance left
         await task
+    await sales.close()
     assert await _sold_state(pg, reservation_id) == ("HELD", 0, 0)
 
 
 async def test_control_without_its_rollback_the_same_sale_is_left_half_done(
     pg: Database, postgres_url: str
 ) -> None:
-    half_guarded = _sale(remember=False, all_or_nothing=False)
-
     async def sale(user_id: int, reservation_id: int) -> object:
+        sql, args = SELL_EACH.for_postgres(
+            {
+                "reservations": [reservation_id],
+                "users": [user_id],
+                "nows": [NOW],
+                "keys": [None],
+                "fingerprints": [None],
+                "status_codes": [None],
+                "paid_ats": [NOW.isoformat()],
+                **sells_params(_OPEN),
+            }
+        )
+        assert sql == SELL_EACH_SQL != SELL_EACH_WITHOUT_ITS_ROLLBACK  # the part is gone
+        half_guarded, half_args = _renumbered(SELL_EACH_WITHOUT_ITS_ROLLBACK, args)
         async with pg.statement() as conn:
-            return await sell(
-                conn,
-                reservation_id=reservation_id,
-                user_id=user_id,
-                sells=_OPEN,
-                now=NOW,
-                statement=half_guarded,
-            )
+            assert isinstance(conn, PostgresConn)
+            [row] = await conn.raw.fetch(half_guarded, *half_args)
+        return sale_of(row, balance=row["balance"], payment_id=row["payment_id"])
 
     reservation_id, task = await _sale_racing_a_debit(pg, postgres_url, sale)
     found = await task
@@ -303,21 +385,24 @@ async def test_a_hold_is_one_statement_without_a_transaction(
 ) -> None:
     show = await make_show(pg)
     fan = await make_fan(pg)
-    await hold(pg, user_id=fan, show=show, seat_number=2)  # the driver's type lookups, once
+    holds = HoldsInOneStatement(pg)
+    await hold(pg, user_id=fan, show=show, seat_number=2, holds=holds)  # the driver's lookups
     sent = SentStatements(monkeypatch)
-    held = await hold(pg, user_id=fan, show=show, seat_number=3)
+    held = await hold(pg, user_id=fan, show=show, seat_number=3, holds=holds)
+    await holds.close()
     assert sent.transactions == 0
     [statement] = sent.statements
     assert "boxoffice_fan_live_holds" in statement
     assert "UPDATE seats" in statement
     assert "INSERT INTO reservations" in statement
+    assert "unnest" in statement  # the statement fans of one moment share
     async with pg.statement() as conn:
         found = await holds_repo.get(conn, reservation_id=held.reservation_id)
     assert found is not None and found.seat_number == 3
     await assert_consistent(pg)
 
 
-FAN_LIVE_HOLDS = Query(
+FAN_LIVE_HOLDS_LOCKED = Query(
     select(func.boxoffice_fan_live_holds(bindparam("user"), bindparam("now", type_=UTCDateTime())))
 )
 
@@ -335,16 +420,18 @@ async def test_the_holds_lock_counts_what_live_holds_of_counts(pg: Database) -> 
     for at in (NOW, NOW + HOLD_FOR, NOW + HOLD_FOR + timedelta(minutes=1, microseconds=1)):
         async with pg.statement() as conn:
             counted = await holds_repo.count_live_holds(conn, user_id=fan, now=at)
-            locked = await conn.fetchval(FAN_LIVE_HOLDS, user=fan, now=at)
-        assert locked == counted
+            of_the_fan = await holds_repo.fan_live_holds(conn, user_id=fan, now=at)
+            locked = await conn.fetchval(FAN_LIVE_HOLDS_LOCKED, user=fan, now=at)
+        assert locked == counted == of_the_fan
     assert [await _live_holds(pg, fan, at) for at in (NOW, NOW + HOLD_FOR)] == [3, 2]
     async with pg.statement() as conn:
-        assert await conn.fetchval(FAN_LIVE_HOLDS, user=fan + 1000, now=NOW) is None
+        assert await conn.fetchval(FAN_LIVE_HOLDS_LOCKED, user=fan + 1000, now=NOW) is None
+        assert await holds_repo.fan_live_holds(conn, user_id=fan + 1000, now=NOW) is None
 
 
 async def _live_holds(db: Database, fan: int, at: datetime) -> int:
     async with db.statement() as conn:
-        return int(await conn.fetchval(FAN_LIVE_HOLDS, user=fan, now=at))
+        return int(await conn.fetchval(FAN_LIVE_HOLDS_LOCKED, user=fan, now=at))
 
 
 # --- what a statement wrote stands ----------------------------------------------------
@@ -358,15 +445,21 @@ async def test_a_hold_the_statement_made_stands_though_the_lines_concerts_change
     show = await make_show(pg)
     fan = await make_fan(pg)
     not_these: set[int] = set()
-    made = holds_repo.hold_at_once
+    made = hold_statement.hold_each
 
-    async def then_the_concert_gets_a_line(conn: Conn, **kw: Any) -> holds_repo.HeldAtOnce:
-        found = await made(conn, **kw)
+    async def then_the_concert_gets_a_line(
+        conn: Conn, asks: Sequence[HoldAsk], *, sells: Sells
+    ) -> dict[int, Held]:
+        found = await made(conn, asks, sells=sells)
         not_these.add(show.concert_id)
         return found
 
-    monkeypatch.setattr(holds_repo, "hold_at_once", then_the_concert_gets_a_line)
-    held = await hold(pg, user_id=fan, show=show, seat_number=1, sells=Sells(None, not_these))
+    monkeypatch.setattr(hold_statement, "hold_each", then_the_concert_gets_a_line)
+    holds = HoldsInOneStatement(pg)
+    held = await hold(
+        pg, user_id=fan, show=show, seat_number=1, sells=Sells(None, not_these), holds=holds
+    )
+    await holds.close()
     assert not_these == {show.concert_id}
     assert held.seat_number == 1
     async with pg.statement() as conn:
@@ -381,22 +474,19 @@ async def test_a_sale_the_statement_made_stands_though_the_lines_concerts_change
     fan = await make_fan(pg, balance=1_000)
     held = await hold(pg, user_id=fan, show=show, seat_number=1)
     not_these: set[int] = set()
-    sold = sell
+    sold = sale_statement.sell_each
 
-    async def then_the_concert_gets_a_line(conn: Conn, **kw: Any) -> Sale | None:
-        sale = await sold(conn, **kw)
+    async def then_the_concert_gets_a_line(
+        conn: Conn, sales: Sequence[Selling], *, sells: Sells
+    ) -> dict[int, Sale]:
+        found = await sold(conn, sales, sells=sells)
         not_these.add(show.concert_id)
-        return sale
+        return found
 
-    monkeypatch.setattr("boxoffice.payments.repository.sell", then_the_concert_gets_a_line)
-    async with pg.statement() as conn:
-        paid, _ = await _sell_in_one_statement(
-            conn,
-            user_id=fan,
-            reservation_id=held.reservation_id,
-            sells=Sells(None, not_these),
-            now=NOW,
-        )
+    monkeypatch.setattr(sale_statement, "sell_each", then_the_concert_gets_a_line)
+    sales = SalesInOneStatement(pg)
+    paid = (await _pay(pg, sales, fan, held.reservation_id, Sells(None, not_these))).value
+    await sales.close()
     assert not_these == {show.concert_id}
     assert (paid.reservation_id, paid.balance) == (held.reservation_id, 300)
     assert await ledger(pg, user_id=fan) == [("PAYMENT", -700), ("CHARGE", 1_000)]

@@ -5,7 +5,7 @@ the visit ended; a refused payment changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select, update
@@ -22,14 +22,14 @@ from boxoffice.errors import (
 )
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.payments.service import _sell_in_one_statement, _sell_step_by_step, checkout
-from boxoffice.queue.model import DEFAULT_LINE, Sells
-from boxoffice.queue.service import WaitingRoom
+from boxoffice.payments.service import _request, checkout, pay
+from boxoffice.payments.writers import SalesInOneStatement, SalesInSteps, SaleWriter, sales_for
+from boxoffice.queue.model import DEFAULT_LINE, QueueState, Sells
+from boxoffice.queue.service import QueuePass, WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.storage import tables
 from boxoffice.storage.db import Database
-from boxoffice.storage.query import Conn
 from boxoffice.storage.tables import seats, wallets
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
@@ -51,8 +51,6 @@ from tests.service.factories import (
     waiting_room,
 )
 from tests.support import FakeClock
-
-Sell = Callable[..., Awaitable[tuple[PaymentResult, int]]]
 
 __all__ = ["audit_baseline", "database_url"]
 
@@ -78,6 +76,7 @@ async def _pay(
 ) -> Outcome[PaymentResult]:
     return await checkout(
         db=db,
+        sales=sales_for(db),
         waiting_room=room,
         claims=claims,
         reservation_id=reservation_id,
@@ -383,16 +382,19 @@ async def test_a_refused_sale_changes_nothing_and_is_refused_alike_by_either_way
     db: Database, case: str
 ) -> None:
     """The sale as steps and (on PostgreSQL) as one statement: the same error, in the
-    same order of checks, and nothing written."""
+    same order of checks, and nothing written. (The steps' statements run on either
+    database, so on PostgreSQL both writers are compared.)"""
     setup, expected = REFUSED_SALES[case]
-    ways: list[Sell] = [_sell_step_by_step]
+    writers: list[Callable[[Database], SaleWriter]] = [SalesInSteps]
     if db.core.dialect.name == "postgresql":
-        ways.append(_sell_in_one_statement)
-    for sell in ways:
-        await _refused_sale(db, sell, setup, expected)
+        writers.append(SalesInOneStatement)
+    for writer in writers:
+        await _refused_sale(db, writer(db), setup, expected)
 
 
-async def _refused_sale(db: Database, sell: Sell, setup: Setup, expected: type[Exception]) -> None:
+async def _refused_sale(
+    db: Database, sales: SaleWriter, setup: Setup, expected: type[Exception]
+) -> None:
     show = await make_show(db, price=1_000)
     fan = await make_fan(db, balance=int(setup.get("balance", 1_000)))
     held = await hold(db, user_id=fan, show=show, seat_number=1)
@@ -409,14 +411,19 @@ async def _refused_sale(db: Database, sell: Sell, setup: Setup, expected: type[E
     sells = Sells.of(
         DEFAULT_LINE, concerts_with_lines=[show.concert_id] if setup.get("wrong_line") else []
     )
-
-    async def work(conn: Conn) -> None:
-        await sell(conn, user_id=fan, reservation_id=held.reservation_id, sells=sells, now=now)
-
+    admitted = QueuePass(
+        user_id=fan, jti="visit", state=QueueState.ADMITTED, line=DEFAULT_LINE, gated_at=0.0
+    )
     with pytest.raises(expected):
-        if sell is _sell_in_one_statement:  # all or nothing with no transaction to roll back
-            await db.run_statement(work, retry_lost=False)
-        else:
-            await db.run(work)
+        await pay(
+            db=db,
+            sales=sales,
+            request=_request(fan, held.reservation_id, None),
+            queue_pass=admitted,
+            sells=sells,
+            reservation_id=held.reservation_id,
+            now=now,
+        )
+    await sales.close()
     assert await _sale_state(db, fan=fan, reservation_id=held.reservation_id) == before
     await assert_consistent(db)

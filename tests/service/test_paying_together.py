@@ -5,6 +5,7 @@ their payment had run alone."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
@@ -18,15 +19,19 @@ from boxoffice.errors import (
     SeatUnavailable,
 )
 from boxoffice.idempotency.service import Outcome
-from boxoffice.payments import repository
+from boxoffice.payments import sale_statement
 from boxoffice.payments.model import PaymentResult
-from boxoffice.payments.service import PaymentBatches, checkout
+from boxoffice.payments.repository import Sale, Selling
+from boxoffice.payments.service import checkout
+from boxoffice.payments.writers import SalesInOneStatement
+from boxoffice.queue.model import Sells
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import HoldsInOneStatement
 from boxoffice.storage.db import Database
 from boxoffice.storage.errors import Transient, from_driver
+from boxoffice.storage.query import Conn
 from boxoffice.tokens import QueueClaims
 from tests.service.factories import (
     ANY_CONCERT,
@@ -65,7 +70,7 @@ class _Visits:
 
     async def pay(
         self,
-        together: PaymentBatches,
+        together: SalesInOneStatement,
         fan: int,
         reservation_id: int,
         *,
@@ -74,20 +79,37 @@ class _Visits:
     ) -> Outcome[PaymentResult]:
         return await checkout(
             db=self.db,
+            sales=together,
             waiting_room=self.room,
             claims=self._claims[fan],
             reservation_id=reservation_id,
             idempotency_key=key,
             now=now,
-            together=together,
         )
+
+
+class _SaleStatements:
+    """The fans of each sale statement run, in the order they ran (a fan alone is the
+    same statement with one row)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.fans: list[list[int]] = []
+        sell_each = sale_statement.sell_each
+
+        async def recording(
+            conn: Conn, sales: Sequence[Selling], *, sells: Sells
+        ) -> dict[int, Sale]:
+            self.fans.append([sale.user_id for sale in sales])
+            return await sell_each(conn, sales, sells=sells)
+
+        monkeypatch.setattr(sale_statement, "sell_each", recording)
 
 
 async def _held(db: Database, fan: int, show: Show, number: int) -> int:
     return (await hold(db, user_id=fan, show=show, seat_number=number)).reservation_id
 
 
-async def _warm(visits: _Visits, together: PaymentBatches) -> None:
+async def _warm(visits: _Visits, together: SalesInOneStatement) -> None:
     """asyncpg learns the statement's array types on a connection's first use of it."""
     show = await make_show(visits.db, seats=2, price=PRICE)
     a, b = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
@@ -98,7 +120,7 @@ async def _warm(visits: _Visits, together: PaymentBatches) -> None:
 async def test_distinct_fans_paying_at_once_are_one_statement_each_answered_alone(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     await _warm(visits, together)
     show = await make_show(pg, seats=6, price=PRICE)
     fans = [await visits.fan(balance=PRICE + 100 * n) for n in range(6)]
@@ -129,7 +151,7 @@ async def test_distinct_fans_paying_at_once_are_one_statement_each_answered_alon
 
 
 async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) -> None:
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=6, price=PRICE)
     rich, stranger, other, late, thief = [await visits.fan(balance=PRICE) for _ in range(5)]
     poor, twice = await visits.fan(balance=PRICE - 1), await visits.fan(balance=PRICE)
@@ -168,14 +190,14 @@ async def test_refusals_in_a_shared_statement_are_each_fans_own(pg: Database) ->
 async def test_a_fans_payments_of_one_moment_spend_their_money_once(
     pg: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     await _warm(visits, together)
     show = await make_show(pg, seats=8, price=PRICE)
     fan = await visits.fan(balance=PRICE)  # money for one of their holds
     others = [await visits.fan(balance=PRICE) for _ in range(3)]
     mine = [await _held(pg, fan, show, n + 1) for n in range(4)]
     theirs = [await _held(pg, o, show, 5 + n) for n, o in enumerate(others)]
-    sent = SentStatements(monkeypatch)
+    statements = _SaleStatements(monkeypatch)
     answers = await asyncio.gather(
         *(visits.pay(together, fan, rid) for rid in mine),
         *(visits.pay(together, o, rid) for o, rid in zip(others, theirs, strict=True)),
@@ -186,14 +208,14 @@ async def test_a_fans_payments_of_one_moment_spend_their_money_once(
     assert all(isinstance(a, InsufficientBalance) for a in refused)
     assert all(isinstance(a, Outcome) for a in answers[4:])
     # One shared statement, not run again: the fan's other payments ran alone.
-    assert sum("unnest" in statement for statement in sent.statements) == 1
+    assert statements.fans == [[fan, *others], [fan], [fan], [fan]]
     assert await balance_of(pg, user_id=fan) == 0
     await together.close()
     await assert_consistent(pg)
 
 
 async def test_a_key_already_remembered_sends_each_payment_back_alone(pg: Database) -> None:
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=4, price=PRICE)
     fans = [await visits.fan(balance=PRICE) for _ in range(3)]
     held = [await _held(pg, fan, show, n + 1) for n, fan in enumerate(fans)]
@@ -213,7 +235,7 @@ async def test_a_key_already_remembered_sends_each_payment_back_alone(pg: Databa
 async def test_a_hold_released_before_its_shared_payment_is_refused_and_nothing_written(
     pg: Database,
 ) -> None:
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=3, price=PRICE)
     a, b = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
     ra, rb = await _held(pg, a, show, 1), await _held(pg, b, show, 2)
@@ -234,7 +256,7 @@ async def test_a_hold_released_while_its_shared_payment_waits_is_sold_again_alon
     release holds; when the release commits, the hold is no longer b's to confirm,
     so the statement writes nothing for b. b's payment is then run alone, and
     refused as it would have been; a's is made."""
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=3, price=PRICE)
     a, b = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
     ra, rb = await _held(pg, a, show, 1), await _held(pg, b, show, 2)
@@ -271,7 +293,7 @@ async def test_a_seat_lost_while_its_shared_payment_waits_rolls_back_the_stateme
     another session holds; when that session takes b's hold off the seat, b's sale
     cannot finish, so the statement rolls itself back whole and is run again: a is
     paid, b is refused as alone, and b's hold is left as it was."""
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=3, price=PRICE)
     a, b = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
     ra, rb = await _held(pg, a, show, 1), await _held(pg, b, show, 2)
@@ -310,10 +332,10 @@ async def test_control_one_statement_given_a_fan_twice_cannot_finish(pg: Databas
     show = await make_show(pg, seats=2, price=PRICE)
     fan = await make_fan(pg, balance=2 * PRICE)
     held = [await _held(pg, fan, show, n) for n in (1, 2)]
-    sales = [repository.Selling(rid, fan, NOW, None) for rid in held]
+    sales = [Selling(rid, fan, NOW, None) for rid in held]
     async with pg.statement() as conn:
         with pytest.raises(Exception) as raised:
-            await repository.sell_each(conn, sales, sells=ANY_CONCERT)
+            await sale_statement.sell_each(conn, sales, sells=ANY_CONCERT)
     assert isinstance(from_driver(raised.value), Transient)
     assert await balance_of(pg, user_id=fan) == 2 * PRICE
     await assert_consistent(pg)
@@ -336,7 +358,7 @@ async def test_shared_payments_meeting_on_the_same_wallets_do_not_deadlock(
         first = 1 + 24 * round_
         ones = [await _held(pg, fan, show, first + n) for n, fan in enumerate(fans)]
         twos = [await _held(pg, fan, show, first + 12 + n) for n, fan in enumerate(fans)]
-        one, two = PaymentBatches(pg), PaymentBatches(pg)
+        one, two = SalesInOneStatement(pg), SalesInOneStatement(pg)
         answers = await asyncio.gather(
             *(visits.pay(one, fan, rid) for fan, rid in zip(fans, ones, strict=True)),
             *(visits.pay(two, fan, rid) for fan, rid in zip(fans[::-1], twos[::-1], strict=True)),
@@ -357,7 +379,7 @@ async def _payment_meeting_a_hold_on_its_seat(
     ``hold_lock`` a session that locks u's row that strongly and then waits for the
     seat. The deadlocks PostgreSQL broke, and the answers: u's and v's payments,
     then the hold's."""
-    visits, together = _Visits(pg), PaymentBatches(pg)
+    visits, together = _Visits(pg), SalesInOneStatement(pg)
     show = await make_show(pg, seats=3, price=PRICE)
     u, v = await visits.fan(balance=PRICE), await visits.fan(balance=PRICE)
     w = await make_fan(pg)
@@ -373,13 +395,11 @@ async def _payment_meeting_a_hold_on_its_seat(
         )
         await until_waiting_for_a_lock(wallet, sessions=1)
         if hold_lock is None:  # shared with another fan's: it locks the seats it asks for
-            holds = HoldBatches(pg)
+            holds = HoldsInOneStatement(pg)
             holding: asyncio.Future[object] = asyncio.ensure_future(
-                hold(pg, user_id=u, show=show, seat_number=2, together=holds)
+                hold(pg, user_id=u, show=show, seat_number=2, holds=holds)
             )
-            also = asyncio.ensure_future(
-                hold(pg, user_id=w, show=show, seat_number=3, together=holds)
-            )
+            also = asyncio.ensure_future(hold(pg, user_id=w, show=show, seat_number=3, holds=holds))
         else:
 
             async def by_hand() -> object:

@@ -21,12 +21,14 @@ from boxoffice.errors import (
 )
 from boxoffice.idempotency.service import Outcome
 from boxoffice.payments.service import checkout
+from boxoffice.payments.writers import sales_for
 from boxoffice.refunds import service as refunds
 from boxoffice.refunds.model import RefundResult, RefundStatus
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.storage.db import Database
 from boxoffice.wallet import service as wallet
+from boxoffice.wallet.writers import charges_for
 from tests.service.factories import (
     HOLD_FOR,
     NOW,
@@ -222,6 +224,7 @@ async def test_a_refund_is_not_held_back_by_the_balance_ceiling(db: Database) ->
     ceiling = 10_000
     await wallet.charge(
         db=db,
+        charges=charges_for(db),
         user_id=fan,
         amount=10_000,
         max_charge=10_000,
@@ -283,6 +286,7 @@ async def test_cancelling_a_show_releases_its_holds(db: Database) -> None:
     with pytest.raises(HoldExpired):
         await checkout(
             db=db,
+            sales=sales_for(db),
             waiting_room=room,
             claims=claims,
             reservation_id=held.reservation_id,

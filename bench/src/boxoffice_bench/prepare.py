@@ -28,6 +28,7 @@ from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import LineRules, QueueState
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
+from boxoffice.queue.supply import SeatSupply
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.storage.db import Database
 from boxoffice.storage.tables import reservations, seats
@@ -135,11 +136,13 @@ class Preparer:
         db = Database(server.database_url)
         store = RedisQueueStore.from_url(server.redis_url, prefix=server.prefix)
         await store.start()
+        lines = Lines(db=db, store=store, defaults=RULES, clock=utcnow)
         room = WaitingRoom(
             store=store,
-            lines=Lines(db=db, store=store, defaults=RULES, clock=utcnow),
+            lines=lines,
             signer=TokenSigner(SECRET_KEY),
             db=db,
+            supply=SeatSupply(db=db, store=store, lines=lines, clock=utcnow),
             token_ttl_seconds=3600,
         )
         try:

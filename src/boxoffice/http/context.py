@@ -8,14 +8,15 @@ from boxoffice.catalog.cache import CatalogCache
 from boxoffice.clock import Clock
 from boxoffice.config import Settings
 from boxoffice.metrics import Metrics
-from boxoffice.payments.service import PaymentBatches
+from boxoffice.payments.writers import SaleWriter
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
-from boxoffice.reservations.service import HoldBatches
+from boxoffice.reservations.writers import HoldWriter
 from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
-from boxoffice.wallet.service import BalanceReads, ChargeBatches
+from boxoffice.wallet.service import BalanceReads
+from boxoffice.wallet.writers import ChargeWriter
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class AppContext:
     metrics: Metrics
     catalog_cache: CatalogCache
     balances: BalanceReads
-    charges: ChargeBatches
-    holds: HoldBatches
-    payments: PaymentBatches
+    # How this database writes a charge, a hold and a sale (chosen once, by backend).
+    charges: ChargeWriter
+    holds: HoldWriter
+    sales: SaleWriter

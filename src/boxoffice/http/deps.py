@@ -114,12 +114,6 @@ async def queue_pass(
     return await _pass(request, credentials, admitted=False)
 
 
-async def admitted_pass(
-    request: Request, credentials: Annotated[Bearer, Depends(queue_scheme)]
-) -> QueuePass:
-    return await _pass(request, credentials, admitted=True)
-
-
 async def user_from_either(
     ctx: Ctx, now: Now, credentials: Annotated[Bearer, Depends(either_scheme)]
 ) -> int:
@@ -196,7 +190,6 @@ async def idempotency_key(
 CurrentUser = Annotated[AccessClaims, Depends(current_user)]
 QueueToken = Annotated[QueueClaims, Depends(queue_claims)]
 LivePass = Annotated[QueuePass, Depends(queue_pass)]
-Admitted = Annotated[QueuePass, Depends(admitted_pass)]
 AnyUser = Annotated[int, Depends(user_from_either)]
 Admin = Depends(require_admin)
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

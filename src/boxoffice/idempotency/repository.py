@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,27 +64,6 @@ async def find(conn: Conn, *, user_id: int, key: str) -> Remembered | None:
     )
 
 
-async def remember(
-    conn: Conn,
-    *,
-    user_id: int,
-    key: str,
-    fingerprint: str,
-    status_code: int,
-    body: str,
-    now: datetime,
-) -> None:
-    await conn.execute(
-        REMEMBER,
-        user_id=user_id,
-        key=key,
-        fingerprint=fingerprint,
-        status_code=status_code,
-        body=body,
-        now=now,
-    )
-
-
 async def forget_before(conn: Conn, *, cutoff: datetime) -> int:
     return await conn.execute(FORGET_BEFORE, cutoff=cutoff)
 
@@ -100,6 +79,16 @@ class Remember:
 
     def params(self) -> dict[str, Any]:
         return {"key": self.key, "fingerprint": self.fingerprint, "status_code": self.status_code}
+
+
+def remembered_params(remembers: Sequence[Remember | None]) -> dict[str, list[Any]]:
+    """The keys, fingerprints and status codes of several requests (None: no key), as
+    the ``each`` columns of a statement that serves them all read them."""
+    return {
+        "keys": [r.key if r else None for r in remembers],
+        "fingerprints": [r.fingerprint if r else None for r in remembers],
+        "status_codes": [r.status_code if r else None for r in remembers],
+    }
 
 
 def remembered_in(
@@ -145,4 +134,21 @@ def remembered_in(
         .from_select(["user_id", "key", "fingerprint", "status_code", "body", "created_at"], rows)
         .returning(keys.c.key)
         .cte("remembered")
+    )
+
+
+async def remember_answer(
+    conn: Conn, remember: Remember, *, user_id: int, body: str, now: datetime
+) -> None:
+    """Remember ``body`` under ``remember``'s key, in the caller's transaction: how a
+    use case run a statement at a time remembers its answer (its statement's own
+    part, ``remembered_in``, is how one statement does)."""
+    await conn.execute(
+        REMEMBER,
+        user_id=user_id,
+        key=remember.key,
+        fingerprint=remember.fingerprint,
+        status_code=remember.status_code,
+        body=body,
+        now=now,
     )

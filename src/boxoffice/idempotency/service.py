@@ -93,49 +93,14 @@ async def run_once(
 
     async def once(conn: Conn) -> Outcome[T]:
         value = await action(conn)
-        if request.key is not None:
-            await repository.remember(
-                conn,
-                user_id=request.user_id,
-                key=request.key,
-                fingerprint=request.fingerprint,
-                status_code=request.status_code,
-                body=request.adapter.dump_json(value).decode(),
-                now=now,
+        if request.remember is not None:
+            body = request.adapter.dump_json(value).decode()
+            await repository.remember_answer(
+                conn, request.remember, user_id=request.user_id, body=body, now=now
             )
         return Outcome(value, request.status_code, replayed=False)
 
     return await or_the_first_answer(db.run(once), db, request)
-
-
-async def run_remembering(
-    db: Database,
-    request: Keyed[T],
-    *,
-    action: Callable[[Conn, Remember | None], Awaitable[T]],
-    alone: bool,
-) -> Outcome[T]:
-    """``run_once`` for a use case that remembers its own answer under the key it is
-    handed, in one of its own statements (on PostgreSQL: ``repository.remembered_in``),
-    so the key costs no round trip of its own. ``alone``: the use case is that one
-    statement, atomic by itself, and runs without a transaction around it (no BEGIN,
-    no COMMIT); after a lost connection it then runs again only with a key, since had
-    the first run committed, the second finds its key and replays its answer. A retry
-    collides with the remembered key, or fails on its own, and is answered as
-    ``run_once`` answers it."""
-    remember = request.remember
-
-    async def first() -> Outcome[T]:
-        async def apply(conn: Conn) -> T:
-            return await action(conn, remember)
-
-        if alone:
-            value = await db.run_statement(apply, retry_lost=remember is not None)
-        else:
-            value = await db.run(apply)
-        return Outcome(value, request.status_code, replayed=False)
-
-    return await or_the_first_answer(first(), db, request)
 
 
 async def or_the_first_answer(

@@ -68,12 +68,12 @@ async def pay(request: Request) -> Response:
     ctx = context_of(request)
     outcome = await service.checkout(
         db=ctx.db,
+        sales=ctx.sales,
         waiting_room=ctx.waiting_room,
         claims=claims,
         reservation_id=body.reservation_id,
         idempotency_key=key,
         now=request_instant(request),
-        together=ctx.payments,
     )
     ctx.catalog_cache.forget(outcome.value.concert_id)
     if not outcome.replayed:

@@ -1,449 +1,121 @@
-"""SQL for payments: the payment record, and on PostgreSQL the whole sale in one
-statement.
+"""SQL for the sale: a fan's live hold confirmed, its seat sold, the wallet debited,
+the ledger entry and the payment written. The one owner of the sale's SQL.
 
-A sale confirms the fan's live hold, sells its seat, debits the wallet, writes the
-ledger entry and the payment. Step by step (``reservations``, ``wallet`` and ``ADD``
-here) that is six round trips in a transaction; PostgreSQL's data-modifying ``WITH``
-does it in one, with no transaction around it. It reads every guard first (the fan's
-live hold, the line, the seat still held, the balance) and writes only if all hold,
-so a sale refused writes nothing; the caller reads which guard failed. Each write
-keeps its guard as well, in case a concurrent transaction changed its row meanwhile,
-and a sale begun but not finished that way rolls itself back (``boxoffice_run_again``).
-The sales of distinct fans of one moment share such a statement (``SELL_EACH``).
-"""
+The guards are written here once (``payable``, ``held_for_sale``, the wallet's
+``covers``) and read together as ``guards``, which both ways of selling use: a
+statement at a time on SQLite (``CHECK``, then each write, each keeping its guard),
+and on PostgreSQL one statement shared by the fans of one moment
+(``sale_statement``), which reads every guard before it writes and writes nothing
+for a fan whose guards fail."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from pydantic import TypeAdapter
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Text,
-    and_,
-    bindparam,
-    case,
-    exists,
-    func,
-    insert,
-    literal,
-    select,
-    true,
-    update,
-)
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, ColumnElement, and_, bindparam, func, insert, select, update
 
-from boxoffice.idempotency.repository import Remember, remembered_in
+from boxoffice.idempotency.repository import Remember
 from boxoffice.payments.model import PaymentResult, PaymentStatus
-from boxoffice.queue.model import Sells
-from boxoffice.queue.repository import sells_params, sold_through
-from boxoffice.reservations.repository import (
-    NOW,
-    RESERVATION,
-    THE_FANS_LIVE_HOLD,
-    USER,
-    live_holds_of,
-    the_fans_live_hold,
-)
-from boxoffice.reservations.sale_repository import (
-    CANCELLED_SHOW,
-    CONFIRM,
-    CONFIRMED,
-    HELD_FOR_SALE,
-    SOLD,
-    held_for_sale,
-    sold_to,
-)
+from boxoffice.queue.repository import sold_through
+from boxoffice.reservations.holds import SqlNow, live_hold
+from boxoffice.reservations.model import ReservationStatus
+from boxoffice.reservations.repository import live_holds_of, the_fans_live_hold
 from boxoffice.storage.query import Conn, Query, Row
-from boxoffice.storage.row_locks import locked_in_order
-from boxoffice.storage.tables import UTCDateTime, payments, reservations, schedules, seats, wallets
-from boxoffice.storage.tables import wallet_transactions as ledger
-from boxoffice.wallet.model import EntryType, signed_amount
-from boxoffice.wallet.repository import covers, less
+from boxoffice.storage.tables import (
+    UTCDateTime,
+    payments,
+    reservations,
+    schedules,
+    seats,
+    wallets,
+)
+from boxoffice.wallet.repository import covers
 
-_TIME = TypeAdapter(datetime)
-ADD = Query(
-    insert(payments)
-    .values(
-        reservation_id=bindparam("reservation_id"),
-        user_id=bindparam("user_id"),
-        amount=bindparam("amount"),
-        paid_at=bindparam("now"),
-    )
-    .returning(payments.c.id)
+CONFIRMED = ReservationStatus.CONFIRMED.value
+NOW = bindparam("now", type_=UTCDateTime())
+# Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
+USER = bindparam("user", type_=BigInteger())
+RESERVATION = bindparam("reservation", type_=BigInteger())
+SEAT = bindparam("seat", type_=BigInteger())
+
+# Its own names for the tables, so that it reads the same in a statement that joins
+# them itself: it looks up the reservation's show alone.
+_seat, _show = seats.alias("hold_seat"), schedules.alias("hold_show")
+_CANCELLED_SHOW = (
+    select(_show.c.cancelled_at)
+    .where(_seat.c.id == reservations.c.seat_id, _show.c.id == _seat.c.schedule_id)
+    .scalar_subquery()
 )
 
 
-async def add(conn: Conn, *, reservation_id: int, user_id: int, amount: int, now: datetime) -> int:
-    found = await conn.fetchval(
-        ADD, reservation_id=reservation_id, user_id=user_id, amount=amount, now=now
+def payable(
+    reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow
+) -> tuple[ColumnElement[bool], ...]:
+    """A reservation a fan may pay: their own live hold, on a show not cancelled."""
+    return (*the_fans_live_hold(reservation, user, now), _CANCELLED_SHOW.is_(None))
+
+
+def held_for_sale(reservation: ColumnElement[int], now: SqlNow) -> tuple[ColumnElement[bool], ...]:
+    """A seat that the reservation's hold still covers."""
+    return (
+        seats.c.hold_reservation_id == reservation,
+        live_hold(seats.c.held_until, now),
+        seats.c.sold_reservation_id.is_(None),
     )
-    return int(found)
 
 
-# The guards, each read once in the statement's snapshot, before anything is written.
-_checked = (
-    select(
+def sold_to(reservation: ColumnElement[int]) -> dict[str, Any]:
+    """What selling a seat to the reservation writes."""
+    return {"sold_reservation_id": reservation, "hold_reservation_id": None, "held_until": None}
+
+
+def guards(
+    reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow, *, line: bool
+) -> tuple[ColumnElement[Any], ...]:
+    """Every guard of a sale, read over the reservation, its seat and show and the
+    fan's wallet (``sale_of`` reads them back): the hold payable (``live``), the seat
+    still held for it, the balance covering the price, and with ``line`` (PostgreSQL)
+    the show sold through the fan's line; with the hold's seat, price and concert and
+    the fan's other live holds."""
+    read = (
         reservations.c.seat_id,
         reservations.c.price,
         schedules.c.concert_id,
-        and_(*THE_FANS_LIVE_HOLD, schedules.c.cancelled_at.is_(None)).label("live"),
-        sold_through(schedules.c.concert_id).label("sells"),
-        and_(*HELD_FOR_SALE).label("seat_held"),
+        and_(*payable(reservation, user, now)).label("live"),
+        and_(*held_for_sale(reservation, now)).label("seat_held"),
         func.coalesce(covers(reservations.c.price), False).label("covered"),
-        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
+        live_holds_of(user, besides=reservation, now=now).label("other_holds"),
     )
-    .select_from(
+    return (*read, sold_through(schedules.c.concert_id).label("sells")) if line else read
+
+
+def guarded() -> Any:
+    """What ``guards`` reads from: the reservation, its seat and show, and its fan's
+    wallet (a fan without one is not covered)."""
+    return (
         reservations.join(seats, seats.c.id == reservations.c.seat_id)
         .join(schedules, schedules.c.id == seats.c.schedule_id)
-        .outerjoin(wallets, wallets.c.user_id == USER)
-    )
-    .where(reservations.c.id == RESERVATION, reservations.c.user_id == USER)
-    .cte("checked")
-)
-_GO = exists(
-    select(literal(1))
-    .select_from(_checked)
-    .where(_checked.c.live, _checked.c.sells, _checked.c.seat_held, _checked.c.covered)
-)
-# Each write also keeps its own guard, which PostgreSQL reads again on the row's latest
-# version when a concurrent transaction changed it: what the snapshot said may no
-# longer hold by then, and that part writes nothing.
-_confirmed = CONFIRM.statement.where(_GO).cte("confirmed")  # type: ignore[attr-defined]
-_sold = (
-    update(seats)
-    .where(seats.c.id == _confirmed.c.seat_id, *HELD_FOR_SALE)
-    .values(SOLD)
-    .returning(seats.c.id)
-    .cte("sold")
-)
-_debited = (
-    update(wallets)
-    .where(
-        wallets.c.user_id == USER, covers(_confirmed.c.price), _sold.c.id == _confirmed.c.seat_id
-    )
-    .values(balance=less(_confirmed.c.price))
-    .returning(wallets.c.balance)
-    .cte("debited")
-)
-_paid = _confirmed.join(_debited, true())
-_entry = (
-    insert(ledger)
-    .from_select(
-        ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
-        select(
-            USER,
-            literal(EntryType.PAYMENT.value),
-            _confirmed.c.price * signed_amount(EntryType.PAYMENT, 1),
-            _debited.c.balance,
-            RESERVATION,
-            NOW,
-        ).select_from(_paid),
-    )
-    .returning(ledger.c.id)
-    .cte("entry")
-)
-_payment = (
-    insert(payments)
-    .from_select(
-        ["reservation_id", "user_id", "amount", "paid_at"],
-        select(RESERVATION, USER, _confirmed.c.price, NOW).select_from(_paid),
-    )
-    .returning(payments.c.id)
-    .cte("payment")
-)
-# A sale begun (the hold confirmed) but not finished (a later part wrote nothing) is
-# never committed: the statement rolls itself back, as a serialization failure, and
-# is run again. So the sale is all or nothing without a transaction around it.
-CHANGED_UNDER_IT = "a row of the sale changed while its statement ran"
-_UNFINISHED = and_(_confirmed.c.seat_id.is_not(None), _entry.c.id.is_(None))
-
-
-def _sale(*, remember: bool, all_or_nothing: bool = True) -> Query:
-    """The sale's statement; ``all_or_nothing`` off only to show what it guards against."""
-    finished = (
-        case((_UNFINISHED, func.boxoffice_run_again(CHANGED_UNDER_IT)), else_=literal(0))
-        if all_or_nothing
-        else literal(0)
-    )
-    parts = (
-        _checked.outerjoin(_confirmed, true())
-        .outerjoin(_sold, true())
-        .outerjoin(_debited, true())
-        .outerjoin(_payment, true())
-        .outerjoin(_entry, true())
-    )
-    if remember:
-        parts = parts.outerjoin(_remembered, true())
-    return Query(
-        select(
-            _checked.c.seat_id,
-            _checked.c.price,
-            _checked.c.concert_id,
-            _checked.c.live,
-            _checked.c.sells,
-            _checked.c.seat_held,
-            _checked.c.covered,
-            _checked.c.other_holds,
-            _debited.c.balance,
-            _payment.c.id.label("payment_id"),
-            finished.label("finished"),
-        ).select_from(parts)
+        .outerjoin(wallets, wallets.c.user_id == reservations.c.user_id)
     )
 
 
-# The answer remembered under an Idempotency-Key by the same statement, once the
-# payment is written (a key already there refuses the whole statement).
-_remembered = remembered_in(
-    _paid.join(_payment, true()).join(_checked, true()),
-    answer=PaymentResult,
-    fields={
-        "payment_id": _payment.c.id,
-        "reservation_id": RESERVATION,
-        "user_id": USER,
-        "amount": _confirmed.c.price,
-        "status": literal(PaymentStatus.COMPLETED.value),
-        # As the answer's adapter writes it: a time in JSON from PostgreSQL would
-        # carry the session's time zone.
-        "paid_at": bindparam("paid_at", type_=String),
-        "balance": _debited.c.balance,
-        "concert_id": _checked.c.concert_id,
-    },
-)
-SELL = _sale(remember=False)
-SELL_REMEMBERED = _sale(remember=True)
+@dataclass(frozen=True, slots=True)
+class Selling:
+    """One fan's payment of one hold."""
 
-
-def _sell_each() -> Query:
-    """Several fans' sales in one statement (PostgreSQL), each as ``SELL_REMEMBERED``
-    makes it, for fans who are all distinct and a line that sells the same concerts
-    for each: every guard read first in the statement's snapshot, and each write
-    guarded again on its row's latest version. The rows it writes are locked table
-    by table in the order a sale alone writes them (the holds, then their seats,
-    then the wallets), each table's in the order of their ids, so two such
-    statements, or one and a sale alone, meet in the same order. A sale begun but
-    not finished rolls the whole statement back (``boxoffice_run_again``), as it does
-    alone. One row per fan who has the reservation asked for, as ``SELL`` answers,
-    with the fan's id and reservation."""
-    each = (
-        func.unnest(
-            bindparam("reservations", type_=ARRAY(BigInteger())),
-            bindparam("users", type_=ARRAY(BigInteger())),
-            bindparam("nows", type_=ARRAY(UTCDateTime())),
-            bindparam("keys", type_=ARRAY(Text())),
-            bindparam("fingerprints", type_=ARRAY(Text())),
-            bindparam("status_codes", type_=ARRAY(Integer())),
-            bindparam("paid_ats", type_=ARRAY(Text())),
-        )
-        .table_valued(
-            "reservation_id", "user_id", "now", "key", "fingerprint", "status_code", "paid_at"
-        )
-        .render_derived(name="each")
-    )
-    asked = select(each).cte("asked")
-    checked = (
-        select(
-            asked.c.reservation_id,
-            asked.c.user_id,
-            asked.c.now,
-            reservations.c.seat_id,
-            reservations.c.price,
-            schedules.c.concert_id,
-            and_(
-                *the_fans_live_hold(asked.c.reservation_id, asked.c.user_id, asked.c.now),
-                schedules.c.cancelled_at.is_(None),
-            ).label("live"),
-            sold_through(schedules.c.concert_id).label("sells"),
-            and_(*held_for_sale(asked.c.reservation_id, asked.c.now)).label("seat_held"),
-            func.coalesce(covers(reservations.c.price), False).label("covered"),
-            live_holds_of(asked.c.user_id, besides=asked.c.reservation_id, now=asked.c.now).label(
-                "other_holds"
-            ),
-        )
-        .select_from(
-            asked.join(
-                reservations,
-                and_(
-                    reservations.c.id == asked.c.reservation_id,
-                    reservations.c.user_id == asked.c.user_id,
-                ),
-            )
-            .join(seats, seats.c.id == reservations.c.seat_id)
-            .join(schedules, schedules.c.id == seats.c.schedule_id)
-            .outerjoin(wallets, wallets.c.user_id == asked.c.user_id)
-        )
-        .cte("checked")
-    )
-    go = (
-        select(checked.c.reservation_id, checked.c.user_id, checked.c.now)
-        .where(checked.c.live, checked.c.sells, checked.c.seat_held, checked.c.covered)
-        .cte("go")
-    )
-    held = locked_in_order(
-        reservations.c.id, reservations.c.id.in_(select(go.c.reservation_id)), name="held"
-    )
-    confirmed = (
-        update(reservations)
-        .where(
-            reservations.c.id == held.c.id,
-            *the_fans_live_hold(go.c.reservation_id, go.c.user_id, go.c.now),
-            CANCELLED_SHOW.is_(None),
-        )
-        .values(status=CONFIRMED, confirmed_at=go.c.now)
-        .returning(
-            reservations.c.id,
-            reservations.c.user_id,
-            reservations.c.seat_id,
-            reservations.c.price,
-            go.c.now,
-        )
-        .cte("confirmed")
-    )
-    seats_held = locked_in_order(
-        seats.c.id, seats.c.id.in_(select(confirmed.c.seat_id)), name="seats_held"
-    )
-    sold = (
-        update(seats)
-        .where(
-            seats.c.id == confirmed.c.seat_id,
-            seats.c.id == seats_held.c.id,
-            *held_for_sale(confirmed.c.id, confirmed.c.now),
-        )
-        .values(sold_to(confirmed.c.id))
-        .returning(seats.c.id)
-        .cte("sold")
-    )
-    paying = confirmed.join(sold, sold.c.id == confirmed.c.seat_id)
-    purses = locked_in_order(
-        wallets.c.user_id,
-        wallets.c.user_id.in_(select(confirmed.c.user_id).select_from(paying)),
-        name="purses",
-    )
-    debited = (
-        update(wallets)
-        .where(
-            wallets.c.user_id == confirmed.c.user_id,
-            wallets.c.user_id == purses.c.user_id,
-            sold.c.id == confirmed.c.seat_id,
-            covers(confirmed.c.price),
-        )
-        .values(balance=less(confirmed.c.price))
-        .returning(
-            wallets.c.user_id,
-            wallets.c.balance,
-            confirmed.c.id.label("reservation_id"),
-            confirmed.c.price,
-            confirmed.c.now,
-        )
-        .cte("debited")
-    )
-    entry = (
-        insert(ledger)
-        .from_select(
-            ["user_id", "type", "amount", "balance_after", "reservation_id", "created_at"],
-            select(
-                debited.c.user_id,
-                literal(EntryType.PAYMENT.value),
-                debited.c.price * signed_amount(EntryType.PAYMENT, 1),
-                debited.c.balance,
-                debited.c.reservation_id,
-                debited.c.now,
-            ),
-        )
-        .returning(ledger.c.id, ledger.c.reservation_id)
-        .cte("entry")
-    )
-    payment = (
-        insert(payments)
-        .from_select(
-            ["reservation_id", "user_id", "amount", "paid_at"],
-            select(debited.c.reservation_id, debited.c.user_id, debited.c.price, debited.c.now),
-        )
-        .returning(payments.c.id, payments.c.reservation_id)
-        .cte("payment")
-    )
-    theirs = and_(
-        asked.c.reservation_id == debited.c.reservation_id, asked.c.user_id == debited.c.user_id
-    )
-    remembered = remembered_in(
-        debited.join(payment, payment.c.reservation_id == debited.c.reservation_id)
-        .join(asked, theirs)
-        .join(
-            checked,
-            and_(
-                checked.c.reservation_id == debited.c.reservation_id,
-                checked.c.user_id == debited.c.user_id,
-            ),
-        ),
-        answer=PaymentResult,
-        fields={
-            "payment_id": payment.c.id,
-            "reservation_id": debited.c.reservation_id,
-            "user_id": debited.c.user_id,
-            "amount": debited.c.price,
-            "status": literal(PaymentStatus.COMPLETED.value),
-            "paid_at": asked.c.paid_at,
-            "balance": debited.c.balance,
-            "concert_id": checked.c.concert_id,
-        },
-        each={
-            "user": debited.c.user_id,
-            "key": asked.c.key,
-            "fingerprint": asked.c.fingerprint,
-            "status_code": asked.c.status_code,
-            "now": debited.c.now,
-        },
-    )
-    unfinished = exists(
-        select(literal(1))
-        .select_from(confirmed.outerjoin(entry, entry.c.reservation_id == confirmed.c.id))
-        .where(entry.c.id.is_(None))
-    )
-    finished = case(
-        (unfinished, func.boxoffice_run_again(CHANGED_UNDER_IT)), else_=literal(0)
-    ).label("finished")
-    return Query(
-        select(
-            checked.c.reservation_id,
-            checked.c.user_id,
-            checked.c.seat_id,
-            checked.c.price,
-            checked.c.concert_id,
-            checked.c.live,
-            checked.c.sells,
-            checked.c.seat_held,
-            checked.c.covered,
-            checked.c.other_holds,
-            debited.c.balance,
-            payment.c.id.label("payment_id"),
-            finished,
-        )
-        .select_from(
-            checked.outerjoin(
-                debited,
-                and_(
-                    debited.c.reservation_id == checked.c.reservation_id,
-                    debited.c.user_id == checked.c.user_id,
-                ),
-            ).outerjoin(payment, payment.c.reservation_id == debited.c.reservation_id)
-        )
-        .add_cte(remembered),  # written whether or not a row of it is read
-        postgres_only=True,
-    )
-
-
-SELL_EACH = _sell_each()
+    reservation_id: int
+    user_id: int
+    now: datetime
+    remember: Remember | None
 
 
 @dataclass(frozen=True, slots=True)
 class Sale:
-    """What the one-statement sale found and did: the hold's seat, price and concert,
-    the fan's other live holds, each guard as the statement's snapshot read it, and
-    the payment (None when a guard failed: then nothing was written)."""
+    """What a sale found and did: the hold's seat, price and concert, the fan's other
+    live holds, each guard as read before anything was written, and the payment
+    (None when a guard failed: then nothing was written)."""
 
     seat_id: int
     price: int
@@ -453,74 +125,112 @@ class Sale:
     sells: bool
     seat_held: bool
     covered: bool
-    balance: int | None
-    payment_id: int | None
+    balance: int | None = None
+    payment_id: int | None = None
 
+    @property
+    def may_go(self) -> bool:
+        return self.live and self.sells and self.seat_held and self.covered
 
-async def sell(
-    conn: Conn,
-    *,
-    reservation_id: int,
-    user_id: int,
-    sells: Sells,
-    now: datetime,
-    remember: Remember | None = None,
-    statement: Query | None = None,
-) -> Sale | None:
-    """The sale in one statement (PostgreSQL only), all of it or none of it,
-    remembering its answer under ``remember``'s key if given; None if the user has no
-    such reservation. ``statement`` replaces the sale's own only in tests."""
-    params = {"reservation": reservation_id, "user": user_id, "now": now, **sells_params(sells)}
-    if remember is None:
-        row = await conn.fetchrow(statement or SELL, **params)
-    else:
-        paid_at = _TIME.dump_python(now, mode="json")
-        row = await conn.fetchrow(
-            statement or SELL_REMEMBERED, **params, **remember.params(), paid_at=paid_at
+    @property
+    def changed_under_it(self) -> bool:
+        """Every guard held when read, yet nothing was written: a row changed since."""
+        return self.payment_id is None and self.may_go
+
+    def paid(self, selling: Selling) -> PaymentResult | None:
+        """The answer to the payment, if it went through."""
+        if self.payment_id is None or self.balance is None:
+            return None
+        return PaymentResult(
+            payment_id=self.payment_id,
+            reservation_id=selling.reservation_id,
+            user_id=selling.user_id,
+            amount=self.price,
+            status=PaymentStatus.COMPLETED,
+            paid_at=selling.now,
+            balance=self.balance,
+            concert_id=self.concert_id,
         )
-    return None if row is None else _sale_of(row)
 
 
-@dataclass(frozen=True, slots=True)
-class Selling:
-    """One of the sales ``sell_each`` makes together."""
-
-    reservation_id: int
-    user_id: int
-    now: datetime
-    remember: Remember | None
-
-
-async def sell_each(conn: Conn, sales: Sequence[Selling], *, sells: Sells) -> dict[int, Sale]:
-    """``sell`` for several fans at once, each distinct, on a line that sells ``sells``
-    for all (PostgreSQL): what it found and did, by fan (a fan missing has no such
-    reservation). Atomic: a key already remembered fails the statement, and nothing is
-    changed. See ``_sell_each``."""
-    keyed = [s.remember for s in sales]
-    rows = await conn.fetch(
-        SELL_EACH,
-        reservations=[s.reservation_id for s in sales],
-        users=[s.user_id for s in sales],
-        nows=[s.now for s in sales],
-        keys=[r.key if r else None for r in keyed],
-        fingerprints=[r.fingerprint if r else None for r in keyed],
-        status_codes=[r.status_code if r else None for r in keyed],
-        paid_ats=[_TIME.dump_python(s.now, mode="json") for s in sales],
-        **sells_params(sells),
-    )
-    return {int(row["user_id"]): _sale_of(row) for row in rows}
-
-
-def _sale_of(row: Row) -> Sale:
+def sale_of(
+    row: Row,
+    *,
+    sells: bool | None = None,
+    balance: int | None = None,
+    payment_id: int | None = None,
+) -> Sale:
+    """A ``guards`` row, with ``sells`` when the row does not carry the line's guard,
+    and what the sale wrote, if anything."""
     return Sale(
         seat_id=row["seat_id"],
         price=row["price"],
         concert_id=row["concert_id"],
         other_holds=int(row["other_holds"]),
         live=row["live"],
-        sells=row["sells"],
+        sells=row["sells"] if sells is None else sells,
         seat_held=row["seat_held"],
         covered=row["covered"],
-        balance=row["balance"],
-        payment_id=row["payment_id"],
+        balance=balance,
+        payment_id=payment_id,
     )
+
+
+# --- the sale a statement at a time, in a transaction that writes alone (SQLite) ------
+
+CHECK = Query(
+    select(*guards(RESERVATION, USER, NOW, line=False))
+    .select_from(guarded())
+    .where(reservations.c.id == RESERVATION, reservations.c.user_id == USER)
+)
+CONFIRM = Query(
+    update(reservations)
+    .where(*payable(RESERVATION, USER, NOW))
+    .values(status=CONFIRMED, confirmed_at=NOW)
+)
+SELL_SEAT = Query(
+    update(seats)
+    .where(seats.c.id == SEAT, *held_for_sale(RESERVATION, NOW))
+    .values(sold_to(RESERVATION))
+)
+ADD_PAYMENT = Query(
+    insert(payments)
+    .values(
+        reservation_id=RESERVATION,
+        user_id=USER,
+        amount=bindparam("amount", type_=BigInteger()),
+        paid_at=NOW,
+    )
+    .returning(payments.c.id)
+)
+
+
+async def check(conn: Conn, selling: Selling, *, sells: bool) -> Sale | None:
+    """The sale's guards, read; None when the fan has no such reservation."""
+    row = await conn.fetchrow(
+        CHECK, reservation=selling.reservation_id, user=selling.user_id, now=selling.now
+    )
+    return None if row is None else sale_of(row, sells=sells)
+
+
+async def confirm(conn: Conn, selling: Selling) -> bool:
+    """The fan's payable hold made CONFIRMED."""
+    mine = {"reservation": selling.reservation_id, "user": selling.user_id, "now": selling.now}
+    return await conn.execute(CONFIRM, **mine) == 1
+
+
+async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:
+    """This reservation's live hold on the seat turned into a sale."""
+    sold = await conn.execute(SELL_SEAT, seat=seat_id, reservation=reservation_id, now=now)
+    return sold == 1
+
+
+async def add_payment(conn: Conn, selling: Selling, *, amount: int) -> int:
+    found = await conn.fetchval(
+        ADD_PAYMENT,
+        reservation=selling.reservation_id,
+        user=selling.user_id,
+        amount=amount,
+        now=selling.now,
+    )
+    return int(found)

@@ -19,6 +19,7 @@ from boxoffice.queue.lines import Lines, rules_of
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, concert_line
 from boxoffice.queue.repository import StoredDraw, StoredLine
 from boxoffice.queue.store import LineAlreadyOpen, LineMissing, QueueStore
+from boxoffice.queue.supply import SeatSupply
 from boxoffice.storage.db import Database
 from boxoffice.storage.query import Conn
 
@@ -71,11 +72,18 @@ def _draw_view(stored: StoredLine, last: StoredDraw | None, now: datetime) -> Dr
 
 class LineControl:
     def __init__(
-        self, *, db: Database, store: QueueStore, lines: Lines, clock: Callable[[], datetime]
+        self,
+        *,
+        db: Database,
+        store: QueueStore,
+        lines: Lines,
+        supply: SeatSupply,
+        clock: Callable[[], datetime],
     ) -> None:
         self._db = db
         self._store = store
         self._lines = lines
+        self._supply = supply
         self._clock = clock
         self._recorded: set[tuple[str, float]] = set()
         self._refreshed_at = float("-inf")
@@ -138,7 +146,7 @@ class LineControl:
         stored = await self._db.run(work)
         self._lines.known(stored)
         if concert_id is not None:
-            await self._update_supply({concert_id: stored})
+            await self._supply.update({concert_id: stored})
         return await self.view(line=line)
 
     async def _apply(self, conn: Conn, line: str, rules: LineRules) -> None:
@@ -180,12 +188,6 @@ class LineControl:
             last_reset_at=stored.last_reset_at,
         )
 
-    async def recount(self, concert_id: int) -> None:
-        """Count a concert's seats left now (after a sale), closing its line if none is."""
-        stored = self._lines.concert_lines().get(concert_id)
-        if stored is not None:
-            await self._update_supply({concert_id: stored})
-
     async def tick(self) -> dict[str, LineStats]:
         """One round of the background work on every line; the counts by line."""
         if time.monotonic() - self._refreshed_at >= LINES_REFRESH_SECONDS:
@@ -194,24 +196,9 @@ class LineControl:
         counts: dict[str, LineStats] = {}
         for line in self._lines.all():
             counts[line] = await self._lines.run(line, partial(self._store.advance, line=line))
-        await self._update_supply(self._lines.concert_lines())
+        await self._supply.update(self._lines.concert_lines())
         await self._record_draws()
         return counts
-
-    async def _update_supply(self, by_concert: dict[int, StoredLine]) -> None:
-        """Tell each concert's line how many seats are left, and close it once every
-        seat of its schedules still to come is sold."""
-        if not by_concert:
-            return
-        async with self._db.read() as conn:
-            supply = await repository.supply(conn, concert_ids=list(by_concert), now=self._clock())
-        for concert_id, stored in by_concert.items():
-            found = supply.get(concert_id)
-            seats_left = None if found is None else found.unsold
-            sold_out = found is not None and found.unsold == 0  # nothing left to sell
-            rules = await self._lines.run(stored.line, partial(self._store.rules, stored.line))
-            if rules.seats_left != seats_left or (rules.sold_out_at is not None) != sold_out:
-                await self._store.set_supply(stored.line, seats_left=seats_left, sold_out=sold_out)
 
     async def _record_draws(self) -> None:
         now = self._clock()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from boxoffice.queue.model import (
     poll_after,
 )
 from boxoffice.queue.store import QueueStore, Seen
+from boxoffice.queue.supply import SeatSupply
 from boxoffice.storage.db import Database
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
 
@@ -70,13 +70,12 @@ class WaitingRoom:
         lines: Lines,
         signer: TokenSigner,
         db: Database,
+        supply: SeatSupply,
         token_ttl_seconds: int,
     ) -> None:
         self.store = store
         self._db = db
-        # Counts a concert's seats again and closes its line if none is left (the
-        # operator's side, ``LineControl.recount``, set once both exist).
-        self.recount: Callable[[int], Awaitable[None]] | None = None
+        self._supply = supply
         self.lines = lines
         self._signer = signer
         self._token_ttl = token_ttl_seconds
@@ -152,12 +151,12 @@ class WaitingRoom:
         """A seat sold through a concert's line. With few seats left, they are counted
         again at once, so the line closes on its last sale, not at the next tick."""
         concert_id = self.lines.concert_of(queue_pass.line)
-        if concert_id is None or self.recount is None:
+        if concert_id is None:
             return
         try:
             rules = await self.store.rules(queue_pass.line)
             if rules.seats_left is not None and rules.seats_left <= RECOUNT_BELOW:
-                await self.recount(concert_id)
+                await self._supply.recount(concert_id)
         except Exception as exc:  # the sale is made; the tick will count again
             log.warning("could not count the seats left after a sale: %r", exc)
 

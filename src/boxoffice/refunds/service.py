@@ -18,7 +18,7 @@ from boxoffice.idempotency.service import Outcome
 from boxoffice.refunds.model import Cancellation, RefundResult, RefundStatus, refund_open
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.model import Reservation, ReservationStatus
-from boxoffice.reservations.sale_repository import Refunded
+from boxoffice.reservations.refund_repository import Refunded
 from boxoffice.storage.db import Database
 from boxoffice.storage.query import Conn
 from boxoffice.wallet import service as wallet

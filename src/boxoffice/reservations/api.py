@@ -70,18 +70,16 @@ async def hold(request: Request) -> Response:
     _token, claims = queue_token_of(request)
     body = await body_of(request, ReservationCreate)
     ctx = context_of(request)
-    admitted = await ctx.waiting_room.check(claims=claims, admitted=True)
-    reservation = await service.hold_seat(
-        db=ctx.db,
-        user_id=admitted.user_id,
+    reservation = await service.hold_admitted(
+        holds=ctx.holds,
+        waiting_room=ctx.waiting_room,
+        claims=claims,
         schedule_id=body.schedule_id,
         seat_id=body.seat_id,
         seat_number=body.seat_number,
         now=request_instant(request),
         hold_for=timedelta(seconds=ctx.settings.hold_seconds),
         max_holds=ctx.settings.max_holds_per_user,
-        sells=ctx.waiting_room.sells(admitted),
-        together=ctx.holds,
     )
     ctx.metrics.holds.inc()
     ctx.catalog_cache.forget(reservation.concert_id)

@@ -1,17 +1,15 @@
-"""SQL for holds and sales. A seat row carries its hold, so claiming a seat is one
-conditional UPDATE whose row count says who won. The seats table's hold and sale
-columns (``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written
-only here; the catalog owns the rest of the table and reads these to show seat states.
+"""SQL for holds. A seat row carries its hold, so claiming a seat is one conditional
+UPDATE whose row count says who won. The seats table's hold and sale columns
+(``hold_reservation_id``, ``held_until``, ``sold_reservation_id``) are written only by
+the holds, the sale (``payments.repository``) and refunds; the catalog reads them to
+show seat states.
 
-Each use case is as few statements as its guards allow. On PostgreSQL a hold is one
-(``HOLD_AT_ONCE_*``), shared with other fans' holds of the same moment (``HOLD_EACH``).
-On SQLite it reads what it needs in one statement, inserts under the hold limit in a
-second and claims the seat in a third, in a transaction that writes alone. Sales and
-refunds are in sale_repository."""
+The guards a hold has (``claimable``, ``holdable``, ``live_holds_of``) are written
+here once, and both ways of holding use them: the steps of ``writers.HoldsInSteps``
+below, and the statement shared by the fans of one moment (``hold_statement``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,33 +21,33 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
-    cast,
     func,
     insert,
     literal,
     select,
-    true,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, REGCLASS
 
-from boxoffice.catalog.model import on_sale
+from boxoffice.catalog.model import is_bookable, on_sale
 from boxoffice.queue.model import Sells
-from boxoffice.queue.repository import sells_params, sold_through
+from boxoffice.queue.repository import sold_through
 from boxoffice.reservations.holds import SqlNow, live_hold, no_live_hold
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.storage.query import Conn, Query, Row
-from boxoffice.storage.row_locks import locked_in_order
 from boxoffice.storage.tables import UTCDateTime, concerts, reservations, schedules, seats, users
 
-HELD, CONFIRMED = ReservationStatus.HELD.value, ReservationStatus.CONFIRMED.value
+HELD = ReservationStatus.HELD.value
 NOW = bindparam("now", type_=UTCDateTime())
 UNTIL = bindparam("until", type_=UTCDateTime())
 # Bind parameters are named unlike the columns an UPDATE sets (SQLAlchemy reserves those).
 USER = bindparam("user", type_=BigInteger())
 SCHEDULE = bindparam("schedule", type_=BigInteger())
+SEAT = bindparam("seat", type_=BigInteger())
+SEAT_NUMBER = bindparam("seat_number", type_=Integer())
 MAX_HOLDS = bindparam("max_holds", type_=Integer())
 RESERVATION = bindparam("reservation", type_=BigInteger())
+# The columns a new hold's reservation is written with.
+HOLD_COLUMNS = ["user_id", "seat_id", "price", "status", "held_until", "created_at"]
 
 
 def live_holds_of(
@@ -73,6 +71,49 @@ def live_holds_of(
     if besides is not None:
         query = query.where(held.c.id != besides)
     return query.scalar_subquery()
+
+
+def claimable(now: SqlNow) -> tuple[ColumnElement[bool], ...]:
+    """A seat nobody bought and no live hold covers: what a hold may claim."""
+    return seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.held_until, now)
+
+
+def holdable(
+    target: Any, *, holds: ColumnElement[int], max_holds: ColumnElement[int], now: SqlNow
+) -> tuple[ColumnElement[bool], ...]:
+    """Every guard a hold has before it claims its seat, over the columns of a
+    ``TARGET_COLUMNS`` row: the seat exists, its show is on sale and sold through the
+    fan's line, and the fan holds fewer than the limit."""
+    return (
+        target.c.seat_id.is_not(None),
+        on_sale(target.c.concert_at, target.c.cancelled_at, now),
+        sold_through(target.c.concert_id),
+        holds < max_holds,
+    )
+
+
+def hold_values(
+    user: ColumnElement[int],
+    seat_id: ColumnElement[int],
+    price: ColumnElement[int],
+    until: ColumnElement[datetime],
+    now: ColumnElement[datetime],
+) -> tuple[ColumnElement[Any], ...]:
+    """What a new hold's reservation is written with (``HOLD_COLUMNS``)."""
+    return user, seat_id, price, literal(HELD), until, now
+
+
+def asked_seat(
+    schedule: ColumnElement[int], seat: ColumnElement[int], seat_number: ColumnElement[int]
+) -> ColumnElement[bool]:
+    """The seat a hold asks for, by id or else by number, of the schedule joined."""
+    numbered = seats.alias("numbered")
+    by_number = (
+        select(numbered.c.id)
+        .where(numbered.c.schedule_id == schedule, numbered.c.seat_number == seat_number)
+        .scalar_subquery()
+    )
+    return and_(seats.c.schedule_id == schedules.c.id, seats.c.id == func.coalesce(seat, by_number))
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,9 +147,19 @@ class HoldTarget:
             held_until=until,
         )
 
+    def sold_through(self, *, sells: Sells, now: datetime) -> bool:
+        """The seat exists, and its show is on sale through the fan's line (the
+        Python twin of ``holdable``'s first three guards)."""
+        return (
+            self.seat_id is not None
+            and not self.cancelled
+            and is_bookable(concert_at=self.concert_at, now=now)
+            and self.concert_id in sells
+        )
+
 
 # What a hold reads of its schedule, concert and seat (``HoldTarget``).
-_TARGET_COLUMNS = (
+TARGET_COLUMNS = (
     schedules.c.concert_id,
     schedules.c.concert_at,
     schedules.c.cancelled_at,
@@ -132,239 +183,116 @@ def show_locked(query: Select[Any]) -> Select[Any]:
     return query.with_for_update(of=schedules, read=True, key_share=True)
 
 
-def _target(*, by_number: bool, fan_locked: bool) -> Select[Any]:
-    """The schedule, its concert and the seat asked for; with ``fan_locked``, joined
-    to the fan's row and locking it (no row when either is missing)."""
-    seat_match = (
-        seats.c.seat_number == bindparam("seat_number", type_=Integer())
-        if by_number
-        else seats.c.id == bindparam("seat", type_=BigInteger())
-    )
-    query: Select[Any] = select(*_TARGET_COLUMNS)
-    if fan_locked:
-        query = (
-            query.select_from(users)
-            .join(schedules, schedules.c.id == SCHEDULE)
-            .where(users.c.id == USER)
-            .with_for_update(of=users)
-        )
-    else:
-        query = show_locked(query.select_from(schedules).where(schedules.c.id == SCHEDULE))
-    return query.join(concerts, concerts.c.id == schedules.c.concert_id).outerjoin(
-        seats, and_(seats.c.schedule_id == schedules.c.id, seat_match)
+def target_of(row: Row, schedule_id: int) -> HoldTarget | None:
+    """The ``TARGET_COLUMNS`` of a row; None when it names no schedule."""
+    if row["concert_id"] is None:
+        return None
+    return HoldTarget(
+        concert_id=row["concert_id"],
+        concert_title=row["title"],
+        concert_at=row["concert_at"],
+        cancelled=row["cancelled_at"] is not None,
+        schedule_id=schedule_id,
+        seat_id=row["seat_id"],
+        seat_number=row["seat_number"],
+        price=row["price"],
     )
 
 
-TARGET_BY_ID, TARGET_BY_NUMBER = (
-    Query(_target(by_number=by_number, fan_locked=True)) for by_number in (False, True)
+@dataclass(frozen=True, slots=True)
+class Held:
+    """What a hold found and did, however it ran."""
+
+    fan_holds: int | None  # the fan's live holds before this one; None: no such fan
+    target: HoldTarget | None  # None: no such schedule
+    reservation_id: int | None  # None: nothing written
+
+
+# --- the hold a statement at a time, in a transaction that writes alone (SQLite) ------
+
+FAN_LIVE_HOLDS = Query(select(live_holds_of(users.c.id)).where(users.c.id == USER))
+TARGET = Query(
+    show_locked(
+        select(*TARGET_COLUMNS)
+        .select_from(schedules)
+        .join(concerts, concerts.c.id == schedules.c.concert_id)
+        .outerjoin(seats, asked_seat(SCHEDULE, SEAT, SEAT_NUMBER))
+        .where(schedules.c.id == SCHEDULE)
+    )
 )
-
-# Inserted only while the fan holds fewer than the limit: counted after the fan's row
-# lock was taken (a statement of its own), so two holds of one fan cannot both pass.
+# Inserted only while the fan holds fewer than the limit.
 ADD_HOLD = Query(
     insert(reservations)
     .from_select(
-        ["user_id", "seat_id", "price", "status", "held_until", "created_at"],
-        select(
-            USER,
-            bindparam("seat", type_=BigInteger()),
-            bindparam("price", type_=BigInteger()),
-            literal(HELD),
-            UNTIL,
-            NOW,
-        ).where(live_holds_of(USER) < MAX_HOLDS),
+        HOLD_COLUMNS,
+        select(*hold_values(USER, SEAT, bindparam("price", type_=BigInteger()), UNTIL, NOW)).where(
+            live_holds_of(USER) < MAX_HOLDS
+        ),
     )
     .returning(reservations.c.id)
 )
-# A seat nobody bought and no live hold covers: what a hold may claim.
-_CLAIMABLE_AS_IS = (seats.c.sold_reservation_id.is_(None), no_live_hold(seats.c.held_until, NOW))
-_CLAIMABLE = (seats.c.id == bindparam("seat", type_=BigInteger()), *_CLAIMABLE_AS_IS)
 CLAIM_SEAT = Query(
-    update(seats).where(*_CLAIMABLE).values(hold_reservation_id=RESERVATION, held_until=UNTIL)
+    update(seats)
+    .where(seats.c.id == SEAT, *claimable(NOW))
+    .values(hold_reservation_id=RESERVATION, held_until=UNTIL)
 )
 COUNT_LIVE_HOLDS = Query(select(live_holds_of(USER)))
 
 
-def _hold_at_once(*, by_number: bool) -> Query:
-    """On PostgreSQL the whole hold in one statement: the fan locked and their live
-    holds counted after the lock (``boxoffice_fan_live_holds``, each of its queries in
-    a snapshot of its own), the schedule and seat read, and only when every guard
-    holds a reservation id drawn, the seat claimed for it and the reservation written
-    (a seat another hold took meanwhile is found taken when its row lock is granted,
-    and nothing is written). One row: the fan's live holds (NULL: no such fan), the
-    target's columns (NULL: no such schedule) and the reservation made, if any."""
-    target = _target(by_number=by_number, fan_locked=False).cte("target")
-    fan = select(func.boxoffice_fan_live_holds(USER, NOW).label("holds")).cte("fan")
-    drawn = (
-        select(
-            func.nextval(cast(func.pg_get_serial_sequence("reservations", "id"), REGCLASS)).label(
-                "id"
-            ),
-            target.c.seat_id,
-            target.c.price,
-        )
-        .select_from(target.join(fan, true()))
-        .where(
-            target.c.seat_id.is_not(None),
-            on_sale(target.c.concert_at, target.c.cancelled_at, NOW),
-            sold_through(target.c.concert_id),
-            fan.c.holds < MAX_HOLDS,
-        )
-        .cte("drawn")
-    )
-    claimed = (
-        update(seats)
-        .where(seats.c.id == drawn.c.seat_id, *_CLAIMABLE_AS_IS)
-        .values(hold_reservation_id=drawn.c.id, held_until=UNTIL)
-        .returning(drawn.c.id, drawn.c.seat_id, drawn.c.price)
-        .cte("claimed")
-    )
-    added = (
-        insert(reservations)
-        .from_select(
-            ["id", "user_id", "seat_id", "price", "status", "held_until", "created_at"],
-            select(
-                claimed.c.id, USER, claimed.c.seat_id, claimed.c.price, literal(HELD), UNTIL, NOW
-            ),
-        )
-        .returning(reservations.c.id)
-        .cte("added")
-    )
-    return Query(
-        select(fan.c.holds, *target.c, added.c.id.label("reservation_id")).select_from(
-            fan.outerjoin(target, true()).outerjoin(added, true())
-        ),
-        postgres_only=True,
-    )
+async def fan_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int | None:
+    """The fan's live holds; None when there is no such fan."""
+    found = await conn.fetchval(FAN_LIVE_HOLDS, user=user_id, now=now)
+    return None if found is None else int(found)
 
 
-HOLD_AT_ONCE_BY_ID, HOLD_AT_ONCE_BY_NUMBER = (
-    _hold_at_once(by_number=by_number) for by_number in (False, True)
-)
+async def hold_target(
+    conn: Conn, *, schedule_id: int, seat_id: int | None, seat_number: int | None
+) -> HoldTarget | None:
+    """The schedule, its concert and the seat asked for; None when there is no such
+    schedule."""
+    row = await conn.fetchrow(TARGET, schedule=schedule_id, seat=seat_id, seat_number=seat_number)
+    return None if row is None else target_of(row, schedule_id)
 
 
-def _hold_each() -> Query:
-    """Several fans' holds in one statement (PostgreSQL), each as ``_hold_at_once``
-    makes it, for fans who are all distinct and a line that sells the same concerts
-    for each. The fans are locked in the order of their ids (each by
-    ``boxoffice_fan_live_holds``, which then counts their live holds), and the seats
-    to claim in the order of theirs, before any is written: two such statements, or
-    one and a single hold, meet in the same order. Two fans asking for one seat: the
-    seat is claimed for one, and the other's reservation is not written. One row per
-    fan, as ``_hold_at_once`` answers, with the fan's id."""
-    each = (
-        func.unnest(
-            bindparam("users", type_=ARRAY(BigInteger())),
-            bindparam("schedules", type_=ARRAY(BigInteger())),
-            bindparam("seats", type_=ARRAY(BigInteger())),
-            bindparam("seat_numbers", type_=ARRAY(Integer())),
-            bindparam("untils", type_=ARRAY(UTCDateTime())),
-            bindparam("nows", type_=ARRAY(UTCDateTime())),
-            bindparam("limits", type_=ARRAY(Integer())),
-        )
-        .table_valued(
-            "user_id", "schedule_id", "seat_id", "seat_number", "until", "now", "max_holds"
-        )
-        .render_derived(name="each")
+async def add_hold(
+    conn: Conn,
+    *,
+    user_id: int,
+    seat_id: int,
+    price: int,
+    until: datetime,
+    now: datetime,
+    max_holds: int,
+) -> int | None:
+    """A HELD reservation, unless the fan already holds ``max_holds``; its id or None."""
+    found = await conn.fetchval(
+        ADD_HOLD,
+        user=user_id,
+        seat=seat_id,
+        price=price,
+        until=until,
+        now=now,
+        max_holds=max_holds,
     )
-    asked = select(each).cte("asked")
-    in_order = select(asked).order_by(asked.c.user_id).subquery("in_order")
-    fan = select(
-        in_order.c.user_id,
-        func.boxoffice_fan_live_holds(in_order.c.user_id, in_order.c.now).label("holds"),
-    ).cte("fan")
-    numbered = seats.alias("numbered")
-    by_number = (
-        select(numbered.c.id)
-        .where(
-            numbered.c.schedule_id == asked.c.schedule_id,
-            numbered.c.seat_number == asked.c.seat_number,
-        )
-        .scalar_subquery()
-    )
-    target = show_locked(
-        select(asked.c.user_id, *_TARGET_COLUMNS)
-        .select_from(asked)
-        .join(schedules, schedules.c.id == asked.c.schedule_id)
-        .join(concerts, concerts.c.id == schedules.c.concert_id)
-        .outerjoin(
-            seats,
-            and_(
-                seats.c.schedule_id == schedules.c.id,
-                seats.c.id == func.coalesce(asked.c.seat_id, by_number),
-            ),
-        )
-    ).cte("target")
-    drawn = (
-        select(
-            func.nextval(cast(func.pg_get_serial_sequence("reservations", "id"), REGCLASS)).label(
-                "id"
-            ),
-            target.c.user_id,
-            target.c.seat_id,
-            target.c.price,
-            asked.c.until,
-            asked.c.now,
-        )
-        .select_from(
-            target.join(fan, fan.c.user_id == target.c.user_id).join(
-                asked, asked.c.user_id == target.c.user_id
-            )
-        )
-        .where(
-            target.c.seat_id.is_not(None),
-            on_sale(target.c.concert_at, target.c.cancelled_at, asked.c.now),
-            sold_through(target.c.concert_id),
-            fan.c.holds < asked.c.max_holds,
-        )
-        .cte("drawn")
-    )
-    locked = locked_in_order(seats.c.id, seats.c.id.in_(select(drawn.c.seat_id)), name="locked")
-    claimed = (
-        update(seats)
-        .where(
-            seats.c.id == drawn.c.seat_id,
-            seats.c.id == locked.c.id,
-            seats.c.sold_reservation_id.is_(None),
-            no_live_hold(seats.c.held_until, drawn.c.now),
-        )
-        .values(hold_reservation_id=drawn.c.id, held_until=drawn.c.until)
-        .returning(*drawn.c)
-        .cte("claimed")
-    )
-    added = (
-        insert(reservations)
-        .from_select(
-            ["id", "user_id", "seat_id", "price", "status", "held_until", "created_at"],
-            select(
-                claimed.c.id,
-                claimed.c.user_id,
-                claimed.c.seat_id,
-                claimed.c.price,
-                literal(HELD),
-                claimed.c.until,
-                claimed.c.now,
-            ),
-        )
-        .returning(reservations.c.id, reservations.c.user_id)
-        .cte("added")
-    )
-    return Query(
-        select(
-            asked.c.user_id,
-            fan.c.holds,
-            *(column for column in target.c if column.name != "user_id"),
-            added.c.id.label("reservation_id"),
-        ).select_from(
-            asked.outerjoin(fan, fan.c.user_id == asked.c.user_id)
-            .outerjoin(target, target.c.user_id == asked.c.user_id)
-            .outerjoin(added, added.c.user_id == asked.c.user_id)
-        ),
-        postgres_only=True,
-    )
+    return None if found is None else int(found)
 
 
-HOLD_EACH = _hold_each()
+async def claim_seat(
+    conn: Conn, *, seat_id: int, reservation_id: int, until: datetime, now: datetime
+) -> bool:
+    """Point the seat at this hold if nobody owns it and no live hold covers it."""
+    claimed = await conn.execute(
+        CLAIM_SEAT, seat=seat_id, reservation=reservation_id, until=until, now=now
+    )
+    return claimed == 1
+
+
+async def count_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int:
+    return int(await conn.fetchval(COUNT_LIVE_HOLDS, user=user_id, now=now))
+
+
+# --- reading a hold, and ending one --------------------------------------------------
+
 GET = Query(
     select(
         reservations.c.id,
@@ -422,176 +350,6 @@ CONCERT_OF_SCHEDULE = Query(
         schedules.c.id == bindparam("schedule", type_=BigInteger())
     )
 )
-
-
-async def hold_target(
-    conn: Conn, *, user_id: int, schedule_id: int, seat_id: int | None, seat_number: int | None
-) -> HoldTarget | None:
-    """The schedule, its concert and the seat asked for, locking the fan's row; None
-    when the schedule (or the fan) does not exist."""
-    if seat_id is not None:
-        row = await conn.fetchrow(TARGET_BY_ID, user=user_id, schedule=schedule_id, seat=seat_id)
-    else:
-        row = await conn.fetchrow(
-            TARGET_BY_NUMBER, user=user_id, schedule=schedule_id, seat_number=seat_number
-        )
-    return None if row is None else _target_of(row, schedule_id)
-
-
-def _target_of(row: Row, schedule_id: int) -> HoldTarget | None:
-    if row["concert_id"] is None:
-        return None
-    return HoldTarget(
-        concert_id=row["concert_id"],
-        concert_title=row["title"],
-        concert_at=row["concert_at"],
-        cancelled=row["cancelled_at"] is not None,
-        schedule_id=schedule_id,
-        seat_id=row["seat_id"],
-        seat_number=row["seat_number"],
-        price=row["price"],
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class HeldAtOnce:
-    """What the one-statement hold found and did."""
-
-    fan_holds: int | None  # the fan's live holds before this one; None: no such fan
-    target: HoldTarget | None  # None: no such schedule
-    reservation_id: int | None  # None: nothing written
-
-
-async def hold_at_once(
-    conn: Conn,
-    *,
-    user_id: int,
-    schedule_id: int,
-    seat_id: int | None,
-    seat_number: int | None,
-    sells: Sells,
-    until: datetime,
-    now: datetime,
-    max_holds: int,
-) -> HeldAtOnce:
-    """The whole hold in one statement (PostgreSQL): see ``_hold_at_once``."""
-    params = {
-        "user": user_id,
-        "schedule": schedule_id,
-        "until": until,
-        "now": now,
-        "max_holds": max_holds,
-        **sells_params(sells),
-    }
-    if seat_id is not None:
-        row = await conn.fetchrow(HOLD_AT_ONCE_BY_ID, seat=seat_id, **params)
-    else:
-        row = await conn.fetchrow(HOLD_AT_ONCE_BY_NUMBER, seat_number=seat_number, **params)
-    assert row is not None, "the statement answers one row"
-    return HeldAtOnce(row["holds"], _target_of(row, schedule_id), row["reservation_id"])
-
-
-@dataclass(frozen=True, slots=True)
-class HoldAsk:
-    """One of the holds ``hold_each`` makes together."""
-
-    user_id: int
-    schedule_id: int
-    seat_id: int | None
-    seat_number: int | None
-    until: datetime
-    now: datetime
-    max_holds: int
-
-
-async def hold_each(conn: Conn, asks: Sequence[HoldAsk], *, sells: Sells) -> dict[int, HeldAtOnce]:
-    """``hold_at_once`` for several fans at once, each distinct, on a line that sells
-    ``sells`` for all (PostgreSQL): what it found and did, by fan. See ``_hold_each``."""
-    rows = await conn.fetch(
-        HOLD_EACH,
-        users=[a.user_id for a in asks],
-        schedules=[a.schedule_id for a in asks],
-        seats=[a.seat_id for a in asks],
-        seat_numbers=[a.seat_number for a in asks],
-        untils=[a.until for a in asks],
-        nows=[a.now for a in asks],
-        limits=[a.max_holds for a in asks],
-        **sells_params(sells),
-    )
-    schedule_of = {a.user_id: a.schedule_id for a in asks}
-    return {
-        row["user_id"]: HeldAtOnce(
-            row["holds"], _target_of(row, schedule_of[row["user_id"]]), row["reservation_id"]
-        )
-        for row in rows
-    }
-
-
-async def add_hold(
-    conn: Conn,
-    *,
-    user_id: int,
-    seat_id: int,
-    price: int,
-    until: datetime,
-    now: datetime,
-    max_holds: int,
-) -> int | None:
-    """A HELD reservation, unless the fan already holds ``max_holds``; its id or None."""
-    found = await conn.fetchval(
-        ADD_HOLD,
-        user=user_id,
-        seat=seat_id,
-        price=price,
-        until=until,
-        now=now,
-        max_holds=max_holds,
-    )
-    return None if found is None else int(found)
-
-
-async def hold(
-    conn: Conn,
-    *,
-    user_id: int,
-    seat_id: int,
-    price: int,
-    until: datetime,
-    now: datetime,
-    max_holds: int,
-) -> tuple[int | None, bool]:
-    """A HELD reservation unless the fan already holds ``max_holds`` (its id, or None),
-    and whether it claimed the seat (nobody bought it and no live hold covers it): the
-    step-by-step hold (SQLite). A reservation that did not claim its seat must be
-    rolled back by the caller."""
-    reservation_id = await add_hold(
-        conn,
-        user_id=user_id,
-        seat_id=seat_id,
-        price=price,
-        until=until,
-        now=now,
-        max_holds=max_holds,
-    )
-    if reservation_id is None:
-        return None, False
-    return reservation_id, await claim_seat(
-        conn, seat_id=seat_id, reservation_id=reservation_id, until=until, now=now
-    )
-
-
-async def claim_seat(
-    conn: Conn, *, seat_id: int, reservation_id: int, until: datetime, now: datetime
-) -> bool:
-    """Point the seat at this hold if nobody owns it and no live hold covers it."""
-    claimed = await conn.execute(
-        CLAIM_SEAT, seat=seat_id, reservation=reservation_id, until=until, now=now
-    )
-    return claimed == 1
-
-
-async def count_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int:
-    return int(await conn.fetchval(COUNT_LIVE_HOLDS, user=user_id, now=now))
 
 
 def reservation_of(row: Row) -> Reservation:

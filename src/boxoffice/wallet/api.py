@@ -73,13 +73,13 @@ async def charge(request: Request) -> Response:
     ctx = context_of(request)
     outcome = await service.charge(
         db=ctx.db,
+        charges=ctx.charges,
         user_id=user.user_id,
         amount=body.amount,
         max_charge=ctx.settings.max_charge,
         max_balance=ctx.settings.max_balance,
         idempotency_key=key,
         now=request_instant(request),
-        together=ctx.charges,
     )
     answer = model_response(ChargePublic.model_validate(outcome.value))
     mark_replayed(outcome, answer)

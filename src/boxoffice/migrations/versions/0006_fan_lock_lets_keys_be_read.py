@@ -7,7 +7,8 @@ answer) has PostgreSQL check that key at the end of its statement, under a
 holds a fan's lock and waits for a seat the payment has locked (a seat it is
 selling), while the payment waits for that fan's key, deadlocks. ``FOR NO KEY
 UPDATE`` still puts one fan's holds one after another (it blocks itself) and lets
-the key checks through. The function is otherwise as 0005 made it.
+the key checks through. The function is otherwise as 0005 made it
+(``boxoffice.migrations.fan_lock``).
 
 Revision ID: 0006
 """
@@ -16,42 +17,21 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from boxoffice.migrations.fan_lock import fan_live_holds
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _fan_live_holds(lock: str) -> str:
-    return f"""
-        CREATE OR REPLACE FUNCTION boxoffice_fan_live_holds(fan bigint, at timestamptz)
-        RETURNS integer LANGUAGE plpgsql VOLATILE AS $$
-        BEGIN
-            -- Under REPEATABLE READ the count would read the statement's old snapshot.
-            IF current_setting('transaction_isolation') <> 'read committed' THEN
-                RAISE EXCEPTION 'a hold counts after its lock only under READ COMMITTED, not %',
-                    current_setting('transaction_isolation');
-            END IF;
-            PERFORM 1 FROM users WHERE id = fan FOR {lock};
-            IF NOT FOUND THEN
-                RETURN NULL;
-            END IF;
-            RETURN (
-                SELECT count(*) FROM reservations
-                WHERE user_id = fan AND status = 'HELD' AND held_until > at
-            );
-        END
-        $$
-        """
-
-
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return  # SQLite's hold is step by step, in a transaction that writes alone
-    op.execute(_fan_live_holds("NO KEY UPDATE"))
+    op.execute(fan_live_holds("NO KEY UPDATE"))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(_fan_live_holds("UPDATE"))
+    op.execute(fan_live_holds("UPDATE"))

@@ -1,12 +1,11 @@
-"""SQL for sales and refunds: a live hold turned into a sale (a payment's part of it),
-and a sale turned back into a seat on sale, once. The seat columns are those the
-holds' repository describes; the statements guard on them the same way."""
+"""SQL for refunds: a sale turned back into a seat on sale, once, one ticket at a time
+or a cancelled show's all at once. The seat columns are those the holds' repository
+describes; the statements guard on them the same way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -20,72 +19,20 @@ from sqlalchemy import (
     update,
 )
 
-from boxoffice.reservations.holds import SqlNow, live_hold
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.reservations.repository import (
     HELD,
     NOW,
-    RESERVATION,
-    THE_FANS_LIVE_HOLD,
-    USER,
-    live_holds_of,
 )
 from boxoffice.storage.query import Conn, Query
 from boxoffice.storage.row_locks import locked_in_order
-from boxoffice.storage.tables import reservations, schedules, seats
+from boxoffice.storage.tables import reservations, seats
 
 CONFIRMED, REFUNDED = ReservationStatus.CONFIRMED.value, ReservationStatus.REFUNDED.value
 CANCELLED = ReservationStatus.CANCELLED.value
 # Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
 SCHEDULE = bindparam("schedule", type_=BigInteger())
 _OF_SCHEDULE = reservations.c.seat_id.in_(select(seats.c.id).where(seats.c.schedule_id == SCHEDULE))
-
-CANCELLED_SHOW = (
-    select(schedules.c.cancelled_at)
-    .where(seats.c.id == reservations.c.seat_id, schedules.c.id == seats.c.schedule_id)
-    .scalar_subquery()
-)
-# A live hold of the fan's, on a show not cancelled, becomes a sale. The row lock this
-# UPDATE takes is what a release or a second payment of the same hold waits for.
-CONFIRM = Query(
-    update(reservations)
-    .where(*THE_FANS_LIVE_HOLD, CANCELLED_SHOW.is_(None))
-    .values(status=CONFIRMED, confirmed_at=NOW)
-    .returning(reservations.c.seat_id, reservations.c.price)
-)
-# The concert a sold seat is of, and how many other live holds its buyer has.
-SALE_CONTEXT = Query(
-    select(
-        schedules.c.concert_id,
-        live_holds_of(USER, besides=RESERVATION).label("other_holds"),
-    )
-    .select_from(seats.join(schedules, schedules.c.id == seats.c.schedule_id))
-    .where(seats.c.id == bindparam("seat", type_=BigInteger()))
-)
-
-
-def held_for_sale(reservation: ColumnElement[int], now: SqlNow) -> tuple[ColumnElement[bool], ...]:
-    """A seat that the reservation's hold still covers."""
-    return (
-        seats.c.hold_reservation_id == reservation,
-        live_hold(seats.c.held_until, now),
-        seats.c.sold_reservation_id.is_(None),
-    )
-
-
-def sold_to(reservation: ColumnElement[int]) -> dict[str, Any]:
-    """What selling a seat to the reservation writes."""
-    return {"sold_reservation_id": reservation, "hold_reservation_id": None, "held_until": None}
-
-
-HELD_FOR_SALE = held_for_sale(RESERVATION, NOW)
-SOLD = sold_to(RESERVATION)
-SELL_SEAT = Query(
-    update(seats)
-    .where(seats.c.id == bindparam("seat", type_=BigInteger()), *HELD_FOR_SALE)
-    .values(SOLD)
-)
-
 
 # The guard on CONFIRMED is what makes a refund happen once, however requests race.
 REFUND = Query(
@@ -197,34 +144,3 @@ async def refunded_of_schedule(conn: Conn, *, schedule_id: int) -> tuple[int, in
     row = await conn.fetchrow(REFUNDED_OF_SCHEDULE, schedule=schedule_id)
     assert row is not None
     return int(row["refunded"]), int(row["amount"])
-
-
-@dataclass(frozen=True, slots=True)
-class Confirmed:
-    seat_id: int
-    price: int
-    concert_id: int
-    other_holds: int
-
-
-async def confirm(
-    conn: Conn, *, reservation_id: int, user_id: int, now: datetime
-) -> Confirmed | None:
-    """The user's live hold, on a show not cancelled, made CONFIRMED; None if it was not
-    one (then nothing changed)."""
-    row = await conn.fetchrow(CONFIRM, reservation=reservation_id, user=user_id, now=now)
-    if row is None:
-        return None
-    context = await conn.fetchrow(
-        SALE_CONTEXT, seat=row["seat_id"], user=user_id, reservation=reservation_id, now=now
-    )
-    assert context is not None
-    return Confirmed(
-        row["seat_id"], row["price"], context["concert_id"], int(context["other_holds"])
-    )
-
-
-async def sell_seat(conn: Conn, *, seat_id: int, reservation_id: int, now: datetime) -> bool:
-    """Turn this reservation's live hold on the seat into a sale."""
-    sold = await conn.execute(SELL_SEAT, seat=seat_id, reservation=reservation_id, now=now)
-    return sold == 1
