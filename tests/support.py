@@ -105,6 +105,7 @@ class Fan:
     user_id: int
     access_token: str
     queue_token: str | None = None
+    refresh_token: str | None = None
 
     @property
     def access(self) -> dict[str, str]:
@@ -136,7 +137,21 @@ class Api:
         r = await self.client.post("/api/v1/users", json={"name": name})
         assert r.status_code == 201, r.text
         body = r.json()
-        return Fan(user_id=body["userId"], access_token=body["accessToken"])
+        return Fan(
+            user_id=body["userId"],
+            access_token=body["accessToken"],
+            refresh_token=body["refreshToken"],
+        )
+
+    async def renew(self, fan: Fan) -> Fan:
+        """The fan's page renewing its access token, as it does when one lapses (after
+        the test's clock moved past ``ACCESS_TOKEN_TTL_SECONDS``)."""
+        r = await self.client.post(
+            "/api/v1/sessions/refresh", json={"refreshToken": fan.refresh_token}
+        )
+        assert r.status_code == 200, r.text
+        fan.access_token, fan.refresh_token = r.json()["accessToken"], r.json()["refreshToken"]
+        return fan
 
     async def charge(self, fan: Fan, amount: int, key: str | None = None) -> httpx.Response:
         headers = dict(fan.access)

@@ -54,8 +54,13 @@ from boxoffice.reservations.api import router as reservations_router
 from boxoffice.reservations.writers import holds_for
 from boxoffice.sales.api import router as sales_router
 from boxoffice.storage.db import Database
+from boxoffice.support.api import router as support_router
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.api import router as users_router
+from boxoffice.users.oidc import identity_for
+from boxoffice.users.passwords import Passwords
+from boxoffice.users.sessions import Sessions
+from boxoffice.users.signin_limits import SignInLimits, limits_storage
 from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
 from boxoffice.wallet.service import BalanceReads
@@ -110,7 +115,7 @@ def build_queue_store(settings: Settings, clock: Clock) -> QueueStore:
 
 def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppContext:
     db = Database.from_settings(settings)
-    signer = TokenSigner(settings.secret_key)
+    signer = TokenSigner(settings.secret_key, previous_keys=settings.previous_keys)
     lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
     supply = SeatSupply(db=db, store=store, lines=lines, clock=clock)
     waiting_room = WaitingRoom(
@@ -126,6 +131,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         settings=settings,
         db=db,
         signer=signer,
+        identity=identity_for(settings, signer=signer, db=db),
         waiting_room=waiting_room,
         lines=lines,
         control=control,
@@ -136,6 +142,14 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         charges=charges_for(db),
         holds=holds_for(db),
         sales=sales_for(db),
+        sessions=Sessions(
+            db=db,
+            signer=signer,
+            access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
+        ),
+        passwords=Passwords(workers=settings.password_workers, queue=settings.password_queue),
+        signin_limits=SignInLimits.from_settings(settings, limits_storage(settings)),
     )
 
 
@@ -160,6 +174,7 @@ def create_app(
             await ctx.charges.close()
             await ctx.holds.close()
             await ctx.sales.close()
+            ctx.passwords.close()
             await ctx.db.dispose()
 
     app = FastAPI(
@@ -202,6 +217,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
         queue_admin_router,
         refunds_admin_router,
         sales_router,
+        support_router,
     ):
         app.include_router(router, prefix=API_V1)
     app.include_router(_ops_router())

@@ -50,7 +50,34 @@ class Settings(BaseSettings):
     admitted_idle_seconds: int = Field(default=600, ge=1)
     waiter_timeout_seconds: int = Field(default=60, ge=3)
 
-    access_token_ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60)
+    # Access tokens are short-lived: a page renews its own with the session's refresh
+    # token, which lives in the database (so a restart or another instance signs
+    # nobody out) and is rotated on every use.
+    access_token_ttl_seconds: int = Field(default=15 * 60, ge=60)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # Keys tokens signed before a SECRET_KEY rotation are still read with, until
+    # they lapse (comma-separated); new tokens are signed with SECRET_KEY alone.
+    previous_secret_keys: str = ""
+    # POST /users {"name"} makes a guest with no email or password. Unset: on in the
+    # embedded shape (the demo), off with PostgreSQL, where it answers 404.
+    guest_signup: bool | None = None
+    # Failed sign-ins before a sign-in is refused (429 with Retry-After): of one
+    # account from one address, of one account from anywhere, from one address.
+    # Each is "N/window" tiers, separated by ";", in the limits library's notation,
+    # so the wait grows with the failures.
+    failed_signins_per_account_and_address: str = "5/minute;10/hour"
+    failed_signins_per_account: str = "20/hour;50/day"
+    failed_signins_per_address: str = "30/minute;200/hour"
+    # Password hashes computed at once per process (each takes one core for a few tens
+    # of milliseconds); more sign-ins wait their turn, up to PASSWORD_QUEUE, beyond
+    # which they are answered 503 busy with Retry-After.
+    password_workers: int = Field(default=1, ge=1, le=64)
+    password_queue: int = Field(default=200, ge=1)
+    # A site's own identity provider (OpenID Connect): access tokens it signs are
+    # accepted wherever boxoffice's own are. All three or none.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
     queue_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
 
@@ -143,6 +170,24 @@ class Settings(BaseSettings):
                     f"BOXOFFICE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} "
                     "characters when the database is PostgreSQL"
                 )
+        return self
+
+    @property
+    def guest_signup_on(self) -> bool:
+        return (not self.uses_postgres) if self.guest_signup is None else self.guest_signup
+
+    @property
+    def previous_keys(self) -> list[str]:
+        return [key.strip() for key in self.previous_secret_keys.split(",") if key.strip()]
+
+    @model_validator(mode="after")
+    def _oidc_all_or_none(self) -> Settings:
+        given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
+        if any(given) and not all(given):
+            raise ValueError(
+                "BOXOFFICE_OIDC_ISSUER, BOXOFFICE_OIDC_AUDIENCE and BOXOFFICE_OIDC_JWKS_URL "
+                "go together: set all three, or none"
+            )
         return self
 
     @field_validator("database_url")

@@ -30,6 +30,10 @@ class DomainError(Exception):
         super().__init__(detail or self.title)
         self.detail = detail or self.title
 
+    def response_headers(self) -> dict[str, str] | None:
+        """The headers its answer carries (the class's, unless this one has its own)."""
+        return self.headers
+
 
 class ValidationFailed(DomainError):
     code = "validation_error"
@@ -199,6 +203,41 @@ class NotFound(DomainError):
     code = "not_found"
     status = 404
     title = "Not found"
+
+
+class InvalidCredentials(DomainError):
+    """An unknown email and a wrong password alike: which it was is not said."""
+
+    code = "invalid_credentials"
+    status = 401
+    title = "The email or the password is not right"
+
+
+class EmailTaken(DomainError):
+    code = "email_taken"
+    status = 409
+    title = "An account with this email exists"
+
+
+class WeakPassword(DomainError):
+    code = "weak_password"
+    status = 422
+    title = "The password is too weak"
+
+
+class RateLimited(DomainError):
+    """Too many attempts: ``retry_after`` seconds until the next may pass."""
+
+    code = "rate_limited"
+    status = 429
+    title = "Too many attempts"
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+    def response_headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)}
 
 
 class MethodNotAllowed(DomainError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import binascii
 import secrets
 from base64 import urlsafe_b64encode
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -38,6 +39,9 @@ TokenType = Literal["access", "queue"]
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: int
+    # The session the token was issued to (None: a token of the site's identity
+    # provider, or one issued before sessions existed).
+    session_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +62,24 @@ def new_jti() -> str:
 
 
 class TokenSigner:
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, *, previous_keys: Sequence[str] = ()) -> None:
         self._hmac = HMACAlgorithm(HMACAlgorithm.SHA256)
         self._key = self._hmac.prepare_key(secret_key)
+        # Tokens signed before a key rotation are still read until they lapse.
+        self._previous = [self._hmac.prepare_key(key) for key in previous_keys]
         self._seen: Bounded[str, dict[str, object]] = Bounded(VERIFIED_CACHE_SIZE)
         self._queue_claims: Bounded[str, QueueClaims] = Bounded(VERIFIED_CACHE_SIZE)
 
-    def access_token(self, *, user_id: int, now: datetime, ttl: timedelta) -> str:
+    def access_token(
+        self, *, user_id: int, now: datetime, ttl: timedelta, session_id: int | None = None
+    ) -> str:
         issued = int(now.timestamp())
         exp = int((now + ttl).timestamp())
-        return self._sign({"sub": str(user_id), "typ": "access", "iat": issued, "exp": exp})
+        payload: dict[str, object] = {"sub": str(user_id), "typ": "access", "iat": issued}
+        payload["exp"] = exp
+        if session_id is not None:
+            payload["sid"] = session_id
+        return self._sign(payload)
 
     def queue_token(self, claims: QueueClaims) -> str:
         payload = {
@@ -107,7 +119,10 @@ class TokenSigner:
         if header != HEADER or not body:
             raise _malformed()
         try:
-            valid = self._hmac.verify(signing_input, self._key, _unb64(signature))
+            mac = _unb64(signature)
+            valid = self._hmac.verify(signing_input, self._key, mac) or any(
+                self._hmac.verify(signing_input, key, mac) for key in self._previous
+            )
             payload = orjson.loads(_unb64(body)) if valid else None
         except (binascii.Error, ValueError):
             raise _malformed() from None
@@ -128,7 +143,10 @@ class TokenSigner:
 
     def read_access(self, token: str, *, now: datetime) -> AccessClaims:
         payload = self._decode(token, "access", now)
-        return AccessClaims(user_id=_user_id(payload))
+        sid = payload.get("sid")
+        return AccessClaims(
+            user_id=_user_id(payload), session_id=sid if isinstance(sid, int) else None
+        )
 
     def read_queue(self, token: str, *, now: datetime) -> QueueClaims:
         known = self._queue_claims.get(token)

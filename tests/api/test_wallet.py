@@ -15,8 +15,16 @@ async def test_registration_returns_an_access_token_that_opens_the_wallet(api: A
     r = await api.client.post("/api/v1/users", json={"name": "  Jisoo  "})
     assert r.status_code == 201
     body = r.json()
-    assert set(body) == {"userId", "name", "accessToken"}
+    assert set(body) == {
+        "userId",
+        "name",
+        "email",
+        "accessToken",
+        "accessExpiresAt",
+        "refreshToken",
+    }
     assert body["name"] == "Jisoo"
+    assert body["email"] is None  # a guest
     wallet = await api.client.get(
         "/api/v1/wallet", headers={"Authorization": f"Bearer {body['accessToken']}"}
     )

@@ -105,6 +105,8 @@ def instance_env(
             "BOXOFFICE_SECRET_KEY": "multi-instance-test-secret-key-0123456789",
             "BOXOFFICE_ADMIN_TOKEN": "admin-test-token-0123456789",
             "BOXOFFICE_LOAD_DEMO_DATA": "false",
+            # Their fans are guests, as the seeds' POST /users makes them.
+            "BOXOFFICE_GUEST_SIGNUP": "true",
         }
     )
     env.update({f"BOXOFFICE_{k.upper()}": v for k, v in extra.items()})

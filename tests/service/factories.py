@@ -43,6 +43,7 @@ from boxoffice.storage.db import Database
 from boxoffice.storage.errors import StorageError, from_driver
 from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice.users import service as users
+from boxoffice.users.sessions import Sessions
 from boxoffice.wallet import service as wallet
 from boxoffice.wallet.service import BalanceReads
 from boxoffice.wallet.writers import charges_for
@@ -135,9 +136,7 @@ async def make_show(
 
 async def make_fan(db: Database, *, balance: int = 0, now: datetime = NOW) -> int:
     """A registered fan with ``balance`` points charged; their user id."""
-    fan = await users.register(
-        db=db, signer=SIGNER, name="fan", now=now, token_ttl=timedelta(days=7)
-    )
+    fan = await users.register(db=db, sessions=sessions(db), name="fan", now=now)
     if balance:
         await charge(db, user_id=fan.user_id, amount=balance, now=now)
     return fan.user_id
@@ -189,6 +188,13 @@ async def hold(
         hold_for=HOLD_FOR,
         max_holds=max_holds,
         sells=sells,
+    )
+
+
+def sessions(db: Database) -> Sessions:
+    """Sessions as the app makes them (``boxoffice.app.build_context``)."""
+    return Sessions(
+        db=db, signer=SIGNER, access_ttl=timedelta(minutes=15), refresh_ttl=timedelta(days=30)
     )
 
 

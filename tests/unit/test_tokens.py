@@ -61,7 +61,7 @@ def test_another_algorithm_is_refused_even_with_the_right_key(algorithm: str) ->
 
 
 def test_an_unsigned_token_is_refused() -> None:
-    token = jwt.encode({"sub": "7", "typ": "access", "exp": LATER}, None, algorithm="none")
+    token = jwt.encode({"sub": "7", "typ": "access", "exp": LATER}, "", algorithm="none")
     _refused(token)
     # ...even when it claims HS256 in its header and carries an empty signature.
     header = TokenSigner(KEY).access_token(user_id=7, now=NOW, ttl=timedelta(hours=1))

@@ -107,6 +107,8 @@ class BenchServer:
                 "BOXOFFICE_SECRET_KEY": SECRET_KEY,
                 "BOXOFFICE_ADMIN_TOKEN": ADMIN_TOKEN,
                 "BOXOFFICE_LOAD_DEMO_DATA": "false",
+                # The bench's fans are guests (POST /users), as a sale's load would be.
+                "BOXOFFICE_GUEST_SIGNUP": "true",
                 **self.extra_env,
             }
         )

@@ -15,6 +15,10 @@ from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations.writers import HoldWriter
 from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
+from boxoffice.users.oidc import Identity
+from boxoffice.users.passwords import Passwords
+from boxoffice.users.sessions import Sessions
+from boxoffice.users.signin_limits import SignInLimits
 from boxoffice.wallet.service import BalanceReads
 from boxoffice.wallet.writers import ChargeWriter
 
@@ -24,6 +28,8 @@ class AppContext:
     settings: Settings
     db: Database
     signer: TokenSigner
+    # Reads access tokens: the signer's, and the identity provider's when configured.
+    identity: Identity
     waiting_room: WaitingRoom
     lines: Lines
     control: LineControl
@@ -35,3 +41,6 @@ class AppContext:
     charges: ChargeWriter
     holds: HoldWriter
     sales: SaleWriter
+    sessions: Sessions
+    passwords: Passwords
+    signin_limits: SignInLimits

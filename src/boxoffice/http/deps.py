@@ -84,7 +84,15 @@ def bearer_token(credentials: Bearer) -> str:
 async def current_user(
     ctx: Ctx, now: Now, credentials: Annotated[Bearer, Depends(access_scheme)]
 ) -> AccessClaims:
-    return ctx.signer.read_access(bearer_token(credentials), now=now)
+    return await ctx.identity.read_access(bearer_token(credentials), now=now)
+
+
+async def maybe_user(ctx: Ctx, now: Now, request: Request) -> AccessClaims | None:
+    """The access token's claims when one is sent (refused when it is bad), else None."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    return await ctx.identity.read_access(token_from_header(header), now=now)
 
 
 async def queue_claims(
@@ -122,7 +130,7 @@ async def user_from_either(
     if ctx.signer.token_type(token) == "queue":
         claims = ctx.signer.read_queue(token, now=now)
         return (await ctx.waiting_room.check(claims=claims, admitted=False)).user_id
-    return ctx.signer.read_access(token, now=now).user_id
+    return (await ctx.identity.read_access(token, now=now)).user_id
 
 
 async def require_admin(ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_scheme)]) -> None:
@@ -148,10 +156,11 @@ def context_of(request: Request) -> AppContext:
     return ctx
 
 
-def access_of(request: Request) -> AccessClaims:
-    """The access token's claims (401 for a missing, bad or expired one)."""
+async def access_of(request: Request) -> AccessClaims:
+    """The access token's claims (401 for a missing, bad or expired one), boxoffice's
+    own or the identity provider's."""
     token = token_from_header(request.headers.get("authorization"))
-    return context_of(request).signer.read_access(token, now=request_instant(request))
+    return await context_of(request).identity.read_access(token, now=request_instant(request))
 
 
 def queue_token_of(request: Request) -> tuple[str, QueueClaims]:
@@ -191,5 +200,6 @@ CurrentUser = Annotated[AccessClaims, Depends(current_user)]
 QueueToken = Annotated[QueueClaims, Depends(queue_claims)]
 LivePass = Annotated[QueuePass, Depends(queue_pass)]
 AnyUser = Annotated[int, Depends(user_from_either)]
+MaybeUser = Annotated[AccessClaims | None, Depends(maybe_user)]
 Admin = Depends(require_admin)
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]

@@ -84,7 +84,7 @@ def error_response(
         code=error.code,
         title=error.title,
         detail=error.detail,
-        headers={**(error.headers or {}), **(headers or {})} or None,
+        headers={**(error.response_headers() or {}), **(headers or {})} or None,
         extensions=extensions,
     )
 

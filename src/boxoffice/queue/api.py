@@ -62,7 +62,7 @@ ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 async def join(request: Request) -> Response:
     """Join the line (201), or get back your live place in it (200). With
     `{"concertId"}`, the line that concert is sold through."""
-    user = access_of(request)
+    user = await access_of(request)
     concert_id = _join_body(await request.body())
     status, created = await context_of(request).waiting_room.join(
         user_id=user.user_id, now=request_instant(request), concert_id=concert_id

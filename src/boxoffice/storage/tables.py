@@ -68,6 +68,33 @@ users = Table(
     Column("id", Id, primary_key=True),
     Column("name", String(100), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    # A guest has neither; an account has both (the email kept lower-cased).
+    Column("email", String(254), unique=True),
+    Column("password_hash", String(200)),
+    # The site's identity provider's "iss sub", for a fan it signed in.
+    Column("external_id", String(400), unique=True),
+)
+
+# One signed-in device: its refresh tokens are rotated on every use, and one used a
+# second time revokes the whole session (someone else had a copy).
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("revoked_at", UTCDateTime()),
+)
+
+# Every refresh token issued, by the SHA-256 of its secret: used once, then spent.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("session_id", Id, ForeignKey("sessions.id"), nullable=False, index=True),
+    Column("issued_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
 )
 
 wallets = Table(

@@ -1,25 +1,151 @@
+"""Fans signing up, in and out. Every answer that carries a refresh token also sets it
+as the ``boxoffice_refresh`` cookie: ``HttpOnly`` (no page script can read it),
+``SameSite=Strict`` (no other site's page can make the browser send it) and scoped to
+``/api/v1/sessions`` (sent to nothing else). The fan page keeps its access token in
+memory and renews it through the cookie, so a stolen page script finds no lasting
+credential, and another site cannot renew one either: the cookie does not go with
+its requests, and the answer's token could not be read across origins anyway."""
+
 from __future__ import annotations
 
-from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body, Request, Response, status
 
-from boxoffice.errors import documented
-from boxoffice.http.deps import Ctx, Now
+from boxoffice.errors import (
+    Busy,
+    EmailTaken,
+    InvalidCredentials,
+    InvalidToken,
+    NotFound,
+    RateLimited,
+    TokenExpired,
+    WeakPassword,
+    documented,
+)
+from boxoffice.http.deps import Ctx, CurrentUser, MaybeUser, Now
+from boxoffice.http.routing import API_V1
 from boxoffice.users import service
-from boxoffice.users.schemas import UserCreate, UserCreated
+from boxoffice.users.schemas import (
+    AccountCreate,
+    SessionCreate,
+    SessionRefresh,
+    SignedInPublic,
+    UserCreate,
+    UserCreated,
+)
+from boxoffice.users.service import SignedIn
 
 router = APIRouter(tags=["users"])
+REFRESH_COOKIE = "boxoffice_refresh"
+SESSIONS_PATH = f"{API_V1}/sessions"
 
 
-@router.post("/users", status_code=201, responses=documented())
-async def register(body: UserCreate, ctx: Ctx, now: Now) -> UserCreated:
-    """Register a fan; the answer carries their access token."""
-    registration = await service.register(
-        db=ctx.db,
-        signer=ctx.signer,
-        name=body.name,
-        now=now,
-        token_ttl=timedelta(seconds=ctx.settings.access_token_ttl_seconds),
+def _with_cookie(
+    signed_in: SignedIn, request: Request, response: Response, max_age: int
+) -> SignedInPublic:
+    response.set_cookie(
+        REFRESH_COOKIE,
+        signed_in.refresh_token,
+        max_age=max_age,
+        path=SESSIONS_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
     )
-    return UserCreated.model_validate(registration)
+    return SignedInPublic.model_validate(signed_in)
+
+
+@router.post("/users", status_code=201, responses=documented(NotFound))
+async def register(
+    body: UserCreate, request: Request, response: Response, ctx: Ctx, now: Now
+) -> UserCreated:
+    """Sign up as a guest (a name, no email): the answer signs you in. Off in the
+    production shape unless `GUEST_SIGNUP` is set (404 `not_found`)."""
+    if not ctx.settings.guest_signup_on:
+        raise NotFound("guest sign-up is off here: create an account")
+    signed_in = await service.register(db=ctx.db, sessions=ctx.sessions, name=body.name, now=now)
+    answer = _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+    return UserCreated.model_validate(answer.model_dump())
+
+
+@router.post(
+    "/accounts",
+    status_code=201,
+    responses=documented(EmailTaken, WeakPassword, InvalidToken, TokenExpired, Busy),
+)
+async def create_account(
+    body: AccountCreate,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    now: Now,
+    guest: MaybeUser,
+) -> SignedInPublic:
+    """Create an account; with a guest's access token, make that guest an account
+    (same fan: points and tickets kept)."""
+    signed_in = await service.sign_up(
+        db=ctx.db,
+        sessions=ctx.sessions,
+        passwords=ctx.passwords,
+        email=body.email,
+        password=body.password,
+        name=body.name,
+        guest=guest,
+        now=now,
+    )
+    return _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+
+
+@router.post(
+    "/sessions",
+    responses=documented(InvalidCredentials, RateLimited, Busy),
+)
+async def sign_in(
+    body: SessionCreate, request: Request, response: Response, ctx: Ctx, now: Now
+) -> SignedInPublic:
+    """Sign in with your email and password. An unknown email and a wrong password get
+    the same 401 `invalid_credentials`; too many failures, 429 `rate_limited`."""
+    signed_in = await service.sign_in(
+        db=ctx.db,
+        sessions=ctx.sessions,
+        passwords=ctx.passwords,
+        limits=ctx.signin_limits,
+        email=body.email,
+        password=body.password,
+        address=request.client.host if request.client else "",
+        now=now,
+    )
+    return _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+
+
+@router.post("/sessions/refresh", responses=documented(InvalidToken))
+async def refresh(
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+    now: Now,
+    body: Annotated[SessionRefresh | None, Body()] = None,
+) -> SignedInPublic:
+    """A new access token, and a new refresh token in place of the one sent (in the
+    body, or the `boxoffice_refresh` cookie). A refresh token used a second time ends
+    its session: 401 `invalid_token`, and neither copy works again."""
+    token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise InvalidToken("send the refresh token in the body or its cookie")
+    signed_in = await service.refresh(db=ctx.db, sessions=ctx.sessions, token=token, now=now)
+    return _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+
+
+@router.delete(
+    "/sessions/current",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=documented(InvalidToken, TokenExpired),
+)
+async def sign_out(user: CurrentUser, ctx: Ctx, now: Now) -> Response:
+    """Sign out: this session's refresh token no longer renews anything (its access
+    token lapses on its own within minutes)."""
+    await service.sign_out(sessions=ctx.sessions, claims=user, now=now)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    response.delete_cookie(REFRESH_COOKIE, path=SESSIONS_PATH, httponly=True, samesite="strict")
+    return response

@@ -48,7 +48,7 @@ ACCESS: dict[str, Any] = {"security": [{"AccessToken": []}]}
     openapi_extra=ACCESS,
 )
 async def get_wallet(request: Request) -> Response:
-    user = access_of(request)
+    user = await access_of(request)
     balance = await context_of(request).balances.of(user.user_id)
     return model_response(WalletPublic(user_id=user.user_id, balance=balance))
 
@@ -67,7 +67,7 @@ async def get_wallet(request: Request) -> Response:
 )
 async def charge(request: Request) -> Response:
     """Add points. With an `Idempotency-Key`, a retry is applied once and answered the same."""
-    user = access_of(request)
+    user = await access_of(request)
     key = idempotency_key_of(request)
     body = await body_of(request, ChargeRequest)
     ctx = context_of(request)
