@@ -41,6 +41,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The production shape's Redis, as tests/conftest.py names it.
+REDIS_URL = os.environ.get("BOXOFFICE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
@@ -49,6 +51,13 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 class Server:
     url: str
     api: Api
+    instance: Instance
+
+    def restart(self) -> None:
+        """Stop ``boxoffice serve`` and start a new one on the same port and database."""
+        self.instance.stop()
+        self.instance.start()
+        self.instance.wait_ready()
 
 
 FAILED_LOAD = re.compile(r"Failed to load resource: the server responded with a status of \d+")
@@ -149,25 +158,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
-    """Start ``boxoffice serve`` with settings of the test's own (``hold_seconds="5"``)."""
+    """Start ``boxoffice serve`` with settings of the test's own (``hold_seconds="5"``):
+    the embedded shape, or the production one with ``postgres=(postgres_url,
+    redis_prefix)``, the test's own database and Redis key space."""
     started: list[Instance] = []
 
-    def start(**settings: str) -> Server:
+    def start(*, postgres: tuple[str, str] | None = None, **settings: str) -> Server:
+        database_url, prefix = postgres or (f"sqlite:///{tmp_path}/boxoffice.db", "unused:")
         env = instance_env(
-            database_url=f"sqlite:///{tmp_path}/boxoffice.db",
-            redis_url="",
-            redis_prefix="unused:",
+            database_url=database_url,
+            redis_url=REDIS_URL if postgres else "",
+            redis_prefix=prefix,
             load_demo_data="true",
             access_log="false",
             **settings,
         )
-        del env["BOXOFFICE_REDIS_URL"]
+        if not postgres:
+            del env["BOXOFFICE_REDIS_URL"]
         instance = Instance(env, tmp_path, f"serve{len(started)}")
         started.append(instance)
         instance.start()
         instance.wait_ready()
         client = httpx.AsyncClient(base_url=instance.url, timeout=30)
-        return Server(url=instance.url, api=Api(client, FakeClock()))
+        return Server(url=instance.url, api=Api(client, FakeClock()), instance=instance)
 
     yield start
     for instance in started:

@@ -16,6 +16,8 @@ SEOUL = timezone(timedelta(hours=9))  # every browser context's time zone
 
 
 async def sign_in(page: Page, name: str, *, label: str = "Your name", go: str = "Continue") -> None:
+    """As a guest: a name is enough."""
+    await page.locator('[role="tab"][data-mode="guest"]').click()
     await page.get_by_label(label).fill(name)
     await page.get_by_role("button", name=go).click()
     await expect(page.locator("#balance")).to_have_attribute("data-balance", re.compile(r"^\d+$"))
@@ -88,3 +90,31 @@ def seoul_input(at: datetime) -> str:
 def drawn_first(seed: str, user_ids: list[int]) -> list[int]:
     """The opening draw's order, as anyone can check it: by SHA-1(seed:userId)."""
     return sorted(user_ids, key=lambda user: hashlib.sha1(f"{seed}:{user}".encode()).hexdigest())
+
+
+PASSWORD = "correct horse battery"
+
+
+async def create_account(page: Page, name: str, email: str, password: str = PASSWORD) -> None:
+    await page.get_by_role("tab", name="Create account").click()
+    form = page.locator("#signin-form")
+    await form.get_by_label("Your name").fill(name)
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(password)
+    await form.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#balance")).to_have_attribute("data-balance", re.compile(r"^\d+$"))
+
+
+async def sign_in_as(
+    page: Page,
+    email: str,
+    password: str = PASSWORD,
+    *,
+    words: tuple[str, str, str] = ("Email", "Password", "Sign in"),
+) -> None:
+    """Sign in with an email and a password (the sign-in screen's first tab)."""
+    email_label, password_label, go = words
+    form = page.locator("#signin-form")
+    await form.get_by_label(email_label).fill(email)
+    await form.get_by_label(password_label).fill(password)
+    await form.get_by_role("button", name=go).click()

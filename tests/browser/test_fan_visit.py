@@ -84,7 +84,7 @@ async def test_a_reload_in_the_waiting_room_keeps_the_place_in_korean(
 
     fan = await pages.open(server, locale="ko-KR")
     page = fan.page
-    await expect(page.get_by_role("heading", name="시작하기")).to_be_visible()
+    await expect(page.get_by_role("heading", name="로그인")).to_be_visible()
     await sign_in(page, "민아", label="이름", go="계속")
     await expect(page.locator("#who")).to_have_text("민아님, 안녕하세요")
     await join(page, label=f"{AURORA} 대기열 입장")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from importlib.resources import files
 
 import httpx
+import pytest
 from playwright.async_api import expect
 
 from tests.browser.conftest import Pages, Server
@@ -73,10 +74,31 @@ async def test_the_pages_shadow_nothing_of_the_api_and_stay_out_of_its_schema(
         ]
 
 
-def test_the_pages_weigh_well_under_100_kb() -> None:
+def _page_files(page: str) -> set[str]:
+    """The files a page loads: those its HTML names under the assets URL, and every
+    module those import, transitively."""
     folder = files("boxoffice.web") / "static"
-    total = sum(len(f.read_bytes()) for f in folder.iterdir() if f.is_file())
-    assert total < 100_000, total
+    wanted = set(re.findall(r"\{\{assets\}\}/([\w.-]+)", (folder / page).read_text()))
+    found: set[str] = {page}
+    while wanted:
+        name = wanted.pop()
+        if name in found:
+            continue
+        found.add(name)
+        if name.endswith(".js"):
+            wanted |= set(re.findall(r'from "\./([\w.-]+)"', (folder / name).read_text()))
+    return found
+
+
+@pytest.mark.parametrize("page", ["fan.html", "operator.html"])
+def test_each_page_weighs_well_under_100_kb(page: str) -> None:
+    """Everything a fan's (or the operator's) browser fetches for the page, before
+    compression: the page, its style sheet, icon and every module it imports."""
+    folder = files("boxoffice.web") / "static"
+    loaded = _page_files(page)
+    assert "style.css" in loaded and "api.js" in loaded  # the walk finds what it should
+    total = sum(len((folder / name).read_bytes()) for name in loaded)
+    assert total < 100_000, (total, sorted(loaded))
 
 
 async def test_a_fan_who_reloads_fetches_the_assets_once(

@@ -48,10 +48,16 @@ export function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// A token given as a function that answers 401 token_expired is renewed (once).
+let renew = null;
+export const renewWith = (fn) => (renew = fn);
+
 /** Call the API; resolves to the JSON body (null for 204), rejects with a Problem. */
-export async function call(method, path, { token, body, key } = {}) {
+export async function call(method, path, options = {}, again = false) {
+  const { token, body, key } = options;
+  const bearer = typeof token === "function" ? token() : token;
   const headers = { Accept: "application/json" };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
   if (key) headers["Idempotency-Key"] = key;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const sentAt = Date.now();
@@ -62,6 +68,7 @@ export async function call(method, path, { token, body, key } = {}) {
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
+      credentials: "same-origin", // the refresh cookie, to /sessions
     });
   } catch {
     throw new Problem(0, null, null);
@@ -75,6 +82,10 @@ export async function call(method, path, { token, body, key } = {}) {
     parsed = null;
   }
   if (!response.ok) {
+    const lapsed = response.status === 401 && parsed?.code === "token_expired";
+    if (lapsed && typeof token === "function" && !again && (await renew?.())) {
+      return call(method, path, options, true);
+    }
     const retry = Number.parseInt(response.headers.get("Retry-After") || "", 10);
     throw new Problem(response.status, parsed, Number.isFinite(retry) ? retry : null);
   }
@@ -84,6 +95,11 @@ export async function call(method, path, { token, body, key } = {}) {
 // The endpoints, one line each, so an addition to the contract is one line here.
 export const api = {
   register: (name) => call("POST", "/users", { body: { name } }),
+  signUp: (body, guest) => call("POST", "/accounts", { token: guest, body }),
+  signIn: (email, password) => call("POST", "/sessions", { body: { email, password } }),
+  refresh: () => call("POST", "/sessions/refresh"),
+  signOut: (access) => call("DELETE", "/sessions/current", { token: access }),
+  mine: (access) => call("GET", "/reservations", { token: access }),
   wallet: (access) => call("GET", "/wallet", { token: access }),
   charge: (access, amount, key) =>
     call("POST", "/wallet/charges", { token: access, body: { amount }, key }),
@@ -120,6 +136,7 @@ export const admin = {
   refund: (token, id, key) => call("POST", `/admin/reservations/${id}/refund`, { token, key }),
   cancel: (token, scheduleId) => call("POST", `/admin/schedules/${scheduleId}/cancel`, { token }),
   sales: (token) => call("GET", "/admin/sales", { token }),
+  fan: (token, query) => call("GET", `/admin/fans?${new URLSearchParams(query)}`, { token }),
   addConcert: (token, title, venue) =>
     call("POST", "/admin/concerts", { token, body: { title, venue } }),
   addSchedule: (token, concertId, concertAt, seatCount, price) =>

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by both pages.
-import { t } from "./i18n.js";
+import { dateTime, points, t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -19,6 +19,35 @@ export function el(tag, attrs = {}, ...children) {
 /** A <dl> filled with [term, value] pairs. */
 export function facts(dl, pairs) {
   dl.replaceChildren(...pairs.flatMap(([term, value]) => [el("dt", { text: term }), el("dd", { text: value })]));
+}
+
+/** A table of rows of cells (text or nodes), each row's data-id from ids; with no
+ * rows, the text of key empty. */
+export function table(head, rows, ids, empty) {
+  if (!rows.length) return el("p", { class: "muted", text: t(empty) });
+  return el(
+    "table",
+    {},
+    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
+    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": ids[i] }, ...cells.map((c) => el("td", {}, c))))),
+  );
+}
+
+/** Reservations as a fan and the support desk see them; status(r) is the last cell. */
+export function reservationTable(items, status = (r) => t(`status${r.status}`)) {
+  const cells = (r) => [
+    el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
+    String(r.seatNumber),
+    points(r.price),
+    status(r),
+  ];
+  const head = [t("concert"), t("seat"), t("price"), t("status")];
+  return table(head, items.map(cells), items.map((r) => r.reservationId), "mineEmpty");
+}
+
+export function ledgerTable(items) {
+  const cells = (e) => [dateTime(e.createdAt), t(`type${e.type}`), points(e.amount), points(e.balanceAfter)];
+  return table([t("when"), t("type"), t("amount"), t("balance")], items.map(cells), [], "ledgerEmpty");
 }
 
 /** Words for a problem: its detail, never the raw body. */

@@ -1,6 +1,7 @@
 // What the fan page's screens share: the visit kept in localStorage (so a reload at
-// any step comes back to the same place in line or the same hold), which screen is
-// on, and the named timers, so that leaving a screen stops exactly its own.
+// any step comes back to the same place in line or the same hold; never the access
+// token, which session.js keeps in memory), which screen is on, and the named timers,
+// so that leaving a screen stops exactly its own.
 import { $ } from "./dom.js";
 import { t } from "./i18n.js";
 
@@ -22,7 +23,8 @@ function load() {
 }
 
 export function save() {
-  localStorage.setItem(STORE, JSON.stringify(state));
+  const user = state.user && { ...state.user, accessToken: undefined };
+  localStorage.setItem(STORE, JSON.stringify({ ...state, user }));
 }
 
 /** Sign-out: nothing of the visit is left, in the store or in localStorage. */
@@ -38,6 +40,7 @@ export function show(section, { focus = false } = {}) {
   for (const id of SECTIONS) $(id).hidden = id !== section;
   const signedIn = Boolean(state.user);
   $("wallet").hidden = !signedIn;
+  if (!signedIn) $("save").hidden = true;
   for (const id of ["mine-toggle", "signout", "who"]) $(id).hidden = !signedIn;
   if (signedIn) $("who").textContent = t("hello", { name: state.user.name });
   if (section !== "line") document.title = t("titleIdle");

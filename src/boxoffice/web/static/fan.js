@@ -10,7 +10,8 @@ import { loadDates, loadSeats } from "./screen-booking.js";
 import { showConcerts } from "./screen-concerts.js";
 import { pay, release, renderHold, showHold } from "./screen-hold.js";
 import { leave, poll, renderLine } from "./screen-line.js";
-import { signIn, signOut } from "./screen-signin.js";
+import { pickMode, saveAccount, signIn, signOut, signOutHere } from "./screen-signin.js";
+import { access, renew } from "./session.js";
 import { loadMine, showTicket, toggleMine } from "./screen-ticket.js";
 import { refreshBalance, renderCharges } from "./wallet.js";
 
@@ -20,7 +21,7 @@ async function route() {
   if (state.ticket) return showTicket();
   if (state.hold) {
     try {
-      const r = await api.reservation(state.user.accessToken, state.hold.reservationId);
+      const r = await api.reservation(access, state.hold.reservationId);
       if (r.status === "HELD" && Date.parse(r.heldUntil) > serverNow()) return showHold(r);
     } catch {
       // gone or not ours any more: carry on without it
@@ -38,6 +39,7 @@ async function route() {
 function rerender() {
   applyTexts(document);
   renderCharges();
+  pickMode();
   if (state.user) $("who").textContent = t("hello", { name: state.user.name });
   const current = onScreen();
   if (current === "line") renderLine();
@@ -52,13 +54,16 @@ function rerender() {
   if (!$("mine").hidden) loadMine();
 }
 
-function start() {
+async function start() {
   applyTexts(document);
   renderCharges();
+  pickMode();
+  $("modes").addEventListener("click", (event) => pickMode(event.target.dataset.mode));
   $("signin-form").addEventListener("submit", async (event) => {
     if (await signIn(event)) route();
   });
-  $("signout").addEventListener("click", signOut);
+  $("save-form").addEventListener("submit", saveAccount);
+  $("signout").addEventListener("click", signOutHere);
   $("lang").addEventListener("click", () => {
     toggleLanguage();
     rerender();
@@ -74,6 +79,8 @@ function start() {
     save();
     showConcerts();
   });
+  // A fan signed in before (a reload, a restart) is signed in again by the cookie.
+  if (state.user && !(await renew())) signOut();
   if (state.user) refreshBalance();
   route();
 }

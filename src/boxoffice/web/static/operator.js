@@ -5,6 +5,7 @@
 import { admin, api, newKey, serverNow } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, changed, confirmed, el, facts, problemText, showNotice } from "./dom.js";
+import { findFan, renderFan } from "./operator-fans.js";
 import { applyTexts, clockTime, dateTime, number, points, t, toggleLanguage } from "./i18n.js";
 
 const TOKEN = "boxoffice.admin";
@@ -415,10 +416,15 @@ function start() {
   $("refund-form").addEventListener("submit", refundOne);
   $("concert-form").addEventListener("submit", addConcert);
   $("schedule-form").addEventListener("submit", addSchedule);
+  $("fan-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    findFan(token, failed);
+  });
   $("lang").addEventListener("click", () => {
     toggleLanguage();
     loadConcerts(Number($("schedule-concert").value));
     render();
+    renderFan();
   });
   if (token) enter();
   else $("signin").hidden = false;

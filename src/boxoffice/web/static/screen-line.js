@@ -7,6 +7,7 @@ import { after, every, onScreen, save, show, state, stop } from "./fan-state.js"
 import { admitted } from "./screen-booking.js";
 import { showConcerts } from "./screen-concerts.js";
 import { signOut } from "./screen-signin.js";
+import { access } from "./session.js";
 
 const MAX_BACKOFF_S = 30;
 let lastStatus = null; // the line's last answer about us
@@ -18,7 +19,7 @@ export function forgetStatus() {
 
 export async function join(concert) {
   try {
-    const status = await api.join(state.user.accessToken, concert.concertId);
+    const status = await api.join(access, concert.concertId);
     const known = state.line?.token === status.token ? state.line : null;
     state.line = known || {
       token: status.token,

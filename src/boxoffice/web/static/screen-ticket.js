@@ -1,9 +1,10 @@
 // The ticket just bought; and "my tickets": every reservation of this visit, the
 // points history, and handing a paid ticket back.
 import { api, newKey } from "./api.js";
-import { $, confirmed, el, facts, problemText, showNotice } from "./dom.js";
+import { $, confirmed, el, facts, ledgerTable, problemText, reservationTable, showNotice } from "./dom.js";
 import { dateTime, points, t } from "./i18n.js";
 import { save, show, state } from "./fan-state.js";
+import { access } from "./session.js";
 import { renderBalance } from "./wallet.js";
 
 const REFUND_REFUSED = { refund_closed: "refundClosed", already_refunded: "alreadyRefunded", not_paid: "notPaid" };
@@ -32,42 +33,15 @@ export async function toggleMine() {
   }
 }
 
+/** Every reservation of the fan, newest first, from whichever device they bought on. */
 export async function loadMine() {
-  const access = state.user.accessToken;
   try {
-    const found = await Promise.all(
-      state.reservations.map((id) => api.reservation(access, id).catch(() => null)),
-    );
-    const mine = found.filter(Boolean).reverse();
-    $("mine-list").replaceChildren(
-      mine.length
-        ? table(
-            [t("concert"), t("seat"), t("price"), t("status")],
-            mine.map((r) => [
-              el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
-              String(r.seatNumber),
-              points(r.price),
-              el(
-                "span",
-                {},
-                t(`status${r.status}`),
-                ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []),
-              ),
-            ]),
-            mine.map((r) => r.reservationId),
-          )
-        : el("p", { class: "muted", text: t("mineEmpty") }),
-    );
+    const { items: mine } = await api.mine(access);
+    const status = (r) => el("span", {}, t(`status${r.status}`), ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []));
+    $("mine-list").replaceChildren(reservationTable(mine, status));
     const { items } = await api.ledger(access);
     if (items.length) renderBalance(items[0].balanceAfter); // newest first: the balance now
-    $("ledger").replaceChildren(
-      items.length
-        ? table(
-            [t("when"), t("type"), t("amount"), t("balance")],
-            items.map((e) => [dateTime(e.createdAt), t(`type${e.type}`), points(e.amount), points(e.balanceAfter)]),
-          )
-        : el("p", { class: "muted", text: t("ledgerEmpty") }),
-    );
+    $("ledger").replaceChildren(ledgerTable(items));
   } catch (problem) {
     showNotice(problemText(problem));
   }
@@ -96,7 +70,7 @@ async function refund(r) {
   const key = (state.refundKeys[r.reservationId] ||= newKey());
   save();
   try {
-    const done = await api.refund(state.user.accessToken, r.reservationId, key);
+    const done = await api.refund(access, r.reservationId, key);
     renderBalance(done.balance);
     showNotice(t("refunded", { price: points(done.amount), balance: points(done.balance) }), "ok");
   } catch (problem) {
@@ -106,13 +80,4 @@ async function refund(r) {
   delete state.refundKeys[r.reservationId];
   save();
   await loadMine();
-}
-
-function table(head, rows, ids = []) {
-  return el(
-    "table",
-    {},
-    el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
-    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": ids[i] }, ...cells.map((c) => el("td", {}, c))))),
-  );
 }

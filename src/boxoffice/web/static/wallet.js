@@ -3,14 +3,15 @@ import { api, newKey } from "./api.js";
 import { $, el, problemText, showNotice } from "./dom.js";
 import { points, t } from "./i18n.js";
 import { save, state } from "./fan-state.js";
-import { signOut } from "./screen-signin.js";
+import { offerSave, signOut } from "./screen-signin.js";
+import { access } from "./session.js";
 
 const CHARGE_AMOUNTS = [10_000, 50_000, 100_000];
 let charging = false;
 
 export async function refreshBalance() {
   try {
-    const wallet = await api.wallet(state.user.accessToken);
+    const wallet = await api.wallet(access);
     renderBalance(wallet.balance);
     return wallet.balance;
   } catch (problem) {
@@ -24,6 +25,7 @@ export function renderBalance(balance) {
   const out = $("balance");
   out.dataset.balance = String(balance);
   out.textContent = points(balance);
+  offerSave(balance);
 }
 
 export function renderCharges() {
@@ -52,7 +54,7 @@ export async function charge(amount) {
   state.pendingCharge = pending;
   save();
   try {
-    const result = await api.charge(state.user.accessToken, amount, pending.key);
+    const result = await api.charge(access, amount, pending.key);
     state.pendingCharge = null;
     renderBalance(result.balance);
     showNotice(t("charged", { n: result.charged }), "ok");
