@@ -1,7 +1,8 @@
 """The benchmark, a layer on top of boxoffice: its server's ceiling route, its report
 sections, small ticket drops (on a concert's own line with an opening, and on the
 default line) that must sell out with every invariant holding, the checks that
-judge a drop, and the drop's and the write run's smoke modes end to end."""
+judge a drop, and the drop's, the write run's and the sign-in run's smoke modes end
+to end."""
 
 from __future__ import annotations
 
@@ -366,3 +367,35 @@ def test_the_writes_smoke_run_measures_only_2xx_work_and_rewrites_its_section(
     assert all(int(row[6].replace(",", "")) > 0 and row[7] == "—" for row in rows)
     assert _prose(report.read_text()) == _prose(REPORT.read_text())
     assert "Invariants checked from storage afterwards: all hold." in section.group(1)
+
+
+def test_the_signin_smoke_run_signs_in_beside_the_polls_and_rewrites_its_section(
+    tmp_path: Path, postgres_template: str
+) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text(REPORT.read_text())
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "boxoffice_bench", "signin"),
+            *("--seconds", "2", "--rounds", "1", "--signins-per-second", "10"),
+            *("--accounts", "10", "--pollers", "20"),
+            *("--postgres-url", POSTGRES_URL, "--redis-url", REDIS_URL, "--report", str(report)),
+            *("--port", str(free_port())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # Non-zero when the polls were not answered 2xx or a sign-in was neither 200 nor busy.
+    assert run.returncode == 0, run.stdout + run.stderr
+    section = re.search(
+        r"<!-- measured: signin -->\n(.*?)<!-- /measured: signin -->", report.read_text(), re.S
+    )
+    assert section is not None
+    text = section.group(1)
+    assert re.search(r"\*\*one hash [\d.]+ ms\*\*", text)
+    rows = [line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| ")]
+    assert rows == ["status poll", "alone", "during the storm"]
+    signed_in = re.search(r"20 sent, \*\*(\d+) signed in \(200\)\*\*", text)
+    assert signed_in is not None and int(signed_in.group(1)) > 0
+    assert _prose(report.read_text()) == _prose(REPORT.read_text())

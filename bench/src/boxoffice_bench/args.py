@@ -6,9 +6,10 @@ import argparse
 import shlex
 from pathlib import Path
 
-SCENARIOS = ("all", "hot-path", "writes", "drop", "memory")
+SCENARIOS = ("all", "hot-path", "writes", "drop", "memory", "signin")
 # wrk seconds per measurement when --seconds is not given.
-DEFAULT_SECONDS = {"hot-path": 5, "writes": 8}
+DEFAULT_SECONDS = {"hot-path": 5, "writes": 8, "signin": 10}
+DEFAULT_ROUNDS = {"hot-path": 3, "writes": 3, "signin": 2}
 # Options that name where things are, left out of the command a report quotes.
 _WHERE = {"postgres_url", "redis_url", "port"}
 
@@ -18,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Measure this machine on a boxoffice server of the bench's own (fresh database "
         "and Redis prefix): the hot path (wrk), the database's write path (wrk), a whole "
         "ticket drop on a concert's own line that opens a few seconds in, with its "
-        "invariants checked afterwards, and memory with a long line. Each run rewrites "
+        "invariants checked afterwards, memory with a long line, and status polls during a storm "
+        "of sign-ins. Each run rewrites "
         "its own sections of the report. Exits non-zero when an invariant is broken, a "
         "fan in the drop was told what the contract does not allow, or a measurement was "
         "not one (answers mostly not 2xx)."
@@ -35,6 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _drop(parser)
     memory = parser.add_argument_group("memory")
     memory.add_argument("--line", type=int, default=100_000, help="fans in line for memory")
+    signin = parser.add_argument_group("sign-ins")
+    signin.add_argument(
+        "--signins-per-second", type=float, default=100.0, help="the storm's sign-ins a second"
+    )
+    signin.add_argument(
+        "--accounts", type=int, default=300, help="accounts signed up, the storm's spread"
+    )
+    signin.add_argument("--pollers", type=int, default=300, help="fans in line polling status")
 
 
 def _storage_and_report(parser: argparse.ArgumentParser) -> None:
@@ -51,14 +61,16 @@ def _storage_and_report(parser: argparse.ArgumentParser) -> None:
 
 
 def _wrk(parser: argparse.ArgumentParser) -> None:
-    wrk = parser.add_argument_group("wrk measurements (hot-path, writes)")
+    wrk = parser.add_argument_group("wrk measurements (hot-path, writes, signin)")
     wrk.add_argument(
         "--seconds",
         type=int,
-        help="wrk time per measurement (default: hot-path 5, writes 8)",
+        help="wrk time per measurement (default: hot-path 5, writes 8, signin 10)",
     )
     wrk.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds (the median is reported)"
+        "--rounds",
+        type=int,
+        help="interleaved rounds, the median reported (default: signin 2, the others 3)",
     )
     wrk.add_argument(
         "--connections",
@@ -94,6 +106,10 @@ def _drop(parser: argparse.ArgumentParser) -> None:
 
 def seconds(args: argparse.Namespace, scenario: str) -> int:
     return int(args.seconds or DEFAULT_SECONDS[scenario])
+
+
+def rounds(args: argparse.Namespace, scenario: str) -> int:
+    return int(args.rounds or DEFAULT_ROUNDS[scenario])
 
 
 def command_line(args: argparse.Namespace) -> str:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TypeVar
 
 from boxoffice_bench import tables
-from boxoffice_bench.args import command_line, seconds
+from boxoffice_bench.args import command_line, rounds, seconds
 from boxoffice_bench.drop import DropResult, print_drop, run_drop
 from boxoffice_bench.hotpath import HotPathRow, run_hot_path
 from boxoffice_bench.memory import run_memory
 from boxoffice_bench.prepare import WRITES_ENV
 from boxoffice_bench.report import plot_drop, write_sections
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.signin import SIGNIN_ENV, run_signin
 from boxoffice_bench.writes import run_writes
 from boxoffice_bench.wrk import require_wrk
 
@@ -70,7 +71,10 @@ def _on_server(
 def hot_path(args: argparse.Namespace, workdir: Path) -> Outcome:
     def measure(server: BenchServer) -> list[HotPathRow]:
         return run_hot_path(
-            server, seconds=seconds(args, "hot-path"), rounds=args.rounds, workdir=workdir
+            server,
+            seconds=seconds(args, "hot-path"),
+            rounds=rounds(args, "hot-path"),
+            workdir=workdir,
         )
 
     print("the default server: uvicorn, access log (as `boxoffice serve` runs)")
@@ -92,7 +96,7 @@ def writes(args: argparse.Namespace, workdir: Path) -> Outcome:
         lambda s: run_writes(
             s,
             seconds=seconds(args, "writes"),
-            rounds=args.rounds,
+            rounds=rounds(args, "writes"),
             connections=args.connections,
             workdir=workdir,
         ),
@@ -145,18 +149,38 @@ def memory(args: argparse.Namespace, workdir: Path) -> Outcome:
     return Outcome({"memory": tables.memory(result)})
 
 
+def signin(args: argparse.Namespace, workdir: Path) -> Outcome:
+    result = _on_server(
+        args,
+        SIGNIN_ENV,
+        lambda s: run_signin(
+            s,
+            seconds=seconds(args, "signin"),
+            rounds=rounds(args, "signin"),
+            rate=args.signins_per_second,
+            accounts=args.accounts,
+            pollers=args.pollers,
+            workdir=workdir,
+        ),
+    )
+    for problem in result.problems:
+        print(f"  NOT A MEASUREMENT: {problem}")
+    return Outcome({"signin": tables.signin(result)}, result.problems)
+
+
 SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Outcome]] = {
     "hot-path": hot_path,
     "writes": writes,
     "drop": drop,
     "memory": memory,
+    "signin": signin,
 }
 
 
 def main(args: argparse.Namespace) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    if {"hot-path", "writes"} & set(names):
+    if {"hot-path", "writes", "signin"} & set(names):
         require_wrk()
     command = command_line(args)
     failures = []
