@@ -221,7 +221,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
     ):
         app.include_router(router, prefix=API_V1)
     app.include_router(_ops_router())
-    mount_pages(app)
+    mount_pages(app, embedding_origins=ctx.settings.embedding_origin_list)
     document_busy(app)
 
 

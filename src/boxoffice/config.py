@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from pydantic import Field, field_validator, model_validator
@@ -11,6 +12,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # says so), the production shape refuses it.
 DEFAULT_ADMIN_TOKEN = "change-me-admin-token"
 MIN_ADMIN_TOKEN_LENGTH = 24
+# An origin as a browser writes it (event.origin, a CSP source): scheme, lower-case host
+# (a name, an IPv4 or a bracketed IPv6 address), perhaps a port; no path, nothing else.
+_ORIGIN = re.compile(r"(https?)://([a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::(\d{1,5}))?")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _random_secret() -> str:
@@ -78,6 +83,9 @@ class Settings(BaseSettings):
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
+    # The ticketing site's origins whose pages may frame the fan page and hand it their
+    # fan's token (comma-separated, exact: https://www.example.com). Empty: none may.
+    embedding_origins: str = ""
     queue_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
 
@@ -179,6 +187,30 @@ class Settings(BaseSettings):
     @property
     def previous_keys(self) -> list[str]:
         return [key.strip() for key in self.previous_secret_keys.split(",") if key.strip()]
+
+    @property
+    def embedding_origin_list(self) -> list[str]:
+        return [origin for origin in self.embedding_origins.split(",") if origin]
+
+    @field_validator("embedding_origins")
+    @classmethod
+    def _origins_only(cls, value: str) -> str:
+        """Each one written as the browser will name it, so that it is matched exactly."""
+        origins = []
+        for given in (part.strip() for part in value.split(",")):
+            if not given:
+                continue
+            found = _ORIGIN.fullmatch(given.lower())
+            port = int(found[3]) if found and found[3] else None
+            if found is None or (port is not None and not 0 < port < 65536):
+                raise ValueError(
+                    f"embedding_origins: {given!r} is not an origin like "
+                    "https://www.example.com or http://127.0.0.1:8080 (no path)"
+                )
+            scheme, host = found[1], found[2]
+            default = port is None or _DEFAULT_PORTS[scheme] == port
+            origins.append(f"{scheme}://{host}" if default else f"{scheme}://{host}:{port}")
+        return ",".join(origins)
 
     @model_validator(mode="after")
     def _oidc_all_or_none(self) -> Settings:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from fastapi import FastAPI, Request, Response
 
@@ -10,30 +10,31 @@ from boxoffice.errors import NotFound
 from boxoffice.web.site import (
     ASSET_CACHE,
     ASSETS_PATH,
-    CONTENT_SECURITY_POLICY,
     PAGE_CACHE,
     StaticFile,
     load_site,
 )
 
 
-def mount_pages(app: FastAPI) -> None:
-    """Serve ``/`` (the fan's visit) and ``/operator`` (the control room), and their
-    assets under ``/assets/<version>/``. Added after every API route, so nothing
-    here can shadow one; kept out of the OpenAPI schema."""
-    site = load_site()
+def mount_pages(app: FastAPI, *, embedding_origins: Sequence[str] = ()) -> None:
+    """Serve ``/`` (the fan's visit, which ``embedding_origins`` may frame) and
+    ``/operator`` (the control room), and their assets under ``/assets/<version>/``.
+    Added after every API route, so nothing here can shadow one; kept out of the
+    OpenAPI schema."""
+    site = load_site(embedding_origins=embedding_origins)
 
-    def page_endpoint(page: StaticFile) -> Callable[[Request], Awaitable[Response]]:
+    def page_endpoint(page: StaticFile, policy: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             response = _send(request, page, cache=PAGE_CACHE)
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["Content-Security-Policy"] = policy
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
 
         return endpoint
 
     for path, page in site.pages.items():
-        app.add_api_route(path, page_endpoint(page), methods=["GET"], include_in_schema=False)
+        endpoint = page_endpoint(page, site.policies[path])
+        app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
 
     async def asset(request: Request, version: str, name: str) -> Response:
         found = site.assets.get(name) if version == site.version else None

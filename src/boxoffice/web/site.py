@@ -7,18 +7,27 @@ pages are revalidated on every load (``no-cache`` with an ETag), which costs a 3
 and nothing else. A fan who reloads the waiting room twenty times fetches the
 assets once; a new release changes the version, so nobody runs a stale mix of
 modules. ES modules import each other by relative URL, so they stay in one version.
+
+The fan's page may be framed by the ticketing site's own pages (EMBEDDING_ORIGINS):
+its policy then names them as frame ancestors, and the page itself lists them, so
+that it takes a token from them alone (static/embedded.js). The control room is
+never framed.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 
 ASSETS_PATH = "/assets"
 ASSETS_PLACEHOLDER = b"{{assets}}"
+ORIGINS_PLACEHOLDER = b"{{embedding_origins}}"
 PAGE_FILES = {"/": "fan.html", "/operator": "operator.html"}
+FRAMED_PAGE = "/"
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -28,19 +37,24 @@ MEDIA_TYPES = {
 }
 ASSET_CACHE = "public, max-age=31536000, immutable"
 PAGE_CACHE = "no-cache"
-# The pages run only their own files and talk only to their own origin.
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self'",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
+
+
+def content_security_policy(frame_ancestors: Sequence[str] = ()) -> str:
+    """The pages run only their own files and talk only to their own origin; only the
+    origins named may frame them."""
+    ancestors = " ".join(frame_ancestors) or "'none'"
+    return "; ".join(
+        (
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self'",
+            "connect-src 'self'",
+            "base-uri 'none'",
+            "form-action 'none'",
+            f"frame-ancestors {ancestors}",
+        )
     )
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +80,12 @@ class Site:
     version: str
     assets: dict[str, StaticFile]
     pages: dict[str, StaticFile]
+    policies: dict[str, str]
 
 
-def load_site() -> Site:
+def load_site(*, embedding_origins: Sequence[str] = ()) -> Site:
+    """The files, with the pages filled in: the assets' URL and, on the fan's page, the
+    origins that may frame it (checked by Settings; escaped all the same)."""
     folder = files("boxoffice.web") / "static"
     raw = {
         entry.name: entry.read_bytes()
@@ -86,11 +103,19 @@ def load_site() -> Site:
         if name not in page_names
     }
     prefix = f"{ASSETS_PATH}/{version}".encode()
+    origins = html.escape(" ".join(embedding_origins)).encode()
     pages = {
-        path: StaticFile.of(raw[name].replace(ASSETS_PLACEHOLDER, prefix), MEDIA_TYPES[".html"])
+        path: StaticFile.of(
+            raw[name].replace(ASSETS_PLACEHOLDER, prefix).replace(ORIGINS_PLACEHOLDER, origins),
+            MEDIA_TYPES[".html"],
+        )
         for path, name in PAGE_FILES.items()
     }
-    return Site(version=version, assets=assets, pages=pages)
+    policies = {
+        path: content_security_policy(embedding_origins if path == FRAMED_PAGE else ())
+        for path in PAGE_FILES
+    }
+    return Site(version=version, assets=assets, pages=pages, policies=policies)
 
 
 def _suffix(name: str) -> str:

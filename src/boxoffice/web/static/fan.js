@@ -4,13 +4,14 @@
 // one on screen in the other language, and wires the page's fixed buttons.
 import { api, serverNow } from "./api.js";
 import { $ } from "./dom.js";
+import { embedded, listen } from "./embedded.js";
 import { applyTexts, t, toggleLanguage } from "./i18n.js";
 import { onScreen, save, show, state } from "./fan-state.js";
 import { loadDates, loadSeats } from "./screen-booking.js";
 import { showConcerts } from "./screen-concerts.js";
 import { pay, release, renderHold, showHold } from "./screen-hold.js";
 import { leave, poll, renderLine } from "./screen-line.js";
-import { pickMode, saveAccount, signIn, signOut, signOutHere } from "./screen-signin.js";
+import { pickMode, saveAccount, signIn, signInFromSite, signOut, signOutHere } from "./screen-signin.js";
 import { access, renew } from "./session.js";
 import { loadMine, showTicket, toggleMine } from "./screen-ticket.js";
 import { refreshBalance, renderCharges } from "./wallet.js";
@@ -79,10 +80,22 @@ async function start() {
     save();
     showConcerts();
   });
+  if (embedded) return startFramed();
   // A fan signed in before (a reload, a restart) is signed in again by the cookie.
   if (state.user && !(await renew())) signOut();
   if (state.user) refreshBalance();
   route();
+}
+
+/** In the ticketing site's frame: the site signs its fans in and out, and keeps their
+ * accounts, so the page's own forms stay out of sight; each token it sends is used. */
+function startFramed() {
+  for (const id of ["signin", "signout", "save"]) $(id).style.display = "none";
+  let routed = false;
+  listen(async (token) => {
+    if ((await signInFromSite(token)) || !routed) route();
+    routed = true;
+  });
 }
 
 start();

@@ -1,5 +1,6 @@
 // Signing in (email and password), creating an account, or going on as a guest (a
 // name); a guest saving their account; and signing out (the visit is forgotten here).
+// In a frame of the ticketing site, the site's token signs the fan in (embedded.js).
 import { api } from "./api.js";
 import { $, problemText, showNotice } from "./dom.js";
 import { t } from "./i18n.js";
@@ -7,8 +8,8 @@ import { forget, show, state, stop } from "./fan-state.js";
 import { forgetSeats } from "./screen-booking.js";
 import { forgetHold } from "./screen-hold.js";
 import { forgetStatus } from "./screen-line.js";
-import { access, endSession, signedIn } from "./session.js";
-import { refreshBalance } from "./wallet.js";
+import { access, endSession, signedIn, signedInBySite } from "./session.js";
+import { refreshBalance, renderBalance } from "./wallet.js";
 
 // {n}: Retry-After's seconds
 const REFUSED = {
@@ -67,6 +68,23 @@ export async function signIn(event) {
   showNotice("");
   await refreshBalance();
   return true;
+}
+
+/** The site's token: its fan is signed in here, after a visit left by another fan is
+ * forgotten. Resolves true when the fan changed; rejects if the token is refused. */
+export async function signInFromSite(accessToken) {
+  let wallet;
+  try {
+    wallet = await api.wallet(accessToken);
+  } catch (problem) {
+    showNotice(problemText(problem));
+    throw problem;
+  }
+  const another = state.user?.userId !== wallet.userId;
+  if (another) signOut();
+  signedInBySite(wallet.userId, accessToken);
+  renderBalance(wallet.balance);
+  return another;
 }
 
 /** A guest with points or a ticket is offered to keep them. */
