@@ -146,6 +146,21 @@ async def test_the_cookie_alone_renews_the_session(api: Api) -> None:
     renewed = await _refresh(api)
     assert renewed.status_code == 200, renewed.text
     assert "boxoffice_refresh=" in renewed.headers["set-cookie"]
+    # Renewed through the cookie, the new token goes back in the cookie alone: a
+    # script on the page, which can make this call, never reads one.
+    assert renewed.json()["refreshToken"] is None
+    assert (await _refresh(api)).status_code == 200  # the cookie carries the new one
+
+
+async def test_the_cookie_is_marked_secure_behind_a_tls_proxy(api: Api) -> None:
+    r = await api.client.post(
+        "/api/v1/accounts",
+        json={"email": _email(api), "password": PASSWORD, "name": "Mina"},
+        headers={"X-Forwarded-Proto": "https"},
+    )
+    assert "secure" in r.headers["set-cookie"].lower()
+    plain = await _sign_up(api, _email(api, "plain"))
+    assert "secure" not in plain.headers["set-cookie"].lower()
 
 
 async def test_sign_out_revokes_the_sessions_refresh_token(api: Api) -> None:

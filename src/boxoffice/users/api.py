@@ -51,7 +51,9 @@ def _with_cookie(
         path=SESSIONS_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Over https, also when a proxy in front ended TLS (the flag only narrows
+        # where the browser sends the cookie, so trusting the header costs nothing).
+        secure="https" in (request.url.scheme, request.headers.get("x-forwarded-proto")),
     )
     return SignedInPublic.model_validate(signed_in)
 
@@ -127,14 +129,21 @@ async def refresh(
     now: Now,
     body: Annotated[SessionRefresh | None, Body()] = None,
 ) -> SignedInPublic:
-    """A new access token, and a new refresh token in place of the one sent (in the
-    body, or the `boxoffice_refresh` cookie). A refresh token used a second time ends
-    its session: 401 `invalid_token`, and neither copy works again."""
-    token = (body.refresh_token if body else None) or request.cookies.get(REFRESH_COOKIE)
+    """A new access token, and a new refresh token in place of the one sent, the way it
+    was sent: in the body, or (body left out) only in the `boxoffice_refresh` cookie.
+    A refresh token used a second time ends its session: 401 `invalid_token`, and
+    neither copy works again."""
+    sent = body.refresh_token if body else None
+    token = sent or request.cookies.get(REFRESH_COOKIE)
     if not token:
         raise InvalidToken("send the refresh token in the body or its cookie")
     signed_in = await service.refresh(db=ctx.db, sessions=ctx.sessions, token=token, now=now)
-    return _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+    answer = _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
+    if sent is None:
+        # Renewed through the cookie: the new token goes back the same way only, so a
+        # script on the page (which can make this call) never reads one.
+        answer.refresh_token = None
+    return answer
 
 
 @router.delete(

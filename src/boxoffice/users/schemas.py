@@ -44,9 +44,10 @@ class SignedInPublic(ApiModel):
         "at `accessExpiresAt`: renew it with the refresh token."
     )
     access_expires_at: datetime
-    refresh_token: str = Field(
+    refresh_token: str | None = Field(
         description="Renews the access token once (`POST /api/v1/sessions/refresh`): each "
-        "use answers a new one, and an old one used again ends the session."
+        "use answers a new one, and an old one used again ends the session. Null when the "
+        "session was renewed through its cookie: the new one is in the cookie alone."
     )
 
 

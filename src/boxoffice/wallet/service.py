@@ -1,5 +1,6 @@
-"""Wallet use cases. Other domains move money only through ``open_wallet`` and
-``pay_from`` here, inside their own transaction."""
+"""Wallet use cases: balances, charges, the ledger. A sale's debit is part of the
+sale's own writes (``payments.writers``), built from this domain's guards and ledger
+insert (``wallet.repository``); a refund credits through ``refund_to``."""
 
 from __future__ import annotations
 
@@ -88,25 +89,6 @@ async def charge(
         return Outcome(charged, 200, replayed=False)
 
     return await idempotency.or_the_first_answer(first(), db, request)
-
-
-async def pay_from(
-    conn: Conn, *, user_id: int, amount: int, reservation_id: int, now: datetime
-) -> int:
-    """Debit a payment and record it; the new balance. Part of the caller's transaction."""
-    balance = await repository.debit(conn, user_id=user_id, amount=amount)
-    if balance is None:
-        raise short_of(amount)
-    await repository.add_entry(
-        conn,
-        user_id=user_id,
-        entry_type=EntryType.PAYMENT,
-        amount=amount,
-        balance_after=balance,
-        reservation_id=reservation_id,
-        now=now,
-    )
-    return balance
 
 
 def short_of(amount: int) -> InsufficientBalance:
