@@ -55,9 +55,14 @@ def _signed_in(tokens: Tokens, *, name: str, email: str | None) -> SignedIn:
     )
 
 
-def normal_email(email: str) -> str:
+def email_key(email: str) -> str:
     """The email as it is kept and looked up: trimmed and lower-cased."""
-    found = email.strip().lower()
+    return email.strip().lower()
+
+
+def normal_email(email: str) -> str:
+    """``email_key``, refused when it is no email address."""
+    found = email_key(email)
     if len(found) > 254 or not _EMAIL.fullmatch(found):
         raise ValidationFailed("body.email: not an email address")
     return found
@@ -136,7 +141,7 @@ async def sign_in(
     address: str,
     now: datetime,
 ) -> SignedIn:
-    email = email.strip().lower()
+    email = email_key(email)  # a malformed one is simply no account: invalid_credentials
     passwords.make_room()
     await limits.check(email=email, address=address)
     async with db.statement() as conn:
