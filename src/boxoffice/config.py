@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # The ticketing site's origins whose pages may frame the fan page and hand it their
     # fan's token (comma-separated, exact: https://www.example.com). Empty: none may.
     embedding_origins: str = ""
+    # Most live places one address holds in a line: what a new line starts with (the
+    # operator changes it per line while a sale runs). 0: no cap.
+    places_per_address: int = Field(default=10, ge=0)
+    # How long a proof-of-work challenge may be solved and used (seconds).
+    challenge_ttl_seconds: int = Field(default=300, ge=10)
     queue_token_ttl_seconds: int = Field(default=12 * 3600, ge=60)
     idempotency_ttl_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
 

@@ -25,6 +25,9 @@ class DomainError(Exception):
     status: ClassVar[int] = 400
     title: ClassVar[str] = "Error"
     headers: ClassVar[dict[str, str] | None] = None
+    # Set on a refusal that keeps the line fair: counted by it in
+    # ``boxoffice_refused_total{reason}``.
+    reason: str | None = None
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or self.title)
@@ -226,18 +229,34 @@ class WeakPassword(DomainError):
 
 
 class RateLimited(DomainError):
-    """Too many attempts: ``retry_after`` seconds until the next may pass."""
+    """Too many attempts: ``retry_after`` seconds until the next may pass. ``reason``
+    names the limit (``boxoffice_refused_total{reason}``)."""
 
     code = "rate_limited"
     status = 429
     title = "Too many attempts"
 
-    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+    def __init__(
+        self, detail: str | None = None, *, retry_after: int = 1, reason: str = "rate_limited"
+    ) -> None:
         super().__init__(detail)
         self.retry_after = max(1, retry_after)
+        self.reason = reason
 
     def response_headers(self) -> dict[str, str] | None:
         return {"Retry-After": str(self.retry_after)}
+
+
+class ChallengeRequired(DomainError):
+    """A join to a line that asks for proof of work came without a valid, unused one."""
+
+    code = "challenge_required"
+    status = 403
+    title = "Solve the line's challenge first"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.reason = "challenge_required"
 
 
 class MethodNotAllowed(DomainError):

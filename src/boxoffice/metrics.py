@@ -48,6 +48,13 @@ class Metrics:
         self.points_paid = Counter(
             "boxoffice_points_paid", "Points taken by payments", registry=self.registry
         )
+        self.refused = Counter(
+            "boxoffice_refused",
+            "Requests refused to keep the line fair, by reason (a limit, a missing proof "
+            "of work, an address at its places cap)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.gc_pauses = Histogram(
             "boxoffice_gc_pause_seconds",
             "Pauses of the serving process for garbage collection, by generation",

@@ -113,8 +113,10 @@ def storage_busy(detail: str) -> JSONResponse:
     return error_response(Busy(detail))
 
 
-async def _on_domain_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
+    if exc.reason is not None:
+        request.app.state.ctx.metrics.refused.labels(exc.reason).inc()
     return error_response(exc)
 
 
