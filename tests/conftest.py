@@ -119,6 +119,17 @@ def queue_settings(backend: str, request: pytest.FixtureRequest) -> dict[str, An
     return {"redis_url": REDIS_URL, "redis_prefix": prefix, "queue_status_mirror": False}
 
 
+LIFTED = "1000000/second"
+SUITE_LIMITS = {
+    "signups_per_address": LIFTED,
+    "signins_per_address": LIFTED,
+    "joins_per_address": LIFTED,
+    "joins_per_account": LIFTED,
+    "admin_failures_per_address": LIFTED,
+    "polls_per_token": LIFTED,
+}
+
+
 @pytest.fixture
 def make_settings(database_url: str, queue_settings: dict[str, Any]) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
@@ -132,6 +143,13 @@ def make_settings(database_url: str, queue_settings: dict[str, Any]) -> Callable
             "seat_map_cache_ms": 0,
             # The tests' fans are guests (POST /users), in both shapes.
             "guest_signup": True,
+            # ...all from 127.0.0.1, many to a test, polling as fast as the test runs:
+            # the edge limits are lifted out of their way (tests/api/test_rate_limits.py
+            # puts each back); the failed sign-ins keep their defaults.
+            **SUITE_LIMITS,
+            # Every fan of a test comes from 127.0.0.1: no cap on places per address
+            # but in the tests of the cap.
+            "places_per_address": 0,
             **queue_settings,
         }
         values.update(overrides)

@@ -24,12 +24,15 @@ from boxoffice.clock import Clock, utcnow
 from boxoffice.config import Settings
 from boxoffice.errors import Busy
 from boxoffice.http.access_log import AccessLog
+from boxoffice.http.client_address import install_client_address
 from boxoffice.http.context import AppContext
 from boxoffice.http.deps import Ctx
 from boxoffice.http.express import ExpressLane
 from boxoffice.http.limits import install_limits
 from boxoffice.http.openapi import document_busy
 from boxoffice.http.problems import error_response, install_error_handlers
+from boxoffice.http.rate_limits import EdgeLimits
+from boxoffice.http.refusals import Refusals
 from boxoffice.http.routing import API_V1, add_flat
 from boxoffice.http.timing import RequestRecord, TimedRequests
 from boxoffice.idempotency import service as idempotency
@@ -39,6 +42,7 @@ from boxoffice.payments.writers import sales_for
 from boxoffice.queue.api import admin_router as queue_admin_router
 from boxoffice.queue.api import polls as queue_polls
 from boxoffice.queue.api import router as queue_router
+from boxoffice.queue.challenge import Challenges
 from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
@@ -60,7 +64,7 @@ from boxoffice.users.api import router as users_router
 from boxoffice.users.oidc import identity_for
 from boxoffice.users.passwords import Passwords
 from boxoffice.users.sessions import Sessions
-from boxoffice.users.signin_limits import SignInLimits, limits_storage
+from boxoffice.users.signin_limits import SignInLimits
 from boxoffice.wallet.api import direct as wallet_direct
 from boxoffice.wallet.api import router as wallet_router
 from boxoffice.wallet.service import BalanceReads
@@ -98,6 +102,7 @@ def line_defaults(settings: Settings) -> LineRules:
         paused=False,
         waiter_timeout=float(settings.waiter_timeout_seconds),
         admitted_idle=float(settings.admitted_idle_seconds),
+        places_per_address=settings.places_per_address or None,
     )
 
 
@@ -118,15 +123,20 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
     signer = TokenSigner(settings.secret_key, previous_keys=settings.previous_keys)
     lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
     supply = SeatSupply(db=db, store=store, lines=lines, clock=clock)
+    # What else the waiting room keeps in Redis, when it is there: proofs of work
+    # taken, refusals counted.
+    redis = store.client if isinstance(store, RedisQueueStore) else None
     waiting_room = WaitingRoom(
         store=store,
         lines=lines,
         signer=signer,
         db=db,
         supply=supply,
+        challenges=Challenges.from_settings(settings, redis),
         token_ttl_seconds=settings.queue_token_ttl_seconds,
     )
     control = LineControl(db=db, store=store, lines=lines, supply=supply, clock=clock)
+    limits = EdgeLimits.from_settings(settings)
     return AppContext(
         settings=settings,
         db=db,
@@ -149,7 +159,9 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
             refresh_ttl=timedelta(seconds=settings.refresh_token_ttl_seconds),
         ),
         passwords=Passwords(workers=settings.password_workers, queue=settings.password_queue),
-        signin_limits=SignInLimits.from_settings(settings, limits_storage(settings)),
+        signin_limits=SignInLimits(limits),
+        limits=limits,
+        refusals=Refusals(redis, key=f"{settings.redis_prefix}refused"),
     )
 
 
@@ -200,6 +212,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
     records: list[RequestRecord] = [AccessLog()] if ctx.settings.access_log else []
     records.append(RouteMetrics(ctx.metrics))
     app.add_middleware(TimedRequests, records=records)
+    install_client_address(app, ctx.settings)  # the outermost: every layer sees the client
     # Routes are tried in order, so the busiest come first, routed flat: every fan's
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)
@@ -316,6 +329,7 @@ async def _tick(ctx: AppContext) -> None:
             for line, stats in (await ctx.control.tick()).items():
                 ctx.metrics.waiting.labels(line).set(stats.waiting)
                 ctx.metrics.admitted.labels(line).set(stats.admitted)
+            await ctx.refusals.flush()
             if since_sweep >= IDEMPOTENCY_SWEEP_SECONDS:
                 since_sweep = 0.0
                 cutoff = ctx.clock() - timedelta(seconds=ctx.settings.idempotency_ttl_seconds)

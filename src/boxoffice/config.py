@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import secrets
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -73,6 +75,36 @@ class Settings(BaseSettings):
     failed_signins_per_account_and_address: str = "5/minute;10/hour"
     failed_signins_per_account: str = "20/hour;50/day"
     failed_signins_per_address: str = "30/minute;200/hour"
+    # The edge limits (429 rate_limited with Retry-After), each "N/window" tiers like
+    # the above. False turns every one of them off, the failed sign-ins' too: for
+    # benchmarks, whose fans all come from one address.
+    rate_limits: bool = True
+    # Proxies whose X-Forwarded-For (and X-Forwarded-Proto) is believed: comma-separated
+    # CIDRs (10.0.0.5/32, 10.0.0.0/24). A request from anyone else is its socket's peer.
+    trusted_proxies: str = ""
+    # Per address, generous: a mobile carrier's NAT puts hundreds of phones behind one
+    # public address, and a sale's opening brings them all within minutes, so these
+    # stop one machine's flood, not a crowd. Per account, tight: one fan is one person.
+    # Every tier counts in a moving window, so a burst waits for its oldest to age out.
+    # Sign-ups are the exception, a few a minute: an account is made once, and a sale
+    # page asks fans to make theirs ahead of the opening, while a script that makes
+    # accounts to hold many places makes them by the hundred.
+    signups_per_address: str = "5/minute;60/hour;300/day"
+    signins_per_address: str = "60/minute;600/hour"
+    joins_per_address: str = "300/minute;3000/hour"
+    # A fan rejoining (a reload, a second tab) gets back the same place; 10 in a
+    # minute is a script, not a person.
+    joins_per_account: str = "10/minute;60/hour"
+    # Wrong admin tokens from one address; while any tier is spent even the right
+    # token is refused from there, so guessing cannot go on. The windows grow: 10 in a
+    # minute, 30 in an hour, 100 in a day. Only failures count: the operator's console
+    # polling with the right token never does.
+    admin_failures_per_address: str = "10/minute;30/hour;100/day"
+    # Status polls one queue token may make in a window, counted in each instance's
+    # memory (no I/O on the busiest route). The fastest pollAfterSeconds is 1, so an
+    # honest page polls about 10 times in 10 s (a second tab, 20); 30 is three times
+    # the fastest pace anyone is told.
+    polls_per_token: str = "30/10 seconds"
     # Password hashes computed at once per process (each takes one core for a few tens
     # of milliseconds); more sign-ins wait their turn, up to PASSWORD_QUEUE, beyond
     # which they are answered 503 busy with Retry-After.
@@ -232,4 +264,56 @@ class Settings(BaseSettings):
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite", "postgresql", "postgres")):
             raise ValueError("database_url must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @field_validator(
+        "failed_signins_per_account_and_address",
+        "failed_signins_per_account",
+        "failed_signins_per_address",
+        "signups_per_address",
+        "signins_per_address",
+        "joins_per_address",
+        "joins_per_account",
+        "admin_failures_per_address",
+        "polls_per_token",
+    )
+    @classmethod
+    def _limit_tiers(cls, value: str) -> str:
+        """Refused at startup, not at the first request it would count."""
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a limit like '30/minute;300/hour' or '30/10 seconds'"
+            ) from None
+        return value
+
+    @field_validator("polls_per_token")
+    @classmethod
+    def _one_window(cls, value: str) -> str:
+        if ";" in value.strip(" ;"):
+            raise ValueError("polls_per_token is one 'N/window', not several tiers")
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(cidr.strip())
+            for cidr in self.trusted_proxies.split(",")
+            if cidr.strip()
+        ]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: str) -> str:
+        for given in (part.strip() for part in value.split(",")):
+            if not given:
+                continue
+            try:
+                ipaddress.ip_network(given)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {given!r} is not an address or a CIDR like 10.0.0.0/24 "
+                    "(host bits set?)"
+                ) from None
         return value

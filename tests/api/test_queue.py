@@ -179,6 +179,9 @@ async def test_an_operator_can_pause_and_resize_the_waiting_room(
             "admittedLastMinute": 0,
             "lineResets": 0,
             "lineResetAt": None,
+            "placesPerAddress": None,
+            "challenge": "off",
+            "topAddresses": [{"address": "127.0.0.1", "places": 2}],
         }
         r = await api.client.patch(
             "/api/v1/admin/waiting-room",

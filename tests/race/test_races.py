@@ -36,7 +36,7 @@ from boxoffice.payments.writers import SaleWriter
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass
-from boxoffice.queue.store import Seen
+from boxoffice.queue.store import NO_ADDRESS, Refused, Seen
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.holds import live_hold
@@ -387,14 +387,24 @@ class CountThenInsertStore(MemoryQueueStore):
     """Assigns a position by counting the line, then joining it, as two steps."""
 
     async def join(
-        self, *, line: str, user_id: int, jti: str, token_expires_at: int
-    ) -> Seen | None:
+        self,
+        *,
+        line: str,
+        user_id: int,
+        jti: str,
+        token_expires_at: int,
+        address: str = NO_ADDRESS,
+    ) -> Seen | Refused:
         ahead = len(self._line(line).waiting)
         await asyncio.sleep(0)
         seen = await super().join(
-            line=line, user_id=user_id, jti=jti, token_expires_at=token_expires_at
+            line=line,
+            user_id=user_id,
+            jti=jti,
+            token_expires_at=token_expires_at,
+            address=address,
         )
-        assert seen is not None
+        assert isinstance(seen, Seen)
         return replace(seen, ticket=replace(seen.ticket, position=ahead + 1))
 
 

@@ -29,6 +29,7 @@ from boxoffice.catalog import service as catalog
 from boxoffice.catalog.model import SeatStatus
 from boxoffice.payments import service as payments
 from boxoffice.payments.writers import sales_for
+from boxoffice.queue.challenge import Challenges, MemoryReplays
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import LineRules, QueueState, Sells
@@ -210,6 +211,7 @@ def waiting_room(db: Database, clock: Callable[[], datetime]) -> WaitingRoom:
         signer=SIGNER,
         db=db,
         supply=supply,
+        challenges=Challenges(secret_key=SECRET_KEY, ttl_seconds=300, replays=MemoryReplays()),
         token_ttl_seconds=QUEUE_TOKEN_TTL_SECONDS,
     )
 

@@ -12,7 +12,7 @@ import pytest
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, QueueState
 from boxoffice.queue.redis_store import RedisQueueStore
-from boxoffice.queue.store import QueueStore, Seen
+from boxoffice.queue.store import NO_ADDRESS, QueueStore, Refused, Seen
 from tests.conftest import REDIS_URL
 from tests.support import RedisLineClock
 
@@ -44,10 +44,16 @@ class Line:
         self._set_clock(NOW + t)
         return self
 
-    async def join(self, user: int, t: float = 0.0, *, jti: str | None = None) -> Seen | None:
+    async def join(
+        self, user: int, t: float = 0.0, *, jti: str | None = None, address: str = NO_ADDRESS
+    ) -> Seen | Refused:
         self.at(t)
         return await self.store.join(
-            line=self.name, user_id=user, jti=jti or f"j{user}", token_expires_at=FAR
+            line=self.name,
+            user_id=user,
+            jti=jti or f"j{user}",
+            token_expires_at=FAR,
+            address=address,
         )
 
     async def seen(self, user: int, t: float) -> Seen | None:

@@ -15,7 +15,7 @@ from redis import Redis
 from boxoffice.queue.model import QueueState, draw_rank
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.scripts import LineKeys
-from boxoffice.queue.store import LineAlreadyOpen, LineMissing
+from boxoffice.queue.store import LineAlreadyOpen, LineMissing, Refused, Seen
 from tests.conftest import REDIS_URL
 from tests.service.lines import FAR, NOW, RULES, Line, MakeLine, make_line
 
@@ -161,7 +161,7 @@ async def test_a_sold_out_line_says_so_takes_nobody_and_lets_its_tokens_lapse(
     seen = await line.seen(2, 6.0)
     assert seen is not None
     assert (seen.ticket.state, seen.ticket.position) == (QueueState.SOLD_OUT, None)
-    assert await line.join(3, t=6.0) is None
+    assert await line.join(3, t=6.0) is Refused.SOLD_OUT
     assert await line.seen(2, 34.0) is not None  # one waiter timeout after selling out...
     assert await line.seen(2, 35.0) is None  # ...every token lapses
     assert (await line.advance(36.0)).waiting == 0
@@ -171,11 +171,11 @@ async def test_a_line_sold_out_and_then_refunded_takes_fans_again(make_line: Mak
     line = await make_line(capacity=1)
     line.at(1.0)
     await line.store.set_supply(line.name, seats_left=0, sold_out=True)
-    assert await line.join(1, t=2.0) is None
+    assert await line.join(1, t=2.0) is Refused.SOLD_OUT
     line.at(3.0)
     await line.store.set_supply(line.name, seats_left=1, sold_out=False)
     seen = await line.join(1, t=3.0)
-    assert seen is not None and seen.ticket.state is QueueState.ADMITTED
+    assert isinstance(seen, Seen) and seen.ticket.state is QueueState.ADMITTED
     assert (await line.store.rules(line.name)).seats_left == 1
 
 
@@ -199,7 +199,7 @@ async def test_an_opening_in_the_future_is_refused_on_an_open_line_with_fans(
     await line.leave(1, 2.0)
     await line.store.configure(line.name, replace(RULES, capacity=0, opens_at=NOW + 500, seed=SEED))
     seen = await line.join(2, t=3.0)
-    assert seen is not None and seen.ticket.state is QueueState.PRE_QUEUE
+    assert isinstance(seen, Seen) and seen.ticket.state is QueueState.PRE_QUEUE
 
 
 async def test_a_redis_that_lost_the_line_writes_nothing_until_it_is_seeded(
@@ -211,7 +211,7 @@ async def test_a_redis_that_lost_the_line_writes_nothing_until_it_is_seeded(
     try:
         assert await store.seed("default", RULES)
         seen = await store.join(line="default", user_id=1, jti="j1", token_expires_at=10**10)
-        assert seen is not None and seen.created
+        assert isinstance(seen, Seen) and seen.created
         client.delete(*keys.all())  # what a restart without persistence leaves
         with pytest.raises(LineMissing):
             await store.join(line="default", user_id=2, jti="j2", token_expires_at=10**10)
@@ -225,7 +225,7 @@ async def test_a_redis_that_lost_the_line_writes_nothing_until_it_is_seeded(
         assert await store.seed("default", RULES)
         assert await store.touch(line="default", user_id=1, jti="j1") is None  # gone for good
         again = await store.join(line="default", user_id=1, jti="j1b", token_expires_at=10**10)
-        assert again is not None and again.created and again.ticket.seq == 1
+        assert isinstance(again, Seen) and again.created and again.ticket.seq == 1
     finally:
         client.close()
         await store.close()

@@ -4,6 +4,7 @@ store, with the line's clock moved by hand."""
 from __future__ import annotations
 
 from boxoffice.queue.model import QueueState
+from boxoffice.queue.store import Seen
 from tests.service.lines import NOW, Line, MakeLine, make_line
 
 __all__ = ["make_line"]  # the fixture, used by name
@@ -31,7 +32,7 @@ async def test_joining_again_keeps_the_original_place(make_line: MakeLine) -> No
     await line.join(1)
     await line.join(2)
     seen = await line.join(1, 1.0, jti="other")
-    assert seen is not None and not seen.created
+    assert isinstance(seen, Seen) and not seen.created
     assert (seen.ticket.jti, seen.ticket.position) == ("j1", 1)
 
 

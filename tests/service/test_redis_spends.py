@@ -12,6 +12,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, QueueState
 from boxoffice.queue.redis_store import ANY_TIME, LeaveItem, RedisQueueStore
+from boxoffice.queue.store import Seen
 from tests.conftest import REDIS_URL
 from tests.support import RedisLineClock
 
@@ -59,7 +60,7 @@ class Store:
         back = await self.at(t).join(
             line=DEFAULT_LINE, user_id=1, jti="j1-next", token_expires_at=FAR
         )
-        assert back is not None and back.ticket.jti == "j1"
+        assert isinstance(back, Seen) and back.ticket.jti == "j1"
 
 
 @pytest.fixture

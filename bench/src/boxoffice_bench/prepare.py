@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import bindparam, insert, select, update
 
 from boxoffice.clock import utcnow
+from boxoffice.queue.challenge import Challenges, MemoryReplays
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import LineRules, QueueState
 from boxoffice.queue.redis_store import RedisQueueStore
@@ -143,6 +144,8 @@ class Preparer:
             signer=TokenSigner(SECRET_KEY),
             db=db,
             supply=SeatSupply(db=db, store=store, lines=lines, clock=utcnow),
+            # The bench's lines ask for no proof of work: none is ever checked.
+            challenges=Challenges(secret_key=SECRET_KEY, ttl_seconds=300, replays=MemoryReplays()),
             token_ttl_seconds=3600,
         )
         try:

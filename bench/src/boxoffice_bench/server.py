@@ -109,6 +109,10 @@ class BenchServer:
                 "BOXOFFICE_LOAD_DEMO_DATA": "false",
                 # The bench's fans are guests (POST /users), as a sale's load would be.
                 "BOXOFFICE_GUEST_SIGNUP": "true",
+                # ...and every one of them comes from this machine's one address.
+                "BOXOFFICE_RATE_LIMITS": "false",
+                # And they all come from one address: no cap on its places in a line.
+                "BOXOFFICE_PLACES_PER_ADDRESS": "0",
                 **self.extra_env,
             }
         )

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from boxoffice.catalog.cache import CatalogCache
 from boxoffice.clock import Clock
 from boxoffice.config import Settings
+from boxoffice.http.rate_limits import EdgeLimits
+from boxoffice.http.refusals import Refusals
 from boxoffice.metrics import Metrics
 from boxoffice.payments.writers import SaleWriter
 from boxoffice.queue.control import LineControl
@@ -44,3 +46,7 @@ class AppContext:
     sessions: Sessions
     passwords: Passwords
     signin_limits: SignInLimits
+    # The edge limits (429 rate_limited): EdgeLimits.hit(name, *ids), and the polls'.
+    limits: EdgeLimits
+    # Requests refused to keep the line fair, by reason, summed over every instance.
+    refusals: Refusals

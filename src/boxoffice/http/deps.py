@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from boxoffice.errors import InvalidToken, ValidationFailed
+from boxoffice.http.client_address import client_host
 from boxoffice.http.context import AppContext
 from boxoffice.queue.service import QueuePass
 from boxoffice.tokens import AccessClaims, QueueClaims
@@ -133,9 +134,18 @@ async def user_from_either(
     return (await ctx.identity.read_access(token, now=now)).user_id
 
 
-async def require_admin(ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_scheme)]) -> None:
+async def require_admin(
+    request: Request, ctx: Ctx, credentials: Annotated[Bearer, Depends(admin_scheme)]
+) -> None:
+    """The operator's token. Wrong ones are counted per address
+    (``ADMIN_FAILURES_PER_ADDRESS``); while that address is over, even the right one is
+    refused from there (429), so guessing cannot go on, while the operator elsewhere
+    is not held up."""
     given = bearer_token(credentials).encode()
+    address = client_host(request)
+    await ctx.limits.check("admin_token", address)
     if not hmac.compare_digest(given, ctx.settings.admin_token.encode()):
+        await ctx.limits.count("admin_token", address)
         raise InvalidToken("the admin token is not valid")
 
 

@@ -116,7 +116,9 @@ def storage_busy(detail: str) -> JSONResponse:
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
     if exc.reason is not None:
-        request.app.state.ctx.metrics.refused.labels(exc.reason).inc()
+        ctx = request.app.state.ctx
+        ctx.metrics.refused.labels(exc.reason).inc()
+        ctx.refusals.count(exc.reason)
     return error_response(exc)
 
 

@@ -8,6 +8,9 @@ bounds to uvicorn's httptools protocol; the body limit is the app's own
 ``run`` also binds the listening socket before the app starts: a port already taken
 then fails at once, before the app has started anything that has to stop again.
 
+uvicorn's own reading of ``X-Forwarded-For`` is off: the app finds the client's
+address itself (``boxoffice.http.client_address``, ``TRUSTED_PROXIES``).
+
 uvloop's libuv accepts one connection per turn of the event loop (libuv 1.45 on), and
 a turn of a busy server can take tens of milliseconds: at a line's opening, with a
 whole pre-queue polling at once, hundreds of new connections waited up to 2 s in the
@@ -75,6 +78,10 @@ def uvicorn_config(
         timeout_keep_alive=settings.keep_alive_seconds,
         # boxoffice writes its own, cheaper, access log (boxoffice.http.access_log).
         access_log=False,
+        # The client's address is boxoffice.http.client_address's to find, from
+        # TRUSTED_PROXIES alone: uvicorn would otherwise believe X-Forwarded-For from
+        # any peer in FORWARDED_ALLOW_IPS (127.0.0.1 by default).
+        proxy_headers=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         **options,
     )

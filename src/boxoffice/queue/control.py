@@ -9,8 +9,9 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import Enum
 from functools import partial
 
 from boxoffice.errors import LineOpen
@@ -26,7 +27,32 @@ from boxoffice.storage.query import Conn
 log = logging.getLogger("boxoffice.queue")
 
 LINES_REFRESH_SECONDS = 1.0
+# The addresses an operator is shown, those holding the most places first.
+TOP_ADDRESSES = 10
 UNCHANGED = object()
+
+
+class Keep(Enum):
+    """A setting the operator did not name in a change: it keeps its value."""
+
+    KEEP = "keep"
+
+
+@dataclass(frozen=True, slots=True)
+class Defences:
+    """A change to a line's defences: each field ``UNCHANGED`` or its new value
+    (``places_per_address`` None: no cap)."""
+
+    places_per_address: int | Keep | None = Keep.KEEP
+    challenge: str | Keep = Keep.KEEP
+
+    def on(self, stored: StoredLine) -> StoredLine:
+        cap, challenge = self.places_per_address, self.challenge
+        return replace(
+            stored,
+            places_per_address=stored.places_per_address if cap is Keep.KEEP else cap,
+            challenge=stored.challenge if challenge is Keep.KEEP else challenge,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +76,7 @@ class LineView:
     resets: int
     last_reset_at: datetime | None
     draw: DrawView | None
+    top_addresses: list[tuple[str, int]]
 
 
 def commitment(seed: str) -> str:
@@ -103,6 +130,17 @@ class LineControl:
             resets=stored.resets,
             last_reset_at=stored.last_reset_at,
             draw=_draw_view(stored, last, self._clock()),
+            top_addresses=await self._store.top_addresses(line, count=TOP_ADDRESSES),
+        )
+
+    async def evict(
+        self, *, line: str, user_id: int | None = None, address: str | None = None
+    ) -> list[int]:
+        """Take a fan, or every fan of an address, out of the line: their tokens are
+        not live from now on (401 ``token_expired``); they may join again, at the back."""
+        user_ids = () if user_id is None else (user_id,)
+        return await self._lines.run(
+            line, lambda: self._store.evict(line=line, user_ids=user_ids, address=address)
         )
 
     async def configure(
@@ -113,6 +151,7 @@ class LineControl:
         per_minute: int | None = None,
         paused: bool | None = None,
         opens_at: datetime | object | None = UNCHANGED,
+        defences: Defences | None = None,
     ) -> LineView:
         """Change a line's rules (a concert's line is made on first use). The store is
         changed while the database row is locked, so two operators' changes land in
@@ -121,25 +160,13 @@ class LineControl:
         defaults = self._lines.defaults
 
         async def work(conn: Conn) -> StoredLine:
-            await repository.add_if_missing(
-                conn,
-                line=line,
-                concert_id=concert_id,
-                capacity=defaults.capacity,
-                per_minute=defaults.per_minute,
-            )
+            await repository.add_if_missing(conn, line=line, concert_id=concert_id, rules=defaults)
             stored = await repository.get(conn, line=line, lock=True)
             assert stored is not None
             changed = self._changed(stored, capacity, per_minute, paused, opens_at)
-            await repository.save_rules(
-                conn,
-                line=line,
-                capacity=changed.capacity,
-                per_minute=changed.per_minute,
-                paused=changed.paused,
-                opens_at=changed.opens_at,
-                draw_seed=changed.draw_seed,
-            )
+            if defences is not None:
+                changed = defences.on(changed)
+            await repository.save_rules(conn, changed)
             await self._apply(conn, line, rules_of(changed, defaults))
             return changed
 
@@ -186,6 +213,8 @@ class LineControl:
             draw_seed=seed,
             resets=stored.resets,
             last_reset_at=stored.last_reset_at,
+            places_per_address=stored.places_per_address,
+            challenge=stored.challenge,
         )
 
     async def tick(self) -> dict[str, LineStats]:

@@ -33,6 +33,8 @@ def rules_of(stored: StoredLine, defaults: LineRules) -> LineRules:
         paused=stored.paused,
         opens_at=None if stored.opens_at is None else stored.opens_at.timestamp(),
         seed=stored.draw_seed or "",
+        places_per_address=stored.places_per_address,
+        challenge=stored.challenge,
     )
 
 
@@ -116,11 +118,7 @@ class Lines:
         async def work(conn: Conn) -> None:
             if line == DEFAULT_LINE:
                 await repository.add_if_missing(
-                    conn,
-                    line=line,
-                    concert_id=None,
-                    capacity=self.defaults.capacity,
-                    per_minute=self.defaults.per_minute,
+                    conn, line=line, concert_id=None, rules=self.defaults
                 )
             stored = await repository.get(conn, line=line, lock=True)
             if stored is None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from sortedcontainers import SortedKeyList
@@ -22,13 +23,22 @@ from boxoffice.queue.model import (
     sold_out_lapsed,
     waiting_order,
 )
-from boxoffice.queue.store import Drawn, GatePass, LineAlreadyOpen, LineMissing, Seen
+from boxoffice.queue.store import (
+    NO_ADDRESS,
+    Drawn,
+    GatePass,
+    LineAlreadyOpen,
+    LineMissing,
+    Refused,
+    Seen,
+)
 
 
 @dataclass(slots=True)
 class _Entry(LineEntry):
     user_id: int
     last_seen: float
+    address: str
 
 
 @dataclass(slots=True)
@@ -45,6 +55,8 @@ class _Line:
     first_admission: float | None = None
     drawn: Drawn | None = None
     draw_done: bool = False
+    # The live places of each address (a ticket with no address is not counted).
+    by_address: dict[str, set[int]] = field(default_factory=dict)
 
 
 class MemoryQueueStore:
@@ -59,22 +71,33 @@ class MemoryQueueStore:
         return found
 
     async def join(
-        self, *, line: str, user_id: int, jti: str, token_expires_at: int
-    ) -> Seen | None:
+        self,
+        *,
+        line: str,
+        user_id: int,
+        jti: str,
+        token_expires_at: int,
+        address: str = NO_ADDRESS,
+    ) -> Seen | Refused:
         state, now = self._line(line), self._clock()
         self._advance(state, now)
         entry = self._live(state, user_id, now)
         created = entry is None
         if entry is None:
             if state.rules.sold_out_at is not None:
-                return None
-            entry = self._add(state, user_id, jti, token_expires_at, now)
+                return Refused.SOLD_OUT
+            cap = state.rules.places_per_address
+            if cap is not None and address and len(state.by_address.get(address, ())) >= cap:
+                return Refused.AT_CAP
+            entry = self._add(state, user_id, jti, token_expires_at, now, address)
             self._advance(state, now)
         else:
             self._see(state, entry, now)
         return Seen(self._ticket(state, entry, now), self._stats(state, now), now, created)
 
-    def _add(self, state: _Line, user_id: int, jti: str, expires: int, now: float) -> _Entry:
+    def _add(
+        self, state: _Line, user_id: int, jti: str, expires: int, now: float, address: str
+    ) -> _Entry:
         state.seq += 1
         entry = _Entry(
             user_id=user_id,
@@ -85,8 +108,11 @@ class MemoryQueueStore:
             place=join_place(rules=state.rules, seq=state.seq, user_id=user_id, now=now),
             admitted=False,
             last_seen=seen_at(rules=state.rules, now=now),
+            address=address,
         )
         state.entries[user_id] = entry
+        if address:
+            state.by_address.setdefault(address, set()).add(user_id)
         state.waiting.add((entry.place, user_id))
         state.waiters_seen[user_id] = None
         return entry
@@ -121,6 +147,26 @@ class MemoryQueueStore:
     async def spend(self, *, line: str, user_id: int, jti: str, gated_at: float) -> None:
         # In process, a spend never fails, so it is never retried late.
         await self.leave(line=line, user_id=user_id, jti=jti)
+
+    async def evict(
+        self, *, line: str, user_ids: Sequence[int] = (), address: str | None = None
+    ) -> list[int]:
+        state = self._line(line)
+        if address is not None:
+            user_ids = sorted(state.by_address.get(address, ()))
+        removed = []
+        for user_id in user_ids:
+            entry = state.entries.get(user_id)
+            if entry is not None:
+                self._remove(state, entry)
+                removed.append(user_id)
+        if removed:
+            self._advance(state, self._clock())
+        return removed
+
+    async def top_addresses(self, line: str, *, count: int) -> list[tuple[str, int]]:
+        held = ((address, len(users)) for address, users in self._line(line).by_address.items())
+        return heapq.nlargest(count, held, key=lambda item: item[1])
 
     async def advance(self, *, line: str) -> LineStats:
         state, now = self._line(line), self._clock()
@@ -189,6 +235,11 @@ class MemoryQueueStore:
 
     def _remove(self, state: _Line, entry: _Entry) -> None:
         del state.entries[entry.user_id]
+        if entry.address:
+            users = state.by_address[entry.address]
+            users.discard(entry.user_id)
+            if not users:
+                del state.by_address[entry.address]
         if entry.admitted:
             del state.admitted_seen[entry.user_id]
         else:

@@ -116,14 +116,15 @@ class LineMirror:
             return entry, 0
         return entry, view.waiting.bisect_left((entry.place, user_id))
 
-    def forget(self, line: str, user_id: int, jti: str) -> None:
-        """A ticket this instance has just taken out of the line: answered as gone at
-        once, not when its removal comes round the stream."""
+    def forget(self, line: str, user_id: int, jti: str | None = None) -> None:
+        """A ticket this instance has just taken out of the line (``jti`` None: the
+        user's, whichever it is): answered as gone at once, not when its removal comes
+        round the stream. A poll the mirror cannot answer is asked of Redis."""
         view = self._views.get(line)
         if view is None:
             return
         entry = view.entries.get(user_id)
-        if entry is not None and entry.jti == jti:
+        if entry is not None and (jti is None or entry.jti == jti):
             _remove(view, user_id, entry)
 
     def stats(self, line: str, now: float) -> LineStats:

@@ -86,6 +86,10 @@ class LineRules:
     seed: str = ""
     sold_out_at: float | None = None
     seats_left: int | None = None
+    # The line's defences: most live places one address holds (None: no cap), and
+    # the proof of work a join must carry (a ``ChallengeLevel``'s value).
+    places_per_address: int | None = None
+    challenge: str = "off"
 
     def changed(
         self, *, capacity: int | None, per_minute: int | None, paused: bool | None

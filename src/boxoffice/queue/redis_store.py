@@ -44,16 +44,21 @@ from boxoffice.queue.scripts import (
     rules_fields,
     text,
 )
-from boxoffice.queue.store import Drawn, GatePass, LineMissing, Seen
+from boxoffice.queue.store import NO_ADDRESS, Drawn, GatePass, LineMissing, Refused, Seen
 from boxoffice.storage.batcher import Batcher
 
 log = logging.getLogger("boxoffice.queue")
 
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
-JoinItem = tuple[int, str, int]  # user, jti, token expiry
+JoinItem = tuple[int, str, int, str]  # user, jti, token expiry, address
+RULES_SET_BY_OPERATOR = (
+    *("capacity", "per_minute", "paused", "opens_at", "seed"),
+    *("places_per_address", "challenge"),
+)
 # user, jti, and for a late spend when its payment's gate let the visit through
 LeaveItem = tuple[int, str, float]
+AT_CAP_REPLY = -2  # join.lua's answer for a join whose address is at the line's cap
 ANY_TIME = 0.0  # the gated-at of a leave or a spend on time: gone however recently seen
 
 
@@ -104,6 +109,12 @@ class RedisQueueStore:
         )
         return cls(client, prefix=prefix, mirror_client=mirror_client)
 
+    @property
+    def client(self) -> Redis:
+        """The connection pool, for what else the waiting room keeps in Redis (the
+        proofs of work taken)."""
+        return self._redis
+
     def _line_keys(self, line: str) -> LineKeys:
         keys = self._keys.get(line)
         if keys is None:
@@ -125,14 +136,20 @@ class RedisQueueStore:
         self._flusher = asyncio.create_task(self._flush_forever())
 
     async def join(
-        self, *, line: str, user_id: int, jti: str, token_expires_at: int
-    ) -> Seen | None:
+        self,
+        *,
+        line: str,
+        user_id: int,
+        jti: str,
+        token_expires_at: int,
+        address: str = NO_ADDRESS,
+    ) -> Seen | Refused:
         batcher = self._joins.get(line)
         if batcher is None:
             batcher = self._joins[line] = Batcher(lambda batch: self._send_joins(line, batch))
-        stats, now, raw = await batcher.submit((user_id, jti, token_expires_at))
-        if raw == 0:
-            return None
+        stats, now, raw = await batcher.submit((user_id, jti, token_expires_at, address))
+        if not isinstance(raw, list):
+            return Refused.AT_CAP if int(raw) == AT_CAP_REPLY else Refused.SOLD_OUT
         ticket, created = decode_ticket(user_id, raw, await self.rules(line))
         return Seen(ticket, stats, now, created)
 
@@ -141,6 +158,21 @@ class RedisQueueStore:
         stats_raw, tickets = reply.body
         stats = decode_stats(stats_raw, reply.now)
         return [(stats, reply.now, raw) for raw in tickets]
+
+    async def evict(
+        self, *, line: str, user_ids: Sequence[int] = (), address: str | None = None
+    ) -> list[int]:
+        how: list[str | int | float] = ["address", address] if address is not None else ["users"]
+        reply = await self._run("evict", line, *how, *user_ids)
+        removed = [int(text(user)) for user in reply.body[0]]
+        if self._mirror is not None:
+            for user_id in removed:
+                self._mirror.forget(line, user_id)
+        return removed
+
+    async def top_addresses(self, line: str, *, count: int) -> list[tuple[str, int]]:
+        raw = (await self._run("places", line, count)).body[0]
+        return [(text(raw[i]), int(float(text(raw[i + 1])))) for i in range(0, len(raw), 2)]
 
     async def touch(self, *, line: str, user_id: int, jti: str) -> Seen | None:
         reply = await self._run("touch", line, user_id, jti)
@@ -245,7 +277,7 @@ class RedisQueueStore:
     async def configure(self, line: str, rules: LineRules) -> None:
         fields = rules_fields(rules)
         args: list[str | int | float] = []
-        for name in ("capacity", "per_minute", "paused", "opens_at", "seed"):
+        for name in RULES_SET_BY_OPERATOR:
             args += [name, fields[name]]
         await self._run("configure", line, *args)
         current = await self.rules(line)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as upsert
 
 from boxoffice.catalog.model import on_sale
-from boxoffice.queue.model import Sells
+from boxoffice.queue.model import LineRules, Sells
 from boxoffice.storage.query import Conn, Query, Row
 from boxoffice.storage.tables import (
     UTCDateTime,
@@ -59,6 +59,8 @@ class StoredLine:
     draw_seed: str | None
     resets: int
     last_reset_at: datetime | None
+    places_per_address: int | None = None
+    challenge: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,8 @@ def _stored(row: Row) -> StoredLine:
         draw_seed=row["draw_seed"],
         resets=row["resets"],
         last_reset_at=row["last_reset_at"],
+        places_per_address=row["places_per_address"],
+        challenge=row["challenge"],
     )
 
 
@@ -104,6 +108,8 @@ ADD_IF_MISSING = Query(
         per_minute=bindparam("per_minute"),
         paused=False,
         resets=0,
+        places_per_address=bindparam("places_per_address"),
+        challenge="off",
     )
     .on_conflict_do_nothing(index_elements=["line"])
 )
@@ -116,6 +122,8 @@ SAVE_RULES = Query(
         paused=bindparam("paused"),
         opens_at=bindparam("opens_at"),
         draw_seed=bindparam("draw_seed"),
+        places_per_address=bindparam("places_per_address"),
+        challenge=bindparam("challenge"),
     )
 )
 _WAS_SEEDED = waiting_rooms.c.seeded_at.is_not(None)
@@ -183,32 +191,31 @@ async def get(conn: Conn, *, line: str, lock: bool = False) -> StoredLine | None
 
 
 async def add_if_missing(
-    conn: Conn, *, line: str, concert_id: int | None, capacity: int, per_minute: int
+    conn: Conn, *, line: str, concert_id: int | None, rules: LineRules
 ) -> None:
     """Insert the line with these rules unless a row for it exists already."""
     await conn.execute(
-        ADD_IF_MISSING, line=line, concert_id=concert_id, capacity=capacity, per_minute=per_minute
+        ADD_IF_MISSING,
+        line=line,
+        concert_id=concert_id,
+        capacity=rules.capacity,
+        per_minute=rules.per_minute,
+        places_per_address=rules.places_per_address,
     )
 
 
-async def save_rules(
-    conn: Conn,
-    *,
-    line: str,
-    capacity: int,
-    per_minute: int,
-    paused: bool,
-    opens_at: datetime | None,
-    draw_seed: str | None,
-) -> None:
+async def save_rules(conn: Conn, stored: StoredLine) -> None:
+    """Keep the line's rules as the operator set them."""
     await conn.execute(
         SAVE_RULES,
-        line_id=line,
-        capacity=capacity,
-        per_minute=per_minute,
-        paused=paused,
-        opens_at=opens_at,
-        draw_seed=draw_seed,
+        line_id=stored.line,
+        capacity=stored.capacity,
+        per_minute=stored.per_minute,
+        paused=stored.paused,
+        opens_at=stored.opens_at,
+        draw_seed=stored.draw_seed,
+        places_per_address=stored.places_per_address,
+        challenge=stored.challenge,
     )
 
 

@@ -7,7 +7,8 @@ from pydantic import AwareDatetime, Field
 
 from boxoffice.clock import from_epoch
 from boxoffice.http.schemas import ApiModel, EntityId, utc_text
-from boxoffice.queue.control import DrawView, LineView
+from boxoffice.queue.challenge import ChallengeLevel
+from boxoffice.queue.control import Defences, DrawView, Keep, LineView
 from boxoffice.queue.model import QueueState
 from boxoffice.queue.service import QueueStatus
 
@@ -18,6 +19,24 @@ class QueueJoin(ApiModel):
         description="Join the line this concert is sold through: its own line if it has "
         "one, otherwise the default line. Without it: the default line.",
     )
+    proof: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="A solved challenge (`GET /api/v1/queue/challenge`): the base64 of "
+        "`{algorithm, challenge, number, salt, signature}`. Needed when the line asks for "
+        "proof of work; each is taken once.",
+    )
+
+
+class ChallengePublic(ApiModel):
+    """An ALTCHA v1 challenge: find the number in [0, `maxnumber`] whose SHA-256 after
+    `salt` is `challenge`."""
+
+    algorithm: str
+    challenge: str
+    salt: str
+    maxnumber: int
+    signature: str
 
 
 class QueueStatusPublic(ApiModel):
@@ -104,12 +123,41 @@ class DrawPublic(ApiModel):
         return None if draw is None else cls.model_validate(draw, from_attributes=True)
 
 
+class RefusalsPublic(ApiModel):
+    reasons: dict[str, int] = Field(
+        description="Refused requests by reason since counting began (the waiting-room "
+        "store's start, or this process's in the embedded shape)."
+    )
+
+
+class Removed(ApiModel):
+    removed_user_ids: list[int] = Field(
+        description="The fans taken out of the line: their queue tokens are no longer live."
+    )
+
+
+class AddressPlaces(ApiModel):
+    address: str
+    places: int
+
+
 class WaitingRoomPublic(ApiModel):
     """A line's settings and live counts, and whether its store ever lost it."""
 
     capacity: int
     admission_per_minute: int
     paused: bool
+    places_per_address: int | None = Field(
+        description="Most live places one client address may hold in this line (null: no "
+        "cap). A join past it is refused 429 `rate_limited`."
+    )
+    challenge: ChallengeLevel = Field(
+        description="The proof of work a join must carry (`GET /api/v1/queue/challenge`): "
+        "off, low, medium or high."
+    )
+    top_addresses: list[AddressPlaces] = Field(
+        description="The client addresses holding the most live places, most first (up to 10)."
+    )
     waiting: int
     admitted: int
     admitted_last_minute: int
@@ -159,6 +207,11 @@ def _view_fields(view: LineView) -> dict[str, object]:
         "admitted_last_minute": view.stats.admitted_last_minute,
         "line_resets": view.resets,
         "line_reset_at": view.last_reset_at,
+        "places_per_address": view.rules.places_per_address,
+        "challenge": view.rules.challenge,
+        "top_addresses": [
+            {"address": address, "places": places} for address, places in view.top_addresses
+        ],
     }
 
 
@@ -166,6 +219,24 @@ class WaitingRoomPatch(ApiModel):
     capacity: NonNegative | None = None
     admission_per_minute: NonNegative | None = None
     paused: Annotated[bool, Field(strict=True)] | None = None
+    places_per_address: Annotated[int, Field(strict=True, ge=1, le=1_000_000)] | None = Field(
+        default=None,
+        description="Most live places one address may hold (null: no cap; omitted: "
+        "unchanged). Places held already stay; new joins past it are refused.",
+    )
+    challenge: ChallengeLevel | None = Field(
+        default=None, description="The proof of work a join must carry from now on."
+    )
+
+    def defences(self) -> Defences:
+        """The defences this change names; those it does not name stay as they are."""
+        named = self.model_fields_set
+        return Defences(
+            places_per_address=self.places_per_address
+            if "places_per_address" in named
+            else Keep.KEEP,
+            challenge=self.challenge.value if self.challenge is not None else Keep.KEEP,
+        )
 
 
 class ConcertWaitingRoomPatch(WaitingRoomPatch):

@@ -28,7 +28,7 @@ from boxoffice.queue.store import Drawn, LineAlreadyOpen, LineMissing
 
 STEPS = (
     *("join", "touch", "gate", "leave", "advance", "seen"),
-    *("snapshot", "configure", "supply", "draw"),
+    *("snapshot", "configure", "supply", "draw", "evict", "places"),
 )
 
 
@@ -51,12 +51,14 @@ class LineKeys:
     admitted_seen: str
     admissions: str
     events: str
+    places: str
+    by_address: str
 
     @classmethod
     def of(cls, prefix: str, line: str) -> LineKeys:
         base = f"{prefix}{{{line}}}:"
         names = ("line", "tickets", "waiting", "wseen", "aseen", "admissions", "events")
-        return cls(*(base + name for name in names))
+        return cls(*(base + name for name in (*names, "places", "byaddr")))
 
     def all(self) -> list[str]:
         return [
@@ -67,6 +69,8 @@ class LineKeys:
             self.admitted_seen,
             self.admissions,
             self.events,
+            self.places,
+            self.by_address,
         ]
 
 
@@ -119,6 +123,10 @@ def rules_fields(rules: LineRules) -> dict[str, str]:
         "seed": rules.seed,
         "sold_out_at": "" if rules.sold_out_at is None else repr(rules.sold_out_at),
         "seats_left": "" if rules.seats_left is None else str(rules.seats_left),
+        "places_per_address": ""
+        if rules.places_per_address is None
+        else str(rules.places_per_address),
+        "challenge": rules.challenge,
     }
 
 
@@ -130,10 +138,11 @@ def decode_rules(line: str, raw: dict[Any, Any]) -> LineRules:
     def optional(name: str) -> str | None:
         return fields.get(name) or None
 
-    opens_at, sold_out_at, seats_left = (
+    opens_at, sold_out_at, seats_left, cap = (
         optional("opens_at"),
         optional("sold_out_at"),
         optional("seats_left"),
+        optional("places_per_address"),
     )
     return LineRules(
         capacity=int(fields["capacity"]),
@@ -145,6 +154,8 @@ def decode_rules(line: str, raw: dict[Any, Any]) -> LineRules:
         seed=fields.get("seed", ""),
         sold_out_at=None if sold_out_at is None else float(sold_out_at),
         seats_left=None if seats_left is None else int(seats_left),
+        places_per_address=None if cap is None else int(cap),
+        challenge=fields.get("challenge") or "off",
     )
 
 

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from boxoffice.clock import from_epoch
-from boxoffice.errors import NotAdmitted, SoldOut, TokenExpired
+from boxoffice.errors import NotAdmitted, RateLimited, SoldOut, TokenExpired
+from boxoffice.queue.challenge import ChallengeLevel, Challenges
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.model import (
     DEFAULT_LINE,
@@ -18,7 +19,7 @@ from boxoffice.queue.model import (
     estimate_wait,
     poll_after,
 )
-from boxoffice.queue.store import QueueStore, Seen
+from boxoffice.queue.store import NO_ADDRESS, QueueStore, Refused, Seen
 from boxoffice.queue.supply import SeatSupply
 from boxoffice.storage.db import Database
 from boxoffice.tokens import QueueClaims, TokenSigner, new_jti
@@ -31,6 +32,9 @@ def require_sold_through(sells: Sells, concert_id: int) -> None:
 
 
 GONE = "the queue token is no longer live: it lapsed, was used, or left"
+# How long a fan is told to wait when their address holds the line's most places: a
+# place of that address frees when its holder pays, leaves or goes silent.
+PLACES_RETRY_SECONDS = 30
 # Seats left at or below which a sale recounts them at once.
 RECOUNT_BELOW = 20
 log = logging.getLogger("boxoffice.queue")
@@ -71,9 +75,11 @@ class WaitingRoom:
         signer: TokenSigner,
         db: Database,
         supply: SeatSupply,
+        challenges: Challenges,
         token_ttl_seconds: int,
     ) -> None:
         self.store = store
+        self._challenges = challenges
         self._db = db
         self._supply = supply
         self.lines = lines
@@ -81,22 +87,63 @@ class WaitingRoom:
         self._token_ttl = token_ttl_seconds
 
     async def join(
-        self, *, user_id: int, now: datetime, concert_id: int | None = None
+        self,
+        *,
+        user_id: int,
+        now: datetime,
+        concert_id: int | None = None,
+        address: str = NO_ADDRESS,
+        proof: str | None = None,
     ) -> tuple[QueueStatus, bool]:
-        """Join the line the concert is sold through (the default line without one)."""
-        line = self.lines.line_for(concert_id)
-        if concert_id is not None and line == DEFAULT_LINE:
-            line = await self.lines.look_up(concert_id)
+        """Join the line the concert is sold through (the default line without one),
+        with a solved challenge when the line asks for one, from an address that does
+        not hold the line's most places already."""
+        line = await self._line_of(concert_id)
+        level = ChallengeLevel((await self._rules(line)).challenge)
+        if level is not ChallengeLevel.OFF:
+            await self._challenges.accept(
+                proof, user_id=user_id, line=line, now=now.timestamp(), level=level
+            )
         expires = int(now.timestamp()) + self._token_ttl
         seen = await self.lines.run(
             line,
             lambda: self.store.join(
-                line=line, user_id=user_id, jti=new_jti(), token_expires_at=expires
+                line=line,
+                user_id=user_id,
+                jti=new_jti(),
+                token_expires_at=expires,
+                address=address,
             ),
         )
-        if seen is None:
+        if seen is Refused.SOLD_OUT:
             raise SoldOut("nothing of this concert is left to sell")
+        if seen is Refused.AT_CAP:
+            raise RateLimited(
+                "this address holds as many places in this line as one address may",
+                retry_after=PLACES_RETRY_SECONDS,
+                reason="places_per_address",
+            )
         return await self._status(line, seen), seen.created
+
+    async def challenge(
+        self, *, user_id: int, now: datetime, concert_id: int | None = None
+    ) -> dict[str, object]:
+        """A proof-of-work challenge for joining this line, at the line's level (a
+        line that asks none gets the lowest: a proof it does not need is not read)."""
+        line = await self._line_of(concert_id)
+        level = ChallengeLevel((await self._rules(line)).challenge)
+        if level is ChallengeLevel.OFF:
+            level = ChallengeLevel.LOW
+        return self._challenges.issue(user_id=user_id, line=line, level=level, now=now.timestamp())
+
+    async def _line_of(self, concert_id: int | None) -> str:
+        line = self.lines.line_for(concert_id)
+        if concert_id is not None and line == DEFAULT_LINE:
+            line = await self.lines.look_up(concert_id)
+        return line
+
+    async def _rules(self, line: str) -> LineRules:
+        return await self.lines.run(line, lambda: self.store.rules(line))
 
     async def status(self, *, claims: QueueClaims, token: str) -> QueueStatus:
         """A poll. The token shown is the token to hand back (re-signing the same

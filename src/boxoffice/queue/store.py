@@ -9,7 +9,9 @@ a shared line.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from boxoffice.queue.model import LineRules, LineStats, QueueState, Ticket
@@ -38,6 +40,17 @@ class Seen:
     created: bool = False
 
 
+class Refused(StrEnum):
+    """Why a join made no ticket."""
+
+    SOLD_OUT = "sold_out"  # the line takes nobody new
+    AT_CAP = "at_cap"  # the join's address holds the line's most places already
+
+
+# A join from no known address (not counted against any cap).
+NO_ADDRESS = ""
+
+
 @dataclass(frozen=True, slots=True)
 class GatePass:
     state: QueueState
@@ -55,10 +68,28 @@ class Drawn:
 
 class QueueStore(Protocol):
     async def join(
-        self, *, line: str, user_id: int, jti: str, token_expires_at: int
-    ) -> Seen | None:
-        """The user's live ticket, or a new one at the back (``created``); None when
-        the line is sold out and takes nobody new."""
+        self,
+        *,
+        line: str,
+        user_id: int,
+        jti: str,
+        token_expires_at: int,
+        address: str = NO_ADDRESS,
+    ) -> Seen | Refused:
+        """The user's live ticket, or a new one at the back (``created``), counted
+        against ``address``; refused when the line is sold out, or when ``address``
+        holds the line's ``places_per_address`` live places already."""
+        ...
+
+    async def evict(
+        self, *, line: str, user_ids: Sequence[int] = (), address: str | None = None
+    ) -> list[int]:
+        """The operator takes fans out of the line: these users, or every fan counted
+        against ``address``. Answers the users whose tickets were live and are gone."""
+        ...
+
+    async def top_addresses(self, line: str, *, count: int) -> list[tuple[str, int]]:
+        """The addresses holding the most live places, most first."""
         ...
 
     async def touch(self, *, line: str, user_id: int, jti: str) -> Seen | None:

@@ -209,6 +209,10 @@ waiting_rooms = Table(
     Column("seeded_at", UTCDateTime(), nullable=True),
     Column("resets", Integer, nullable=False),
     Column("last_reset_at", UTCDateTime(), nullable=True),
+    # The line's defences: most live places per address (null: no cap), and the
+    # proof of work a join carries.
+    Column("places_per_address", Integer, nullable=True),
+    Column("challenge", String(8), nullable=False, server_default="off"),
 )
 
 # Each opening's draw: the seed (committed to, by its hash, before the opening) and

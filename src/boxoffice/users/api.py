@@ -23,6 +23,7 @@ from boxoffice.errors import (
     WeakPassword,
     documented,
 )
+from boxoffice.http.client_address import client_host
 from boxoffice.http.deps import Ctx, CurrentUser, MaybeUser, Now
 from boxoffice.http.routing import API_V1
 from boxoffice.users import service
@@ -58,14 +59,16 @@ def _with_cookie(
     return SignedInPublic.model_validate(signed_in)
 
 
-@router.post("/users", status_code=201, responses=documented(NotFound))
+@router.post("/users", status_code=201, responses=documented(NotFound, RateLimited))
 async def register(
     body: UserCreate, request: Request, response: Response, ctx: Ctx, now: Now
 ) -> UserCreated:
     """Sign up as a guest (a name, no email): the answer signs you in. Off in the
-    production shape unless `GUEST_SIGNUP` is set (404 `not_found`)."""
+    production shape unless `GUEST_SIGNUP` is set (404 `not_found`). Sign-ups from one
+    address are limited (`SIGNUPS_PER_ADDRESS`, 429 `rate_limited`)."""
     if not ctx.settings.guest_signup_on:
         raise NotFound("guest sign-up is off here: create an account")
+    await ctx.limits.hit("signup_address", client_host(request))
     signed_in = await service.register(db=ctx.db, sessions=ctx.sessions, name=body.name, now=now)
     answer = _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)
     return UserCreated.model_validate(answer.model_dump())
@@ -74,7 +77,7 @@ async def register(
 @router.post(
     "/accounts",
     status_code=201,
-    responses=documented(EmailTaken, WeakPassword, InvalidToken, TokenExpired, Busy),
+    responses=documented(EmailTaken, WeakPassword, InvalidToken, TokenExpired, RateLimited, Busy),
 )
 async def create_account(
     body: AccountCreate,
@@ -85,7 +88,9 @@ async def create_account(
     guest: MaybeUser,
 ) -> SignedInPublic:
     """Create an account; with a guest's access token, make that guest an account
-    (same fan: points and tickets kept)."""
+    (same fan: points and tickets kept). Sign-ups from one address are limited
+    (`SIGNUPS_PER_ADDRESS`, 429 `rate_limited`)."""
+    await ctx.limits.hit("signup_address", client_host(request))
     signed_in = await service.sign_up(
         db=ctx.db,
         sessions=ctx.sessions,
@@ -107,7 +112,10 @@ async def sign_in(
     body: SessionCreate, request: Request, response: Response, ctx: Ctx, now: Now
 ) -> SignedInPublic:
     """Sign in with your email and password. An unknown email and a wrong password get
-    the same 401 `invalid_credentials`; too many failures, 429 `rate_limited`."""
+    the same 401 `invalid_credentials`; too many failures, or sign-ins from one
+    address (`SIGNINS_PER_ADDRESS`), 429 `rate_limited`."""
+    address = client_host(request)
+    await ctx.limits.hit("signin_address", address)
     signed_in = await service.sign_in(
         db=ctx.db,
         sessions=ctx.sessions,
@@ -115,7 +123,7 @@ async def sign_in(
         limits=ctx.signin_limits,
         email=body.email,
         password=body.password,
-        address=request.client.host if request.client else "",
+        address=address,
         now=now,
     )
     return _with_cookie(signed_in, request, response, ctx.settings.refresh_token_ttl_seconds)

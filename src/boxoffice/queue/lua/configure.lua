@@ -1,7 +1,7 @@
 -- Replace the line's rules: ARGV[2..] are field/value pairs (capacity, per_minute,
--- paused, opens_at, seed); an empty value removes the field. An opening in the future
--- is refused on a line that is open with fans in it; on a line not yet open it starts
--- a new draw.
+-- paused, opens_at, seed, places_per_address, challenge); an empty value removes the
+-- field. An opening in the future is refused on a line that is open with fans in it;
+-- on a line not yet open it starts a new draw.
 local fields = {}
 for i = 2, #ARGV, 2 do fields[ARGV[i]] = ARGV[i + 1] end
 local new_open = tonumber(fields['opens_at'])

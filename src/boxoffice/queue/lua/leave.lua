@@ -11,7 +11,7 @@ for i = 2, #ARGV, 3 do
   local user, jti, gated_at = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
   local t = live(user)
   if t and t.jti == jti and (gated_at == 0 or t.last <= gated_at + CLOCK_PRECISION) then
-    remove(user, t.seq)
+    remove(user, t)
     out[#out + 1] = 1
     left = true
   else

@@ -1,18 +1,24 @@
--- Shared by every step of a line (see scripts.py). One line lives in seven keys
+-- Shared by every step of a line (see scripts.py). One line lives in nine keys
 -- that share a hash tag, so a Redis Cluster keeps each line on one shard:
 local K_LINE, K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_ADMISSIONS, K_EVENTS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_PLACES, K_BYADDR = KEYS[8], KEYS[9]
 -- K_LINE      hash: the rules, the arrival counter, the opening draw, the line's epoch
--- K_TICKETS   hash: user -> 'jti|seq|issued at|token expiry'
+-- K_TICKETS   hash: user -> 'jti|seq|issued at|token expiry|address'
 -- K_WAITING   zset: user -> place (a draw rank in [0, 1) or an arrival number)
 -- K_WSEEN     zset: waiting user -> last seen;  K_ASEEN: admitted user -> last seen
 -- K_ADMISSIONS zset: 'user:seq' -> when admitted, over the last window
 -- K_EVENTS    stream: every change, tailed by each instance's mirror
+-- K_PLACES    zset: address -> live places it holds (a ticket made with no address
+--             is not counted)
+-- K_BYADDR    zset, all scores 0: 'address|user' per counted ticket, so the fans of
+--             one address are one ZRANGEBYLEX away
 local WINDOW = tonumber(ARGV[1])
 local EVENTS_MAXLEN = 500000
 
 local R = redis.call('HMGET', K_LINE, 'capacity', 'per_minute', 'paused', 'waiter_timeout',
-  'admitted_idle', 'opens_at', 'seed', 'sold_out_at', 'clock_now', 'drawn')
+  'admitted_idle', 'opens_at', 'seed', 'sold_out_at', 'clock_now', 'drawn',
+  'places_per_address')
 -- A line without its rules was never seeded or was lost with the store's data: write
 -- nothing and say so, so the app seeds it and tries again.
 if not R[1] then return {'NO_LINE'} end
@@ -27,28 +33,49 @@ local NOW = string.format('%.6f', now)
 local capacity, per_minute, paused = tonumber(R[1]), tonumber(R[2]), R[3] == '1'
 local waiter_timeout, admitted_idle = tonumber(R[4]), tonumber(R[5])
 local opens_at, seed, sold_out_at = tonumber(R[6]), R[7] or '', tonumber(R[8])
+local places_per_address = tonumber(R[11])
 
 local function event(...)
   redis.call('XADD', K_EVENTS, 'MAXLEN', '~', EVENTS_MAXLEN, '*', ...)
 end
 
+-- A ticket made before addresses were kept has none ('').
 local function unpack_ticket(packed)
-  local jti, seq, iat, exp = string.match(packed, '^([^|]+)|(%d+)|(%d+)|(%d+)$')
-  return {jti = jti, seq = seq, iat = iat, exp = tonumber(exp)}
+  local jti, seq, iat, exp, rest = string.match(packed, '^([^|]+)|(%d+)|(%d+)|(%d+)(.*)$')
+  return {jti = jti, seq = seq, iat = iat, exp = tonumber(exp), addr = string.sub(rest, 2)}
 end
 
-local function seq_of(user)
+local function ticket_of(user)
   local packed = redis.call('HGET', K_TICKETS, user)
-  if packed then return unpack_ticket(packed).seq end
-  return '0'
+  if packed then return unpack_ticket(packed) end
+  return {seq = '0', addr = ''}
 end
 
-local function remove(user, seq)
-  event('e', 'r', 'u', user, 's', seq)
+-- The live places an address holds, and the bookkeeping of one more or one less.
+local function places_of(addr)
+  return tonumber(redis.call('ZSCORE', K_PLACES, addr) or '0')
+end
+
+local function count_place(user, addr)
+  if addr == '' then return end
+  redis.call('ZINCRBY', K_PLACES, 1, addr)
+  redis.call('ZADD', K_BYADDR, 0, addr .. '|' .. user)
+end
+
+local function uncount_place(user, addr)
+  if addr == '' then return end
+  if redis.call('ZINCRBY', K_PLACES, -1, addr) + 0 <= 0 then redis.call('ZREM', K_PLACES, addr) end
+  redis.call('ZREM', K_BYADDR, addr .. '|' .. user)
+end
+
+-- t: the ticket as unpack_ticket (or ticket_of) reads it.
+local function remove(user, t)
+  event('e', 'r', 'u', user, 's', t.seq)
   redis.call('HDEL', K_TICKETS, user)
   redis.call('ZREM', K_WAITING, user)
   redis.call('ZREM', K_WSEEN, user)
   redis.call('ZREM', K_ASEEN, user)
+  uncount_place(user, t.addr)
 end
 
 local function is_open()
@@ -80,14 +107,14 @@ end
 
 local function drop_stale(seen_key, timeout)
   local stale = redis.call('ZRANGEBYSCORE', seen_key, '-inf', now - timeout, 'LIMIT', 0, 1000)
-  for _, user in ipairs(stale) do remove(user, seq_of(user)) end
+  for _, user in ipairs(stale) do remove(user, ticket_of(user)) end
 end
 
 -- model.sold_out_lapsed: a sold-out line lets every token lapse one waiter timeout on.
 local function purge_sold_out()
   if sold_out_at and now >= sold_out_at + waiter_timeout
       and redis.call('EXISTS', K_TICKETS) == 1 then
-    redis.call('DEL', K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN)
+    redis.call('DEL', K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_PLACES, K_BYADDR)
     event('e', 'c')
   end
 end
@@ -110,7 +137,7 @@ local function advance()
     local popped = redis.call('ZPOPMIN', K_WAITING, n)
     for i = 1, #popped, 2 do
       local user = popped[i]
-      local seq = seq_of(user)
+      local seq = ticket_of(user).seq
       redis.call('ZREM', K_WSEEN, user)
       redis.call('ZADD', K_ASEEN, now, user)
       redis.call('ZADD', K_ADMISSIONS, now, user .. ':' .. seq)
@@ -135,7 +162,7 @@ local function live(user)
     last, timeout = redis.call('ZSCORE', K_WSEEN, user), waiter_timeout
   end
   if t.exp <= now or not last or now - tonumber(last) >= timeout then
-    remove(user, t.seq)
+    remove(user, t)
     return nil
   end
   t.last = tonumber(last)

@@ -3,8 +3,9 @@
 -- Whatever was left of an old line is cleared, and the mirrors told.
 local K_LINE, K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_ADMISSIONS, K_EVENTS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_PLACES, K_BYADDR = KEYS[8], KEYS[9]
 if redis.call('HEXISTS', K_LINE, 'capacity') == 1 then return 0 end
-redis.call('DEL', K_LINE, K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_ADMISSIONS)
+redis.call('DEL', K_LINE, K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_ADMISSIONS, K_PLACES, K_BYADDR)
 local fields = {'epoch', ARGV[1]}
 for i = 2, #ARGV, 2 do
   if ARGV[i + 1] ~= '' then
