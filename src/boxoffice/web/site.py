@@ -41,12 +41,14 @@ PAGE_CACHE = "no-cache"
 
 def content_security_policy(frame_ancestors: Sequence[str] = ()) -> str:
     """The pages run only their own files and talk only to their own origin; only the
-    origins named may frame them."""
+    origins named may frame them. Workers (the line's proof of work, pow-worker.js) are
+    the pages' own files too."""
     ancestors = " ".join(frame_ancestors) or "'none'"
     return "; ".join(
         (
             "default-src 'none'",
             "script-src 'self'",
+            "worker-src 'self'",
             "style-src 'self'",
             "img-src 'self'",
             "connect-src 'self'",

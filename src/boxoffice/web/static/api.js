@@ -105,9 +105,12 @@ export const api = {
     call("POST", "/wallet/charges", { token: access, body: { amount }, key }),
   ledger: (access) => call("GET", "/wallet/transactions", { token: access }),
   concerts: () => call("GET", "/concerts"),
-  // The line this concert is sold through: its own, or the default line.
-  join: (access, concertId) =>
-    call("POST", "/queue/tokens", { token: access, body: { concertId } }),
+  // The line this concert is sold through: its own, or the default line. A line that
+  // asks for proof of work takes the solved challenge as proof (pow.js).
+  join: (access, concertId, proof) =>
+    call("POST", "/queue/tokens", { token: access, body: { concertId, proof } }),
+  challenge: (access, concertId) =>
+    call("GET", `/queue/challenge${concertId ? `?concertId=${concertId}` : ""}`, { token: access }),
   status: (queue) => call("GET", "/queue/status", { token: queue }),
   leave: (queue) => call("DELETE", "/queue/tokens/current", { token: queue }),
   schedules: (queue, concertId) => call("GET", `/concerts/${concertId}/schedules`, { token: queue }),

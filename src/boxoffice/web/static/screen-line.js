@@ -1,25 +1,31 @@
 // The waiting room: joining a concert's line, asking for our place until we are let
 // in, the countdown to the opening, and leaving or losing the line.
 import { api, serverNow } from "./api.js";
-import { $, problemText, showNotice } from "./dom.js";
+import { $, el, problemText, showNotice } from "./dom.js";
 import { clock, clockTime, dateTime, t } from "./i18n.js";
 import { after, every, onScreen, save, show, state, stop } from "./fan-state.js";
+import { solve } from "./pow.js";
 import { admitted } from "./screen-booking.js";
 import { showConcerts } from "./screen-concerts.js";
 import { signOut } from "./screen-signin.js";
 import { access } from "./session.js";
 
 const MAX_BACKOFF_S = 30;
+// Challenges solved for one join before giving up: a second covers one that lapsed or
+// was made harder by the operator while it was being solved.
+const MAX_PROOFS = 2;
 let lastStatus = null; // the line's last answer about us
 let backoff = 1;
+let proving = false; // a challenge is being solved: another join waits for it
 
 export function forgetStatus() {
   lastStatus = null;
 }
 
-export async function join(concert) {
+export async function join(concert, proof = undefined, proofs = 0) {
+  if (proving && proof === undefined) return;
   try {
-    const status = await api.join(access, concert.concertId);
+    const status = await api.join(access, concert.concertId, proof);
     const known = state.line?.token === status.token ? state.line : null;
     state.line = known || {
       token: status.token,
@@ -34,8 +40,54 @@ export async function join(concert) {
     onStatus(status);
   } catch (problem) {
     if (problem.status === 401) return signOut();
+    if (problem.code === "challenge_required" && proofs < MAX_PROOFS) return prove(concert, proofs + 1);
     showNotice(problem.code === "sold_out" ? t("soldOutJoin", { title: concert.title }) : problemText(problem));
+  } finally {
+    if (proof !== undefined) proving = false;
   }
+}
+
+/** The line asks for proof of work first: solve its challenge (pow.js), showing how
+ * far along, and join again with the solution. */
+async function prove(concert, proofs) {
+  proving = true;
+  showNotice("");
+  checking(0);
+  let proof;
+  try {
+    const challenge = await api.challenge(access, concert.concertId);
+    proof = await solve(challenge, checking);
+  } catch (problem) {
+    proving = false;
+    if (problem.status === 401) return signOut();
+    // A Problem has a status; an Error of the solver (a worker that failed) has none.
+    return showNotice(problem?.status === undefined ? t("checkFailed") : problemText(problem));
+  } finally {
+    checking(null);
+  }
+  return join(concert, proof, proofs); // it lets other joins through once answered
+}
+
+/** The "checking your browser" line above the page's cards: share (0..1) of the
+ * challenge's range tried so far, or null to take it away. */
+function checking(share) {
+  let box = $("checking");
+  if (share === null) {
+    if (box) box.hidden = true;
+    return;
+  }
+  if (!box) {
+    box = el("p", { id: "checking", class: "notice", role: "status", "data-kind": "ok" },
+      el("span", { id: "checking-text" }), " ",
+      el("progress", { id: "checking-progress", max: "100", value: "0" }));
+    box.style.order = "-2";
+    $("notice").after(box);
+  }
+  const percent = Math.floor(share * 100);
+  box.hidden = false;
+  box.dataset.percent = String(percent);
+  $("checking-text").textContent = t("checkingBrowser", { n: percent });
+  $("checking-progress").value = percent;
 }
 
 export async function poll() {
