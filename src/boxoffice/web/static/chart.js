@@ -1,4 +1,4 @@
-// A small line chart in inline SVG: no charting library for two lines.
+// A small line chart in inline SVG: no charting library for a few lines.
 const NS = "http://www.w3.org/2000/svg";
 const W = 600;
 const H = 160;
@@ -10,7 +10,17 @@ function node(tag, attrs) {
   return n;
 }
 
-/** Draw series ({name, points: [{at, value}]}) over the last spanMs into svg. */
+/** How a series is drawn: by its name's class in style.css, or, given a stroke (and a
+ * dash pattern), by presentation attributes (no style attribute: the page's policy
+ * forbids inline style), for series known only at run time. */
+function look(s) {
+  if (!s.stroke) return { class: s.name };
+  const dash = s.dash ? { "stroke-dasharray": s.dash } : {};
+  return { class: "series", "data-name": s.name, stroke: s.stroke, "stroke-width": 2, fill: "none", ...dash };
+}
+
+/** Draw series ({name, points: [{at, value}], stroke?, dash?}) over the last spanMs
+ * into svg. */
 export function drawChart(svg, series, { now, spanMs }) {
   const all = series.flatMap((s) => s.points.map((p) => p.value));
   const top = Math.max(1, ...all);
@@ -24,7 +34,7 @@ export function drawChart(svg, series, { now, spanMs }) {
     Object.assign(node("text", { x: 2, y: H - PAD }), { textContent: "0" }),
     ...series.map((s) =>
       node("polyline", {
-        class: s.name,
+        ...look(s),
         points: s.points.map((p) => `${x(p.at).toFixed(1)},${y(p.value).toFixed(1)}`).join(" "),
       }),
     ),

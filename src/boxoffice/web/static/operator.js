@@ -6,6 +6,16 @@ import { admin, api, newKey, serverNow } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, changed, confirmed, el, facts, problemText, showNotice } from "./dom.js";
 import { findFan, renderFan } from "./operator-fans.js";
+import {
+  defenceChanges,
+  fillDefences,
+  levelText,
+  renderAddresses,
+  renderRefusals,
+  setUpAbuse,
+  stopRefusals,
+  watchRefusals,
+} from "./operator-abuse.js";
 import { applyTexts, clockTime, dateTime, number, points, t, toggleLanguage } from "./i18n.js";
 
 const TOKEN = "boxoffice.admin";
@@ -20,6 +30,8 @@ const STATS = {
   paused: (l) => t(lineState(l)),
   seatsLeft: (l) => (l.seatsLeft == null ? "–" : number(l.seatsLeft)),
   salesOpenAt: (l) => (l.salesOpenAt ? dateTime(l.salesOpenAt) : t("openNow")),
+  placesPerAddress: (l) => (l.placesPerAddress == null ? t("noCap") : number(l.placesPerAddress)),
+  challenge: (l) => levelText(l.challenge),
 };
 const REFUND_REFUSED = {
   already_refunded: "alreadyRefunded",
@@ -56,6 +68,7 @@ async function signIn(event) {
 
 function signOut(message = "") {
   clearTimeout(timer);
+  stopRefusals();
   round += 1;
   token = null;
   sessionStorage.removeItem(TOKEN);
@@ -78,6 +91,7 @@ function enter() {
   $("signout").hidden = false;
   formDirty = false;
   refresh();
+  watchRefusals();
   loadConcerts();
 }
 
@@ -118,6 +132,7 @@ async function noOwnLine(problem) {
     $("capacity").value = defaults.capacity;
     $("pace").value = defaults.admissionPerMinute;
     $("opens").value = "";
+    fillDefences(defaults);
   }
   return null;
 }
@@ -151,6 +166,7 @@ function render() {
   $("apply").textContent = t(own ? "apply" : "makeLine");
   $("apply").dataset.t = own ? "apply" : "makeLine";
   renderDraw();
+  renderAddresses(own ? line : null);
   if (!own || !line) return;
   for (const [name, text] of Object.entries(STATS)) {
     const dd = $(`stat-${name}`);
@@ -173,6 +189,7 @@ function render() {
     $("capacity").value = line.capacity;
     $("pace").value = line.admissionPerMinute;
     $("opens").value = line.salesOpenAt ? localInput(line.salesOpenAt) : "";
+    fillDefences(line);
   }
   $("chart-title").textContent = t("chartTitle", { n: CHART_MINUTES });
   drawChart(
@@ -318,15 +335,17 @@ function applyControls(event) {
   const salesOpenAt = selected !== null && typed ? new Date(typed).toISOString() : null;
   const opening = salesOpenAt ? t("opensAt", { time: dateTime(salesOpenAt) }) : t("opensNow");
   const words = [];
+  const defences = defenceChanges(own ? line : null);
   if (!own) {
     words.push(`${t("capacity")} ${number(capacity)}`, `${t("pace")} ${number(admissionPerMinute)}`, opening);
+    words.push(...defences.words);
     const title = concerts.find((c) => c.concertId === selected)?.title ?? "";
     return configure(
-      { capacity, admissionPerMinute, salesOpenAt },
+      { capacity, admissionPerMinute, salesOpenAt, ...defences.changes },
       t("confirmOwnLine", { title, changes: words.join(", ") }),
     );
   }
-  const changes = {};
+  const changes = { ...defences.changes };
   if (capacity !== line?.capacity) {
     changes.capacity = capacity;
     words.push(`${t("capacity")} ${number(capacity)}`);
@@ -340,6 +359,7 @@ function applyControls(event) {
     changes.salesOpenAt = salesOpenAt;
     words.push(opening);
   }
+  words.push(...defences.words);
   if (!words.length) return;
   configure(changes, t("confirmChange", { changes: words.join(", ") }));
 }
@@ -416,6 +436,18 @@ function start() {
   $("refund-form").addEventListener("submit", refundOne);
   $("concert-form").addEventListener("submit", addConcert);
   $("schedule-form").addEventListener("submit", addSchedule);
+  setUpAbuse({
+    token: () => token,
+    concertId: () => selected,
+    lineName: () =>
+      selected === null
+        ? t("theDefaultLine")
+        : t("lineOf", { title: concerts.find((c) => c.concertId === selected)?.title ?? "" }),
+    failed,
+    sticky,
+    refresh,
+    refreshMs: REFRESH_MS,
+  });
   $("fan-form").addEventListener("submit", (event) => {
     event.preventDefault();
     findFan(token, failed);
@@ -425,6 +457,7 @@ function start() {
     loadConcerts(Number($("schedule-concert").value));
     render();
     renderFan();
+    renderRefusals();
   });
   if (token) enter();
   else $("signin").hidden = false;
