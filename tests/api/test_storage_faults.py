@@ -78,7 +78,9 @@ async def test_an_unreachable_redis_is_503_busy_and_not_ready(
     make_settings: Callable[..., Settings], clock: FakeClock
 ) -> None:
     nowhere = f"redis://127.0.0.1:{free_port()}/0"
-    async with running_api(make_settings(redis_url=nowhere, redis_timeout_ms=300), clock) as api:
+    # The edge limits count in Redis too (the next test): off here, so a fan signs up.
+    settings = make_settings(redis_url=nowhere, redis_timeout_ms=300, rate_limits=False)
+    async with running_api(settings, clock) as api:
         fan = await api.register()
         started = asyncio.get_running_loop().time()
         r = await api.join(fan)
@@ -93,6 +95,16 @@ async def test_an_unreachable_redis_is_503_busy_and_not_ready(
         metrics = (await api.client.get("/metrics")).text
         assert 'boxoffice_dependency_up{dependency="waitingRoom"} 0.0' in metrics
         assert (await api.client.get("/api/v1/concerts")).status_code == 200  # no Redis needed
+
+
+async def test_a_limited_request_is_503_busy_while_redis_cannot_count_it(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    async with running_api(make_settings(redis_url=nowhere, redis_timeout_ms=300), clock) as api:
+        r = await api.client.post("/api/v1/users", json={"name": "fan"})
+        assert (r.status_code, r.json()["code"]) == (503, "busy")
+        assert r.headers["retry-after"] == "1"
 
 
 @production
