@@ -22,6 +22,7 @@ from boxoffice.config import Settings
 from boxoffice.queue.model import DEFAULT_LINE, draw_rank
 from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench import server_timing
+from boxoffice_bench.abuse_report import HEADING
 from boxoffice_bench.drop import run_drop
 from boxoffice_bench.invariants import EventLog, admission_order, check_invariants, draw_problems
 from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, FanLog, Told
@@ -399,3 +400,52 @@ def test_the_signin_smoke_run_signs_in_beside_the_polls_and_rewrites_its_section
     signed_in = re.search(r"20 sent, \*\*(\d+) signed in \(200\)\*\*", text)
     assert signed_in is not None and int(signed_in.group(1)) > 0
     assert _prose(report.read_text()) == _prose(REPORT.read_text())
+
+
+def test_the_abuse_smoke_run_caps_the_flooder_refuses_no_fan_and_rewrites_its_section(
+    tmp_path: Path, postgres_template: str
+) -> None:
+    report = tmp_path / "benchmarks.md"
+    report.write_text(REPORT.read_text())
+    run = subprocess.run(
+        [
+            *(sys.executable, "-m", "boxoffice_bench", "abuse"),
+            *("--seconds", "3", "--honest-fans", "10", "--flood-concurrency", "4"),
+            *("--levels", "low", "--challenge-samples", "1"),
+            *("--poll-seconds", "1", "--poll-tokens", "500", "--rounds", "1"),
+            *("--postgres-url", POSTGRES_URL, "--redis-url", REDIS_URL, "--report", str(report)),
+            *("--port", str(free_port())),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    # Non-zero when a line did not take its settings, a cost could not be measured, or
+    # the status polls were not answered 2xx.
+    assert run.returncode == 0, run.stdout + run.stderr
+    section = re.search(
+        r"<!-- measured: abuse -->\n(.*?)<!-- /measured: abuse -->", report.read_text(), re.S
+    )
+    assert section is not None
+    rows = {
+        cells[0]: cells
+        for line in section.group(1).splitlines()
+        if line.startswith("| limits ") and line.count("|") == 10  # the scenarios' table
+        for cells in [[cell.strip() for cell in line.strip("|").split("|")]]
+    }
+    assert list(rows) == ["limits off", "limits on", "limits on, challenge low"]
+
+    def places(name: str) -> int:
+        return int(rows[name][5].strip("*").replace(",", ""))
+
+    # The control: with no limits the one address holds more places than the cap.
+    assert places("limits off") > 10
+    for name in ("limits on", "limits on, challenge low"):
+        assert places(name) <= 10
+        assert rows[name][6] == "10/10"
+        assert rows[name][8] == "**0**"
+    # The prose is kept; a report without the section gets its heading with it.
+    before = _prose(REPORT.read_text()).rstrip()
+    if "<!-- measured: abuse -->" not in REPORT.read_text():
+        before += "\n\n" + HEADING
+    assert _prose(report.read_text()).rstrip() == before

@@ -6,10 +6,10 @@ import argparse
 import shlex
 from pathlib import Path
 
-SCENARIOS = ("all", "hot-path", "writes", "drop", "memory", "signin")
+SCENARIOS = ("all", "hot-path", "writes", "drop", "memory", "signin", "abuse")
 # wrk seconds per measurement when --seconds is not given.
-DEFAULT_SECONDS = {"hot-path": 5, "writes": 8, "signin": 10}
-DEFAULT_ROUNDS = {"hot-path": 3, "writes": 3, "signin": 2}
+DEFAULT_SECONDS = {"hot-path": 5, "writes": 8, "signin": 10, "abuse": 60}
+DEFAULT_ROUNDS = {"hot-path": 3, "writes": 3, "signin": 2, "abuse": 2}
 # Options that name where things are, left out of the command a report quotes.
 _WHERE = {"postgres_url", "redis_url", "port"}
 
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--accounts", type=int, default=300, help="accounts signed up, the storm's spread"
     )
     signin.add_argument("--pollers", type=int, default=300, help="fans in line polling status")
+    _abuse(parser)
 
 
 def _storage_and_report(parser: argparse.ArgumentParser) -> None:
@@ -65,12 +66,14 @@ def _wrk(parser: argparse.ArgumentParser) -> None:
     wrk.add_argument(
         "--seconds",
         type=int,
-        help="wrk time per measurement (default: hot-path 5, writes 8, signin 10)",
+        help="wrk time per measurement (default: hot-path 5, writes 8, signin 10);"
+        " abuse: each scenario's flood (default 60)",
     )
     wrk.add_argument(
         "--rounds",
         type=int,
-        help="interleaved rounds, the median reported (default: signin 2, the others 3)",
+        help="interleaved rounds, the median reported (default: signin 2, the others 3);"
+        " abuse: status polls limits off then on (default 2)",
     )
     wrk.add_argument(
         "--connections",
@@ -101,6 +104,36 @@ def _drop(parser: argparse.ArgumentParser) -> None:
         "--default-line",
         action="store_true",
         help="sell through the default line instead: no opening, no sold-out notice",
+    )
+
+
+def _abuse(parser: argparse.ArgumentParser) -> None:
+    abuse = parser.add_argument_group("abuse (not part of all)")
+    abuse.add_argument("--honest-fans", type=int, default=200, help="honest fans, one per address")
+    abuse.add_argument(
+        "--flood-concurrency", type=int, default=16, help="the flooder's requests at a time"
+    )
+    abuse.add_argument(
+        "--levels",
+        nargs="*",
+        choices=("low", "medium", "high"),
+        default=["low", "medium", "high"],
+        help="challenge levels, each a scenario of its own after limits off and on",
+    )
+    abuse.add_argument(
+        "--challenge-samples",
+        type=int,
+        default=10,
+        help="challenges solved per level for its cost (a script, Chromium)",
+    )
+    abuse.add_argument(
+        "--poll-seconds",
+        type=int,
+        default=5,
+        help="wrk time of each status-poll run, limits off and on (0: skip them)",
+    )
+    abuse.add_argument(
+        "--poll-tokens", type=int, default=5_000, help="waiting fans wrk polls round robin"
     )
 
 

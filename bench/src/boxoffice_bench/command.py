@@ -21,6 +21,11 @@ class BenchCommand:
 
     def run(self, args: argparse.Namespace) -> None:
         # Loaded only for a run, so `boxoffice --help` does not import matplotlib.
+        if args.scenario == "abuse":
+            from boxoffice_bench.abuse import main as run_abuse
+
+            run_abuse(args)
+            return
         from boxoffice_bench.run import main as run_bench
 
         run_bench(args)
