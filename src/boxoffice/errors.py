@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -260,9 +261,19 @@ class ChallengeRequired(DomainError):
 
 
 class MethodNotAllowed(DomainError):
+    """Answered with ``Allow``: every method the path accepts, not only those of the
+    first route that matched it."""
+
     code = "method_not_allowed"
     status = 405
     title = "Method not allowed"
+
+    def __init__(self, detail: str | None = None, *, allowed: Sequence[str] = ()) -> None:
+        super().__init__(detail)
+        self.allowed = tuple(allowed)
+
+    def response_headers(self) -> dict[str, str] | None:
+        return {"Allow": ", ".join(self.allowed)}
 
 
 def documented(*errors: type[DomainError]) -> dict[int | str, dict[str, Any]]:

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import TypeAdapter, ValidationError
 
 from boxoffice.catalog import service
@@ -35,7 +34,7 @@ from boxoffice.http.deps import (
     token_from_header,
 )
 from boxoffice.http.routing import API_V1, DirectRoute, answers, path_id, path_id_parameter
-from boxoffice.http.schemas import MAX_INT64
+from boxoffice.http.schemas import Day, PathId
 
 # Every admitted fan lists schedules and reads seat maps again and again: routed
 # flat and direct (see boxoffice.http.routing).
@@ -43,7 +42,6 @@ seat_maps = APIRouter(prefix=f"{API_V1}/concerts", tags=["catalog"], route_class
 router = APIRouter(prefix="/concerts", tags=["catalog"])
 admin_router = APIRouter(prefix="/admin/concerts", tags=["admin"], dependencies=[Admin])
 
-ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 GATED = (InvalidToken, TokenExpired, NotAdmitted)
 
 
@@ -91,14 +89,14 @@ async def schedules(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-_DATE: TypeAdapter[date] = TypeAdapter(date)
+_DAY: TypeAdapter[date] = TypeAdapter(Day)
 
 
 def _date(text: str | None) -> date | None:
     if text is None:
         return None
     try:
-        return _DATE.validate_python(text)
+        return _DAY.validate_python(text)
     except ValidationError as exc:
         raise ValidationFailed(f"query.date: {exc.errors()[0]['msg']}") from None
 
@@ -166,7 +164,7 @@ async def add_concert(body: ConcertCreate, ctx: Ctx) -> ConcertPublic:
     status_code=201,
     responses=documented(InvalidToken, ConcertNotFound),
 )
-async def add_schedule(concert_id: ConcertId, body: ScheduleCreate, ctx: Ctx) -> ScheduleCreated:
+async def add_schedule(concert_id: PathId, body: ScheduleCreate, ctx: Ctx) -> ScheduleCreated:
     """A schedule with seats numbered 1..seatCount, all at one price."""
     s = await service.add_schedule(
         db=ctx.db,

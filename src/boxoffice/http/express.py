@@ -14,6 +14,12 @@ of them that matches fully is the route the router would have chosen; anything e
 untouched. An exception from the endpoint is answered by the app's own exception
 handlers, looked up as Starlette looks them up; one with no handler goes on to the
 middleware above (``UnexpectedErrors`` answers it 500).
+
+It also answers HEAD wherever GET is answered, on the lane or off it: FastAPI's routes
+accept only the methods they name, so a HEAD (a load balancer's health check) would
+be 405. A HEAD is served as its GET, and its answer is sent without the body: the
+same status and headers, ``Content-Length`` included. The layers above still see a
+HEAD, and the route the GET found.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from boxoffice.http.routing import DirectRoute
 
@@ -61,6 +67,9 @@ class ExpressLane:
                 scope["route"] = route
                 await self._serve(route, scope, receive, send)
                 return
+            if scope["method"] == "HEAD":
+                await self._head(scope, receive, send)
+                return
             for route in self._patterns:
                 match, child_scope = route.matches(scope)
                 if match is Match.FULL:
@@ -68,6 +77,25 @@ class ExpressLane:
                     await self._serve(route, scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+    async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve a HEAD as its GET, sending the answer's head alone."""
+        as_get = {**scope, "method": "GET"}
+
+        async def head_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        try:
+            await self(as_get, receive, head_only)
+        finally:
+            # What the GET was routed to, for the records of the layers above.
+            for key in ("route", "endpoint", "path_params"):
+                if key in as_get:
+                    scope[key] = as_get[key]
 
     async def _serve(self, route: DirectRoute, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("router", self._owner.router)

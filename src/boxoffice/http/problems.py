@@ -34,6 +34,7 @@ from boxoffice.errors import (
     Problem,
     ValidationFailed,
 )
+from boxoffice.http.routing import allowed_methods
 from boxoffice.storage.errors import (
     BadValue,
     StorageError,
@@ -127,14 +128,18 @@ async def _on_validation_error(_request: Request, exc: Exception) -> JSONRespons
     return error_response(ValidationFailed(_describe_validation(list(exc.errors()))))
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = getattr(exc, "headers", None)
     if exc.status_code == 404:
         return error_response(NotFound("no such resource"))
     if exc.status_code == 405:
-        allowed = MethodNotAllowed("this resource does not accept that method")
-        return error_response(allowed, headers=headers)
+        # The router names the methods of the first route whose path matched; a path
+        # served by several routes (one per method) accepts the methods of them all.
+        allowed = allowed_methods(request.app.router.routes, request.scope)
+        return error_response(
+            MethodNotAllowed("this resource does not accept that method", allowed=allowed)
+        )
     if exc.status_code == 400:
         # FastAPI's answer to a body it could not parse at all (not UTF-8, nested too
         # deep, an integer too long to convert): bad input, like any other.

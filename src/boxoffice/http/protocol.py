@@ -143,7 +143,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             # Raised inside the parser, which stops and hands it to data_received.
             raise self._too_large()
         super().on_headers_complete()
-        if self.cycle is not None:
+        # The answer to a HEAD has no body: uvicorn writes its head and nothing after
+        # it, so a held head would never be sent.
+        if self.cycle is not None and self.cycle.scope["method"] != "HEAD":
             self.cycle.transport = _HeadWithBody(self.transport, self.cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
@@ -198,7 +200,8 @@ class _HeadWithBody:
     """A response's transport that sends the response head together with the first
     write after it: one system call per answer where uvicorn makes two (the head, then
     the body). Anything written before the response starts (``100 Continue``) goes
-    out at once, and a close sends what is held first."""
+    out at once, and a close sends what is held first. Not for an answer to HEAD,
+    which has no write after its head."""
 
     __slots__ = ("_cycle", "_head", "_transport")
 

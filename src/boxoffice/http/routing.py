@@ -23,9 +23,11 @@ from typing import Any, TypeVar
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from boxoffice.errors import ValidationFailed
-from boxoffice.http.schemas import MAX_INT64
+from boxoffice.http.schemas import ID_RULE, MAX_INT64, decimal_id
 
 API_V1 = "/api/v1"
 
@@ -69,11 +71,10 @@ def add_flat(app: FastAPI, router: APIRouter) -> None:
 
 
 def path_id(request: Request, name: str) -> int:
-    """An id from the path, held to what storage accepts (1 to 2**63 - 1)."""
-    text: str = request.path_params[name]
-    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 else 0
-    if not 1 <= value <= MAX_INT64:
-        raise ValidationFailed(f"path.{name}: must be a whole number from 1 to {MAX_INT64}")
+    """An id from the path, read as ``PathId`` reads one for a FastAPI route."""
+    value = decimal_id(request.path_params[name])
+    if value is None:
+        raise ValidationFailed(f"path.{name}: {ID_RULE}")
     return value
 
 
@@ -91,6 +92,30 @@ def path_id_parameter(name: str) -> dict[str, Any]:
             "title": name.replace("_", " ").title(),
         },
     }
+
+
+# The methods an ``Allow`` header may name, in the order it names them.
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(routes: Sequence[BaseRoute], scope: Scope) -> list[str]:
+    """The methods some route answers at ``scope``'s path, each tried as the router
+    tries it; HEAD wherever GET is (the express lane answers it so)."""
+
+    def answered(method: str) -> bool:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": scope["path"],
+            "root_path": scope.get("root_path", ""),
+            "headers": [],
+        }
+        return any(route.matches(probe)[0] is Match.FULL for route in routes)
+
+    allowed = [method for method in METHODS if method != "HEAD" and answered(method)]
+    if "GET" in allowed:
+        allowed.insert(1, "HEAD")
+    return allowed
 
 
 def problem_text(error: ValidationError) -> str:

@@ -34,7 +34,7 @@ from boxoffice.http.deps import (
 )
 from boxoffice.http.rate_limits import address_key
 from boxoffice.http.routing import API_V1, DirectRoute, answers, body_schema, problem_text
-from boxoffice.http.schemas import MAX_INT64, json_response
+from boxoffice.http.schemas import MAX_INT64, PathId, json_response
 from boxoffice.queue.challenge import ChallengeLevel
 from boxoffice.queue.control import UNCHANGED, Defences
 from boxoffice.queue.schemas import (
@@ -60,7 +60,6 @@ polls = APIRouter(prefix=f"{API_V1}/queue", tags=["waiting room"], route_class=D
 router = APIRouter(prefix="/queue", tags=["waiting room"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 
-ConcertId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 ConcertQuery = Annotated[
     int | None,
     Query(alias="concertId", ge=1, le=MAX_INT64, description="The concert whose line to join."),
@@ -191,7 +190,6 @@ async def refusals(ctx: Ctx) -> RefusalsPublic:
     return RefusalsPublic(reasons=await ctx.refusals.totals())
 
 
-UserId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 # An address as the line counts it: IPv4, or an IPv6 /64 ("2001:db8::/64", or any
 # address in it).
 Address = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[0-9A-Fa-f.:]+(/64)?$")]
@@ -200,7 +198,7 @@ Address = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[0-9A-Fa-
 @admin_router.delete(
     "/waiting-room/fans/{user_id}", status_code=204, responses=documented(InvalidToken, NotFound)
 )
-async def remove_fan(user_id: UserId, request: Request, ctx: Ctx) -> Response:
+async def remove_fan(user_id: PathId, request: Request, ctx: Ctx) -> Response:
     """Take a fan out of the default line: their queue token answers 401
     `token_expired` from now on (404 `not_found` if they hold no place in it)."""
     await _evict(request, ctx, ctx.lines.line_for(None), user_id=user_id)
@@ -243,7 +241,7 @@ CONCERT_LINE_CHANGE_ERRORS = documented(InvalidToken, ConcertNotFound, LineOpen)
 
 
 @admin_router.get("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_ERRORS)
-async def concert_waiting_room(concert_id: ConcertId, ctx: Ctx) -> ConcertWaitingRoomPublic:
+async def concert_waiting_room(concert_id: PathId, ctx: Ctx) -> ConcertWaitingRoomPublic:
     """A concert's own line (404 `not_found` if it is sold through the default line)."""
     return ConcertWaitingRoomPublic.of(
         await ctx.control.view(line=await _own_line(ctx, concert_id))
@@ -263,7 +261,7 @@ async def _own_line(ctx: AppContext, concert_id: int) -> str:
 
 @admin_router.put("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_CHANGE_ERRORS)
 async def set_concert_waiting_room(
-    concert_id: ConcertId, body: ConcertWaitingRoomPatch, ctx: Ctx
+    concert_id: PathId, body: ConcertWaitingRoomPatch, ctx: Ctx
 ) -> ConcertWaitingRoomPublic:
     """Give the concert a line of its own, or replace its settings (omitted ones take
     the defaults; no `salesOpenAt`: open at once)."""
@@ -290,7 +288,7 @@ async def set_concert_waiting_room(
 
 @admin_router.patch("/concerts/{concert_id}/waiting-room", responses=CONCERT_LINE_CHANGE_ERRORS)
 async def change_concert_waiting_room(
-    concert_id: ConcertId, body: ConcertWaitingRoomPatch, ctx: Ctx
+    concert_id: PathId, body: ConcertWaitingRoomPatch, ctx: Ctx
 ) -> ConcertWaitingRoomPublic:
     """Change what is given; a concert without a line of its own gets one."""
     await catalog.require_concert(db=ctx.db, concert_id=concert_id)
@@ -311,7 +309,7 @@ async def change_concert_waiting_room(
     responses=CONCERT_LINE_ERRORS,
 )
 async def remove_concert_fan(
-    concert_id: ConcertId, user_id: UserId, request: Request, ctx: Ctx
+    concert_id: PathId, user_id: PathId, request: Request, ctx: Ctx
 ) -> Response:
     """Take a fan out of a concert's own line (404 `not_found` if they hold no place)."""
     await _evict(request, ctx, await _own_line(ctx, concert_id), user_id=user_id)
@@ -323,7 +321,7 @@ async def remove_concert_fan(
     responses=CONCERT_LINE_ERRORS,
 )
 async def remove_concert_address(
-    concert_id: ConcertId, address: Address, request: Request, ctx: Ctx
+    concert_id: PathId, address: Address, request: Request, ctx: Ctx
 ) -> Removed:
     """Take every fan of one client address out of a concert's own line."""
     return await _evict(request, ctx, await _own_line(ctx, concert_id), address=address)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from boxoffice.clock import from_epoch
-from boxoffice.http.schemas import ApiModel, EntityId, utc_text
+from boxoffice.http.schemas import ApiModel, EntityId, Instant, utc_text
 from boxoffice.queue.challenge import ChallengeLevel
 from boxoffice.queue.control import Defences, DrawView, Keep, LineView
 from boxoffice.queue.model import QueueState
@@ -240,7 +240,7 @@ class WaitingRoomPatch(ApiModel):
 
 
 class ConcertWaitingRoomPatch(WaitingRoomPatch):
-    sales_open_at: AwareDatetime | None = Field(
+    sales_open_at: Instant | None = Field(
         default=None,
         description="When the sale opens: fans who join before it are ordered by one draw "
         "at that instant. Null (or omitted on PUT) opens the line at once.",

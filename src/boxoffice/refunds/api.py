@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Response
 
 from boxoffice.errors import (
     AlreadyRefunded,
@@ -17,7 +16,7 @@ from boxoffice.errors import (
     documented,
 )
 from boxoffice.http.deps import Admin, AnyUser, Ctx, IdempotencyKey, Now
-from boxoffice.http.schemas import MAX_INT64
+from boxoffice.http.schemas import PathId
 from boxoffice.idempotency.api import mark_replayed
 from boxoffice.refunds import service
 from boxoffice.refunds.schemas import CancellationPublic, RefundPublic
@@ -25,7 +24,6 @@ from boxoffice.refunds.schemas import CancellationPublic, RefundPublic
 router = APIRouter(prefix="/reservations", tags=["reservations"])
 admin_router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
 
-PathId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 REFUND_ERRORS = (ReservationNotFound, AlreadyRefunded, NotPaid, IdempotencyKeyReused)
 
 

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from boxoffice.errors import (
     AlreadyPaid,
@@ -34,7 +33,7 @@ from boxoffice.http.routing import (
     body_schema,
     model_response,
 )
-from boxoffice.http.schemas import MAX_INT64
+from boxoffice.http.schemas import PathId
 from boxoffice.reservations import service
 from boxoffice.reservations.schemas import ReservationCreate, ReservationPublic
 
@@ -42,8 +41,6 @@ from boxoffice.reservations.schemas import ReservationCreate, ReservationPublic
 # boxoffice.http.routing).
 direct = APIRouter(prefix=f"{API_V1}/reservations", tags=["reservations"], route_class=DirectRoute)
 router = APIRouter(prefix="/reservations", tags=["reservations"])
-
-ReservationId = Annotated[int, Path(ge=1, le=MAX_INT64)]
 
 
 @direct.post(
@@ -91,7 +88,7 @@ async def hold(request: Request) -> Response:
     responses=documented(InvalidToken, TokenExpired, ReservationNotFound),
 )
 async def get_reservation(
-    reservation_id: ReservationId, user_id: AnyUser, ctx: Ctx, now: Now
+    reservation_id: PathId, user_id: AnyUser, ctx: Ctx, now: Now
 ) -> ReservationPublic:
     """Your reservation, with either your access token or your queue token."""
     reservation = await service.get_own(
@@ -105,7 +102,7 @@ async def get_reservation(
     status_code=204,
     responses=documented(InvalidToken, TokenExpired, ReservationNotFound, AlreadyPaid),
 )
-async def release(reservation_id: ReservationId, live: LivePass, ctx: Ctx, now: Now) -> Response:
+async def release(reservation_id: PathId, live: LivePass, ctx: Ctx, now: Now) -> Response:
     """Give the seat back at once."""
     concert_id = await service.release(
         db=ctx.db, user_id=live.user_id, reservation_id=reservation_id, now=now
