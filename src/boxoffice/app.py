@@ -29,7 +29,7 @@ from boxoffice.http.context import AppContext
 from boxoffice.http.deps import Ctx
 from boxoffice.http.express import ExpressLane
 from boxoffice.http.limits import install_limits
-from boxoffice.http.openapi import document_busy
+from boxoffice.http.openapi import document_busy, serve_docs
 from boxoffice.http.problems import error_response, install_error_handlers
 from boxoffice.http.rate_limits import EdgeLimits
 from boxoffice.http.refusals import Refusals
@@ -194,6 +194,9 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Served by serve_docs, from the package rather than a CDN.
+        docs_url=None,
+        redoc_url=None,
         # boxoffice keeps its own metrics and access log; FastAPI's OpenTelemetry hooks
         # would otherwise look for a configured provider on every request.
         telemetry=NO_TELEMETRY,
@@ -236,6 +239,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
     app.include_router(_ops_router())
     mount_pages(app, embedding_origins=ctx.settings.embedding_origin_list)
     document_busy(app)
+    serve_docs(app)
 
 
 def app_from_env() -> FastAPI:

@@ -1,5 +1,9 @@
 """``boxoffice serve | migrate | demo-data``, and the commands other installed
-distributions add through the ``boxoffice.commands`` entry points."""
+distributions add through the ``boxoffice.commands`` entry points.
+
+An operator's ordinary mistakes (a database that is down or missing, a folder that is
+not there, a port out of range or taken, a malformed URL) end the command with one
+line on stderr saying what to fix, and a non-zero status: never a traceback."""
 
 from __future__ import annotations
 
@@ -8,11 +12,16 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
-from typing import Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from importlib.metadata import entry_points, version
+from pathlib import Path
+from typing import NoReturn, Protocol
 
 from pydantic import ValidationError
+from redis.asyncio.connection import parse_url
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from boxoffice import migrations
 from boxoffice.catalog.demo import load_demo, load_demo_if_empty
@@ -59,14 +68,73 @@ async def _demo(settings: Settings, *, only_if_empty: bool) -> int:
         await db.dispose()
 
 
+@contextmanager
+def _database_errors(url: str) -> Iterator[None]:
+    """Turn the database's refusals, while a command works on it, into one line on
+    stderr saying what to fix. The URL is shown without its password."""
+    try:
+        yield
+    except DBAPIError as exc:
+        sys.exit(_database_refusal(url, exc))
+    except OSError as exc:  # refused, unknown host, timed out: PostgreSQL's socket
+        reason = os.strerror(exc.errno) if exc.errno and exc.errno > 0 else exc.strerror
+        reason = reason or type(exc).__name__
+        sys.exit(
+            f"boxoffice: cannot reach the database at {_shown(url)} ({reason}): "
+            "is it running there? Set BOXOFFICE_DATABASE_URL to where it runs"
+        )
+
+
+def _database_refusal(url: str, exc: DBAPIError) -> str:
+    parsed = make_url(url)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    if parsed.drivername.startswith("sqlite"):
+        path = Path(parsed.database or "")
+        if not path.parent.is_dir():
+            return (
+                f"boxoffice: cannot create the SQLite database {path}: the folder "
+                f"{path.parent} does not exist; create it, or set BOXOFFICE_DATABASE_URL "
+                "to a path in a folder that does"
+            )
+        return (
+            f"boxoffice: cannot open the SQLite database {path} ({reason}): "
+            "check the file's and its folder's permissions"
+        )
+    if getattr(exc.orig, "sqlstate", None) == "3D000":  # invalid_catalog_name
+        return (
+            f"boxoffice: {reason} ({_shown(url)}): create it "
+            f"(createdb {parsed.database}), or fix BOXOFFICE_DATABASE_URL"
+        )
+    return (
+        f"boxoffice: the database at {_shown(url)} refused: {reason}; check BOXOFFICE_DATABASE_URL"
+    )
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _check_redis_url(url: str) -> None:
+    try:
+        parse_url(url)
+    except ValueError as exc:
+        # The URL stays out: it may hold a password.
+        sys.exit(
+            f"boxoffice: BOXOFFICE_REDIS_URL is not a Redis URL ({exc}): "
+            "e.g. redis://127.0.0.1:6379/0"
+        )
+
+
 def cmd_migrate(settings: Settings) -> None:
-    migrations.upgrade(settings.database_url)
+    with _database_errors(settings.database_url):
+        migrations.upgrade(settings.database_url)
     print("boxoffice: database is at the latest schema")
 
 
 def cmd_demo_data(settings: Settings) -> None:
-    migrations.upgrade(settings.database_url)
-    created = asyncio.run(_demo(settings, only_if_empty=False))
+    with _database_errors(settings.database_url):
+        migrations.upgrade(settings.database_url)
+        created = asyncio.run(_demo(settings, only_if_empty=False))
     print(f"boxoffice: added {created} demo schedules")
 
 
@@ -80,23 +148,28 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
             "waiting room lives in one process, so several workers would each keep a "
             "line of their own"
         )
-    migrations.upgrade(settings.database_url)
-    if settings.load_demo_data:
-        created = asyncio.run(_demo(settings, only_if_empty=True))
-        if created:
-            print(f"boxoffice: empty catalog, loaded {created} demo schedules")
+    if settings.redis_url:
+        _check_redis_url(settings.redis_url)
+    # Bound first: a port already taken fails before a database is created or migrated.
+    sock = server.listen(host, port)
+    with _database_errors(settings.database_url):
+        migrations.upgrade(settings.database_url)
+        if settings.load_demo_data:
+            created = asyncio.run(_demo(settings, only_if_empty=True))
+            if created:
+                print(f"boxoffice: empty catalog, loaded {created} demo schedules")
     if settings.admin_token == DEFAULT_ADMIN_TOKEN:
         print(
             "boxoffice: using the default admin token; set BOXOFFICE_ADMIN_TOKEN "
             "before exposing this server"
         )
     if workers == 1:
-        server.run(settle(create_app(settings)), settings, host=host, port=port)
+        server.run(settle(create_app(settings)), settings, host=host, port=port, sock=sock)
         return
     # Workers build their own Settings from the environment; they must all sign
     # tokens with one key, so a key made up here is handed down to them.
     os.environ["BOXOFFICE_SECRET_KEY"] = settings.secret_key
-    server.run(server.WORKER_APP, settings, host=host, port=port, workers=workers)
+    server.run(server.WORKER_APP, settings, host=host, port=port, workers=workers, sock=sock)
 
 
 def installed_commands(argv: Sequence[str]) -> dict[str, Command]:
@@ -111,18 +184,44 @@ def installed_commands(argv: Sequence[str]) -> dict[str, Command]:
     return {name: found[name].load() for name in sorted(found)}
 
 
+class _Parser(argparse.ArgumentParser):
+    """A parser whose complaint is one line, pointing at the help."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: ports go from 0 to 65535")
+    return port
+
+
 def build_parser(installed: Mapping[str, Command]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="boxoffice", description=__doc__)
+    shows_defaults = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="boxoffice", description=__doc__, formatter_class=shows_defaults)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('boxoffice')}")
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="migrate, load the demo if empty, and serve")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+
+    def add(name: str, summary: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=summary, description=summary, formatter_class=shows_defaults
+        )
+
+    serve = add("serve", "migrate, load the demo if empty, and serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=_port, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers", type=int, default=1, help="processes to serve with (above 1 needs Redis)"
     )
-    commands.add_parser("migrate", help="bring the database to the latest schema")
-    commands.add_parser("demo-data", help="add the demo concerts (again)")
+    add("migrate", "bring the database to the latest schema")
+    add("demo-data", "add the demo concerts (again)")
     for name, command in installed.items():
+        # Its help is its own, defaults and all: no formatter of ours.
         command.add_arguments(commands.add_parser(name, help=command.help))
     return parser
 

@@ -1,65 +1,101 @@
-"""Prometheus metrics, one registry per app so several apps can live in one process."""
+"""Prometheus metrics, one registry per app so several apps can live in one process.
+
+Under ``boxoffice serve --workers N`` each worker is a process of its own, and a
+scrape reaches one of them: ``boxoffice.http.server`` then names a folder in
+``PROMETHEUS_MULTIPROC_DIR`` before the workers start, each worker's values go to
+files there, and every worker's ``/metrics`` reads all of them (the Prometheus
+client's multiprocess mode): counters and histograms summed over the workers, live
+and gone, so they never go backwards; gauges as their ``multiprocess_mode`` says.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import MutableMapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import Scope
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def _registries() -> tuple[CollectorRegistry, CollectorRegistry | None]:
+    """The registry ``/metrics`` reads, and the one the process's metrics join: the same
+    one, but under several workers. Their metrics then write to files, which the first
+    reads with every other worker's; registered there too, they would be read twice."""
+    exposed = CollectorRegistry()
+    shared = os.environ.get(MULTIPROCESS_DIR)
+    if not shared:
+        return exposed, exposed
+    MultiProcessCollector(exposed, path=shared)  # type: ignore[no-untyped-call]
+    return exposed, None
 
 
 class Metrics:
+    """Under several workers, a line's gauges are the latest reading of any worker (all
+    read the one line), and a dependency is up while every live worker reaches it."""
+
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        self.registry, registry = _registries()
         self.requests = Counter(
             "boxoffice_http_requests",
             "HTTP requests by route template, method and status",
             ["method", "route", "status"],
-            registry=self.registry,
+            registry=registry,
         )
         self.latency = Histogram(
             "boxoffice_http_request_duration_seconds",
             "HTTP request latency by route template",
             ["method", "route"],
-            registry=self.registry,
+            registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.waiting = Gauge(
-            "boxoffice_queue_waiting", "Fans waiting in line", ["line"], registry=self.registry
+            "boxoffice_queue_waiting",
+            "Fans waiting in line",
+            ["line"],
+            registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.admitted = Gauge(
-            "boxoffice_queue_admitted", "Fans admitted and active", ["line"], registry=self.registry
+            "boxoffice_queue_admitted",
+            "Fans admitted and active",
+            ["line"],
+            registry=registry,
+            multiprocess_mode="livemostrecent",
         )
         self.dependency_up = Gauge(
             "boxoffice_dependency_up",
             "1 while the dependency (database, waitingRoom) answers this instance",
             ["dependency"],
-            registry=self.registry,
+            registry=registry,
+            multiprocess_mode="livemin",
         )
         self.tick_failures = Counter(
             "boxoffice_background_tick_failures",
             "Background ticks that failed (storage unreachable)",
-            registry=self.registry,
+            registry=registry,
         )
-        self.holds = Counter("boxoffice_holds", "Seats held", registry=self.registry)
-        self.payments = Counter("boxoffice_payments", "Payments completed", registry=self.registry)
+        self.holds = Counter("boxoffice_holds", "Seats held", registry=registry)
+        self.payments = Counter("boxoffice_payments", "Payments completed", registry=registry)
         self.points_paid = Counter(
-            "boxoffice_points_paid", "Points taken by payments", registry=self.registry
+            "boxoffice_points_paid", "Points taken by payments", registry=registry
         )
         self.refused = Counter(
             "boxoffice_refused",
             "Requests refused to keep the line fair, by reason (a limit, a missing proof "
             "of work, an address at its places cap)",
             ["reason"],
-            registry=self.registry,
+            registry=registry,
         )
         self.gc_pauses = Histogram(
             "boxoffice_gc_pause_seconds",
             "Pauses of the serving process for garbage collection, by generation",
             ["generation"],
-            registry=self.registry,
+            registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
         )
 

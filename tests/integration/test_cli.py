@@ -1,4 +1,5 @@
-"""`boxoffice serve` as an operator starts it."""
+"""`boxoffice serve` as an operator starts it, and the CLI's answers to an operator's
+ordinary mistakes: one line on stderr saying what to fix, and a non-zero status."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REDIS_URL
+from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port, instance_env, wait_ready
 
 # PostgreSQL wants a real admin token.
@@ -147,8 +149,10 @@ def serve_on_a_taken_port(env: dict[str, str], *args: str) -> subprocess.Complet
 def test_serve_on_a_taken_port_exits_non_zero_in_the_embedded_shape(tmp_path: Path) -> None:
     result = serve_on_a_taken_port(embedded_env(tmp_path))
     assert result.returncode != 0
-    # It never got as far as starting the app.
+    # It never got as far as starting the app, nor even as creating its database.
     assert "Waiting for application startup" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
+    assert_one_line(result)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
@@ -225,3 +229,83 @@ def test_a_shutdown_that_never_ends_still_ends_the_process_non_zero(tmp_path: Pa
         proc.kill()
     assert proc.returncode == 3
     assert "the app did not finish shutting down within 1 s; exiting" in stderr
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([BOXOFFICE, *args], env=env, capture_output=True, text=True, timeout=HANG)
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], *saying: str) -> None:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    for words in saying:
+        assert words in result.stderr, result.stderr
+
+
+def postgres_env(database_url: str) -> dict[str, str]:
+    env = instance_env(database_url=database_url, redis_url="", redis_prefix="x:")
+    del env["BOXOFFICE_REDIS_URL"]
+    return env
+
+
+def test_an_unreachable_postgresql_is_one_line_naming_where_but_not_the_password() -> None:
+    url = f"postgresql://someone:hunter2@127.0.0.1:{free_port()}/boxoffice"
+    result = run_cli(postgres_env(url), "migrate")
+    assert_one_line(result, "cannot reach the database", "Connection refused", "DATABASE_URL")
+    assert "hunter2" not in result.stderr
+
+
+def test_a_database_that_does_not_exist_is_one_line_saying_to_create_it() -> None:
+    missing = f"boxoffice_missing_{uuid.uuid4().hex[:8]}"
+    url = POSTGRES_URL.rpartition("/")[0] + "/" + missing
+    result = run_cli(postgres_env(url), "migrate")
+    assert_one_line(result, f'database "{missing}" does not exist', f"createdb {missing}")
+
+
+@pytest.mark.parametrize("command", ["migrate", "demo-data", "serve"])
+def test_a_sqlite_path_in_a_missing_folder_is_one_line_naming_the_folder(
+    tmp_path: Path, command: str
+) -> None:
+    env = embedded_env(tmp_path)
+    env["BOXOFFICE_DATABASE_URL"] = f"sqlite:///{tmp_path}/nowhere/x.db"
+    extra = ["--port", str(free_port())] if command == "serve" else []
+    result = run_cli(env, command, *extra)
+    assert_one_line(result, f"the folder {tmp_path}/nowhere does not exist")
+
+
+@pytest.mark.parametrize("port", ["99999", "-1", "eighty"])
+def test_a_port_that_is_no_port_is_one_line_and_touches_no_database(
+    tmp_path: Path, port: str
+) -> None:
+    result = run_cli(embedded_env(tmp_path), "serve", "--port", port)
+    assert_one_line(result, "--port", "boxoffice serve --help")
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_malformed_redis_url_is_one_line_that_keeps_the_url_out(tmp_path: Path) -> None:
+    env = embedded_env(tmp_path)
+    env["BOXOFFICE_REDIS_URL"] = "127.0.0.1:hunter2@6379"
+    result = run_cli(env, "serve", "--port", str(free_port()))
+    assert_one_line(result, "BOXOFFICE_REDIS_URL is not a Redis URL", "redis://")
+    assert "hunter2" not in result.stderr
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_too_few_workers_is_one_line(tmp_path: Path) -> None:
+    assert_one_line(run_cli(embedded_env(tmp_path), "serve", "--workers", "0"), "--workers")
+
+
+def test_the_version_is_shown(tmp_path: Path) -> None:
+    result = run_cli(embedded_env(tmp_path), "--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("boxoffice ")
+
+
+def test_every_option_of_serve_is_explained_with_its_default(tmp_path: Path) -> None:
+    result = run_cli(embedded_env(tmp_path), "serve", "--help")
+    assert result.returncode == 0
+    text = " ".join(result.stdout.split())  # argparse wraps the help at any width
+    for option, default in (("--host", "127.0.0.1"), ("--port", "8000"), ("--workers", "1")):
+        assert f"{option} {option[2:].upper()} " in text
+        assert f"(default: {default})" in text

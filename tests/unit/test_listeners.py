@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import uvloop
 
-from boxoffice.http.server import ACCEPTS_PER_TURN, _listen, listeners
+from boxoffice.http.server import ACCEPTS_PER_TURN, listen, listeners
 
 BURST = 40
 TURNS = 10
@@ -35,7 +35,7 @@ def accepted_within(loop: asyncio.AbstractEventLoop, count: int) -> tuple[int, i
     """Listen through ``count`` descriptors, open ``BURST`` connections at once (the
     kernel completes them), then let the loop turn: how many it had accepted when it
     stopped, and after how many turns (at most ``TURNS``)."""
-    sock = _listen("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     made: list[asyncio.BaseTransport] = []
     protocol = type("Counted", (Accepted,), {"made": made})
     servers = [
@@ -66,7 +66,7 @@ def accepted_within(loop: asyncio.AbstractEventLoop, count: int) -> tuple[int, i
 
 
 def test_the_served_listeners_share_one_port() -> None:
-    sock = _listen("127.0.0.1", 0)
+    sock = listen("127.0.0.1", 0)
     served = listeners(sock)
     try:
         assert len(served) == ACCEPTS_PER_TURN

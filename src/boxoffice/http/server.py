@@ -5,8 +5,14 @@ connection that sends nothing for ever. ``boxoffice.http.protocol`` adds the mis
 bounds to uvicorn's httptools protocol; the body limit is the app's own
 (``boxoffice.http.limits``), so it holds under any server.
 
-``run`` also binds the listening socket before the app starts: a port already taken
-then fails at once, before the app has started anything that has to stop again.
+``run`` also binds the listening socket before the app starts (``boxoffice serve``
+binds it with ``listen`` before it even migrates): a port already taken then fails at
+once, before anything has started that has to stop again.
+
+Several workers are several processes, each counting its own requests: ``run`` gives
+them a folder of their own in ``PROMETHEUS_MULTIPROC_DIR`` for their metrics
+(``boxoffice.metrics``), tells the Prometheus client of each worker that ends, and
+removes the folder when the last one has.
 
 uvicorn's own reading of ``X-Forwarded-For`` is off: the app finds the client's
 address itself (``boxoffice.http.client_address``, ``TRUSTED_PROXIES``).
@@ -25,14 +31,17 @@ import functools
 import logging
 import os
 import resource
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 from dataclasses import replace
 from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.multiprocess import mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
@@ -40,6 +49,7 @@ from uvicorn.supervisors import Multiprocess
 from boxoffice.config import Settings
 from boxoffice.http.limits import install_limits
 from boxoffice.http.protocol import ConnectionLimits, LimitedHttpToolsProtocol, connection_limits
+from boxoffice.metrics import MULTIPROCESS_DIR
 
 log = logging.getLogger("boxoffice")
 
@@ -87,12 +97,21 @@ def uvicorn_config(
     )
 
 
-def run(app: FastAPI | str, settings: Settings, *, host: str, port: int, workers: int = 1) -> None:
+def run(
+    app: FastAPI | str,
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    workers: int = 1,
+    sock: socket.socket | None = None,
+) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then finish the requests in flight (up to
     ``GRACEFUL_SHUTDOWN_SECONDS``). ``app`` is an app, served in this process, or for
     ``workers`` above 1 the import string of a factory each worker calls (as
-    ``WORKER_APP``). Exits non-zero if the port cannot be bound, if the app fails to
-    start, or if its startup or shutdown hangs."""
+    ``WORKER_APP``). ``sock`` is the socket ``listen(host, port)`` bound, if bound
+    already. Exits non-zero if the port cannot be bound, if the app fails to start,
+    or if its startup or shutdown hangs."""
     if isinstance(app, FastAPI):
         if workers > 1:
             raise ValueError("several workers each build their app: pass a factory's name")
@@ -111,11 +130,16 @@ def run(app: FastAPI | str, settings: Settings, *, host: str, port: int, workers
         factory=isinstance(served, str),
         log_level="info",
     )
-    sock = _listen(host, port)
+    sock = sock or listen(host, port)
     log.info("serving on http://%s:%d", host, sock.getsockname()[1])
     sockets = listeners(sock)
     if workers > 1:
-        Multiprocess(config, sockets=sockets).run()
+        metrics_dir = tempfile.mkdtemp(prefix="boxoffice-metrics-")
+        os.environ[MULTIPROCESS_DIR] = metrics_dir  # before the workers start, who read it
+        try:
+            Workers(config, sockets=sockets, metrics_dir=metrics_dir).run()
+        finally:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         return
     server = uvicorn.Server(config)
     server.run(sockets=sockets)
@@ -131,17 +155,19 @@ def worker_app() -> ASGIApp:
     return LifespanDeadlines(install_limits(settle(create_app(settings)), settings))
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before the app starts. IPPROTO_TCP is named so
-    asyncio turns on TCP_NODELAY for the connections it accepts."""
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the app starts; exits with one line saying
+    why if it cannot be. IPPROTO_TCP is named so asyncio turns on TCP_NODELAY for the
+    connections it accepts."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-    except OSError as exc:
+    except (OSError, OverflowError) as exc:
         sock.close()
-        sys.exit(f"boxoffice: cannot listen on {host}:{port}: {exc.strerror or exc}")
+        reason = getattr(exc, "strerror", None) or exc
+        sys.exit(f"boxoffice: cannot listen on {host}:{port}: {reason}")
     sock.set_inheritable(True)
     return sock
 
@@ -150,6 +176,31 @@ def listeners(sock: socket.socket, count: int = ACCEPTS_PER_TURN) -> list[socket
     """``sock`` and ``count - 1`` duplicates of it: one listening socket (one port, one
     accept queue) that the event loop watches ``count`` times, accepting from each."""
     return [sock, *(sock.dup() for _ in range(count - 1))]
+
+
+class Workers(Multiprocess):
+    """uvicorn's supervisor of several workers, which also tells the Prometheus client
+    of each worker that has ended (died, restarted, or retired by SIGHUP or SIGTTOU):
+    its live gauges leave ``/metrics``, its counts stay in the sums."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket], metrics_dir: str):
+        super().__init__(config, sockets)
+        self.metrics_dir = metrics_dir
+        self._serving: set[int] = set()
+
+    def handle_signals(self) -> None:
+        super().handle_signals()
+        self._forget_ended()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        self._forget_ended()
+
+    def _forget_ended(self) -> None:
+        serving = {p.pid for p in self.processes if p.pid is not None and p.exitcode is None}
+        for pid in self._serving - serving:
+            mark_process_dead(pid, self.metrics_dir)  # type: ignore[no-untyped-call]
+        self._serving = serving
 
 
 def _fit_open_files(max_connections: int, settings: Settings) -> int:
