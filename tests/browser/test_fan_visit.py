@@ -133,7 +133,9 @@ async def test_a_reload_during_a_hold_keeps_the_hold_and_its_countdown(
     await page.reload()
     await expect(page.locator("#hold-intro")).to_contain_text("Seat 7 is yours")
     after = int(await page.locator("#countdown").get_attribute("data-seconds") or "0")
-    assert before - 30 < after <= before, (before, after)
+    # The countdown runs on the server's clock as the page estimates it from whole-second
+    # Date headers: a reloaded page's estimate may differ from the first by a second.
+    assert before - 30 < after <= before + 1, (before, after)
     assert await stored(page, "hold", "reservationId") == reservation
 
     # Paying with no points: told in words, offered a charge, and the retry goes through.
