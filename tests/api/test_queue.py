@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from boxoffice.app import create_app, line_defaults
 from boxoffice.config import Settings
-from tests.support import Api, FakeClock, Fan, running_api
+from boxoffice.queue.memory import MemoryQueueStore
+from boxoffice.queue.model import DEFAULT_LINE
+from tests.support import Api, FakeClock, Fan, running_api, serve
 
 
 async def _line(api: Api, n: int) -> list[Fan]:
@@ -210,3 +213,19 @@ async def test_positions_grow_the_poll_interval_far_back(
         assert far["position"] == 30
         assert near["pollAfterSeconds"] == 1
         assert far["pollAfterSeconds"] > near["pollAfterSeconds"]
+
+
+async def test_the_operator_sees_a_line_the_store_has_before_its_record_is_committed(
+    make_settings: Callable[..., Settings], clock: FakeClock
+) -> None:
+    """The store may hold the default line before the database shows its record: the
+    tick seeds it in a transaction still open when the operator's first view reads, or
+    the store outlived a database started afresh. The view waits for the record."""
+    settings = make_settings(redis_url=None)
+    store = MemoryQueueStore(lambda: clock().timestamp())
+    assert await store.seed(DEFAULT_LINE, line_defaults(settings))
+    async with serve(create_app(settings, clock=clock, queue_store=store)) as client:
+        api = Api(client, clock)
+        r = await api.client.get("/api/v1/admin/waiting-room", headers=api.admin)
+        assert r.status_code == 200, r.text
+        assert (r.json()["capacity"], r.json()["lineResets"]) == (1000, 0)

@@ -117,9 +117,12 @@ class LineControl:
 
     async def view(self, *, line: str) -> LineView:
         stats = await self._lines.run(line, lambda: self._store.advance(line=line))
-        async with self._db.read() as conn:
-            stored = await repository.get(conn, line=line)
-            last = await repository.last_draw(conn, line=line)
+        stored, last = await self._record(line)
+        if stored is None:
+            # The line is in the store, and its record may still be in the transaction
+            # seeding it (the tick's, on a new database): wait for that seed, then read.
+            await self._lines.seed(line)
+            stored, last = await self._record(line)
         if stored is None:
             raise LineMissing(line)
         return LineView(
@@ -132,6 +135,13 @@ class LineControl:
             draw=_draw_view(stored, last, self._clock()),
             top_addresses=await self._store.top_addresses(line, count=TOP_ADDRESSES),
         )
+
+    async def _record(self, line: str) -> tuple[StoredLine | None, StoredDraw | None]:
+        async with self._db.read() as conn:
+            return (
+                await repository.get(conn, line=line),
+                await repository.last_draw(conn, line=line),
+            )
 
     async def evict(
         self, *, line: str, user_id: int | None = None, address: str | None = None
