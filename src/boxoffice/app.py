@@ -20,7 +20,7 @@ from boxoffice.catalog.api import admin_router as catalog_admin_router
 from boxoffice.catalog.api import router as catalog_router
 from boxoffice.catalog.api import seat_maps
 from boxoffice.catalog.cache import CatalogCache
-from boxoffice.clock import Clock, utcnow
+from boxoffice.clock import SERVED_DATE, Clock, StorageClock, utcnow
 from boxoffice.config import Settings
 from boxoffice.errors import Busy
 from boxoffice.http.access_log import AccessLog
@@ -57,6 +57,7 @@ from boxoffice.reservations.api import direct as reservations_direct
 from boxoffice.reservations.api import router as reservations_router
 from boxoffice.reservations.writers import holds_for
 from boxoffice.sales.api import router as sales_router
+from boxoffice.storage.clock import ClockWatch, hear_database
 from boxoffice.storage.db import Database
 from boxoffice.support.api import router as support_router
 from boxoffice.tokens import TokenSigner
@@ -118,8 +119,14 @@ def build_queue_store(settings: Settings, clock: Clock) -> QueueStore:
     return MemoryQueueStore(lambda: clock().timestamp())
 
 
-def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppContext:
-    db = Database.from_settings(settings)
+def build_context(
+    settings: Settings,
+    db: Database,
+    clock: Clock,
+    store: QueueStore,
+    *,
+    database_clock: StorageClock | None = None,
+) -> AppContext:
     signer = TokenSigner(settings.secret_key, previous_keys=settings.previous_keys)
     lines = Lines(db=db, store=store, defaults=line_defaults(settings), clock=clock)
     supply = SeatSupply(db=db, store=store, lines=lines, clock=clock)
@@ -137,6 +144,7 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
     )
     control = LineControl(db=db, store=store, lines=lines, supply=supply, clock=clock)
     limits = EdgeLimits.from_settings(settings)
+    metrics = Metrics()
     return AppContext(
         settings=settings,
         db=db,
@@ -146,7 +154,9 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
         lines=lines,
         control=control,
         clock=clock,
-        metrics=Metrics(),
+        database_clock=database_clock,
+        clock_watch=ClockWatch(metrics.clock_offset),
+        metrics=metrics,
         catalog_cache=CatalogCache(settings.seat_map_cache_ms / 1000),
         balances=BalanceReads(db),
         charges=charges_for(db),
@@ -166,13 +176,24 @@ def build_context(settings: Settings, clock: Clock, store: QueueStore) -> AppCon
 
 
 def create_app(
-    settings: Settings, *, clock: Clock = utcnow, queue_store: QueueStore | None = None
+    settings: Settings, *, clock: Clock | None = None, queue_store: QueueStore | None = None
 ) -> FastAPI:
+    """``clock`` is for tests; by default every instant is PostgreSQL's (heard each
+    tick), or the host's in the embedded shape (see ``boxoffice.clock``)."""
+    db = Database.from_settings(settings)
+    database_clock = StorageClock() if clock is None and not db.is_sqlite else None
+    if database_clock is not None:
+        SERVED_DATE.follow(database_clock)
+    clock = database_clock or clock or utcnow
     store = queue_store or build_queue_store(settings, clock)
-    ctx = build_context(settings, clock, store)
+    ctx = build_context(settings, db, clock, store, database_clock=database_clock)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if database_clock is not None:
+            # Before the first request: a host whose clock is off must not serve a
+            # second on it. If PostgreSQL does not answer now, each tick asks again.
+            await _check(hear_database(db, database_clock))
         await store.start()
         ticker = asyncio.create_task(_tick(ctx))
         try:
@@ -288,12 +309,20 @@ def _retrieve(task: asyncio.Future[None]) -> None:
 
 async def _dependencies(ctx: AppContext) -> dict[str, str]:
     """Whether each dependency answers, within a bound; kept in the metrics as well."""
+    database_probe = (
+        ctx.db.ping()
+        if ctx.database_clock is None
+        else hear_database(ctx.db, ctx.database_clock)  # a ping that reads its clock
+    )
     database, waiting_room = await asyncio.gather(
-        _check(ctx.db.ping()), _check(ctx.waiting_room.store.ping())
+        _check(database_probe), _check(ctx.waiting_room.store.ping())
     )
     checks = {"database": database, "waitingRoom": waiting_room}
     for name, state in checks.items():
         ctx.metrics.dependency_up.labels(name).set(1 if state == "ok" else 0)
+    store = ctx.waiting_room.store
+    ctx.clock_watch.saw("database", ctx.database_clock)
+    ctx.clock_watch.saw("redis", store.clock if isinstance(store, RedisQueueStore) else None)
     return checks
 
 

@@ -67,18 +67,7 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemostrecent",
         )
-        self.dependency_up = Gauge(
-            "boxoffice_dependency_up",
-            "1 while the dependency (database, waitingRoom) answers this instance",
-            ["dependency"],
-            registry=registry,
-            multiprocess_mode="livemin",
-        )
-        self.tick_failures = Counter(
-            "boxoffice_background_tick_failures",
-            "Background ticks that failed (storage unreachable)",
-            registry=registry,
-        )
+        self._health(registry)
         self.holds = Counter("boxoffice_holds", "Seats held", registry=registry)
         self.payments = Counter("boxoffice_payments", "Payments completed", registry=registry)
         self.points_paid = Counter(
@@ -97,6 +86,29 @@ class Metrics:
             ["generation"],
             registry=registry,
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+        )
+
+    def _health(self, registry: CollectorRegistry | None) -> None:
+        """How this instance finds what it depends on."""
+        self.dependency_up = Gauge(
+            "boxoffice_dependency_up",
+            "1 while the dependency (database, waitingRoom) answers this instance",
+            ["dependency"],
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
+        self.clock_offset = Gauge(
+            "boxoffice_clock_offset_seconds",
+            "How far this host's wall clock runs ahead of the store's (database, redis); "
+            "boxoffice keeps time by the store's",
+            ["store"],
+            registry=registry,
+            multiprocess_mode="livemostrecent",
+        )
+        self.tick_failures = Counter(
+            "boxoffice_background_tick_failures",
+            "Background ticks that failed (storage unreachable)",
+            registry=registry,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from boxoffice.catalog.cache import CatalogCache
-from boxoffice.clock import Clock
+from boxoffice.clock import Clock, StorageClock
 from boxoffice.config import Settings
 from boxoffice.http.rate_limits import EdgeLimits
 from boxoffice.http.refusals import Refusals
@@ -15,6 +15,7 @@ from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.reservations.writers import HoldWriter
+from boxoffice.storage.clock import ClockWatch
 from boxoffice.storage.db import Database
 from boxoffice.tokens import TokenSigner
 from boxoffice.users.oidc import Identity
@@ -35,7 +36,11 @@ class AppContext:
     waiting_room: WaitingRoom
     lines: Lines
     control: LineControl
+    # Every instant a request reads; the database's (heard each tick) when it is
+    # PostgreSQL, then also kept as ``database_clock``.
     clock: Clock
+    database_clock: StorageClock | None
+    clock_watch: ClockWatch
     metrics: Metrics
     catalog_cache: CatalogCache
     balances: BalanceReads

@@ -24,6 +24,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from boxoffice.clock import SERVED_DATE
 from boxoffice.config import Settings
 from boxoffice.errors import DomainError, HeadersTooLarge
 from boxoffice.http.problems import error_response
@@ -142,11 +143,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if size > self.limits.max_header_bytes or len(self.headers) > self.limits.max_headers:
             # Raised inside the parser, which stops and hands it to data_received.
             raise self._too_large()
+        self._date_from_app_clock()
         super().on_headers_complete()
         # The answer to a HEAD has no body: uvicorn writes its head and nothing after
         # it, so a held head would never be sent.
         if self.cycle is not None and self.cycle.scope["method"] != "HEAD":
             self.cycle.transport = _HeadWithBody(self.transport, self.cycle)  # type: ignore[assignment]
+
+    def _date_from_app_clock(self) -> None:
+        """uvicorn stamps every answer with the host's time (its ``default_headers``,
+        date first, remade each second); boxoffice's is the storage's."""
+        headers = self.server_state.default_headers
+        date = (b"date", SERVED_DATE.header())
+        if headers and headers[0][0] == b"date" and headers[0] != date:
+            self.server_state.default_headers = [date, *headers[1:]]
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -1,30 +1,11 @@
-"""The Redis client the waiting room uses, and the line's clock as heard from it."""
+"""The Redis client the waiting room uses."""
 
 from __future__ import annotations
-
-import time
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-
-from boxoffice.queue.scripts import Reply
-
-
-class RedisClock:
-    """The line's clock as this instance last heard it from Redis, carried forward by
-    the host's monotonic clock, which a skewed or stepped wall clock does not move."""
-
-    def __init__(self) -> None:
-        self._offset = time.time() - time.monotonic()
-
-    def heard(self, reply: Reply) -> Reply:
-        self._offset = reply.now - time.monotonic()
-        return reply
-
-    def now(self) -> float:
-        return time.monotonic() + self._offset
 
 
 def redis_client(

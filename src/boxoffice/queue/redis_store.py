@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.background import cancelling
+from boxoffice.clock import StorageClock
 from boxoffice.queue.mirror import LineMirror
 from boxoffice.queue.model import (
     LineRules,
@@ -30,7 +31,7 @@ from boxoffice.queue.model import (
     QueueState,
     shown_position,
 )
-from boxoffice.queue.redis_client import RedisClock, redis_client
+from boxoffice.queue.redis_client import redis_client
 from boxoffice.queue.rules_cache import RulesCache
 from boxoffice.queue.scripts import (
     LineKeys,
@@ -74,7 +75,7 @@ class RedisQueueStore:
         self._redis = client
         self._prefix = prefix
         self._scripts = Scripts(client)
-        self._clock = RedisClock()
+        self.clock = StorageClock()  # the line's: Redis TIME, as every step tells it
         self._keys: dict[str, LineKeys] = {}
         self._rules = RulesCache(self._read_rules)
         self._joins: dict[str, Batcher[JoinItem, Any]] = {}
@@ -125,7 +126,9 @@ class RedisQueueStore:
 
     async def _run(self, step: str, line: str, *args: str | int | float) -> Reply:
         try:
-            return self._clock.heard(await self._scripts.run(step, self._line_keys(line), *args))
+            reply = await self._scripts.run(step, self._line_keys(line), *args)
+            self.clock.heard(reply.now)
+            return reply
         except LineMissing:
             self._rules.forget(line)
             raise
@@ -187,7 +190,7 @@ class RedisQueueStore:
         liveness write batched; otherwise asked of Redis like ``touch``."""
         self._line_keys(line)
         found = None if self._mirror is None else self._mirror.find(line, user_id, jti)
-        now = self._clock.now()
+        now = self.clock.seconds()
         if found is None or found[0].token_expires_at <= now:
             return await self.touch(line=line, user_id=user_id, jti=jti)
         entry, rank = found
