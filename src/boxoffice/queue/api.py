@@ -36,7 +36,7 @@ from boxoffice.http.rate_limits import address_key
 from boxoffice.http.routing import API_V1, DirectRoute, answers, body_schema, problem_text
 from boxoffice.http.schemas import MAX_INT64, PathId, json_response
 from boxoffice.queue.challenge import ChallengeLevel
-from boxoffice.queue.control import UNCHANGED, Defences
+from boxoffice.queue.control import Defences, Keep
 from boxoffice.queue.schemas import (
     ChallengePublic,
     ConcertWaitingRoomPatch,
@@ -297,7 +297,7 @@ async def change_concert_waiting_room(
         capacity=body.capacity,
         per_minute=body.admission_per_minute,
         paused=body.paused,
-        opens_at=body.sales_open_at if "sales_open_at" in body.model_fields_set else UNCHANGED,
+        opens_at=body.sales_open_at if "sales_open_at" in body.model_fields_set else Keep.KEEP,
         defences=body.defences(),
     )
     return ConcertWaitingRoomPublic.of(view)

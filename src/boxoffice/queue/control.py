@@ -29,7 +29,6 @@ log = logging.getLogger("boxoffice.queue")
 LINES_REFRESH_SECONDS = 1.0
 # The addresses an operator is shown, those holding the most places first.
 TOP_ADDRESSES = 10
-UNCHANGED = object()
 
 
 class Keep(Enum):
@@ -40,7 +39,7 @@ class Keep(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Defences:
-    """A change to a line's defences: each field ``UNCHANGED`` or its new value
+    """A change to a line's defences: each field ``Keep.KEEP`` or its new value
     (``places_per_address`` None: no cap)."""
 
     places_per_address: int | Keep | None = Keep.KEEP
@@ -160,7 +159,7 @@ class LineControl:
         capacity: int | None = None,
         per_minute: int | None = None,
         paused: bool | None = None,
-        opens_at: datetime | object | None = UNCHANGED,
+        opens_at: datetime | Keep | None = Keep.KEEP,
         defences: Defences | None = None,
     ) -> LineView:
         """Change a line's rules (a concert's line is made on first use). The store is
@@ -204,10 +203,9 @@ class LineControl:
         capacity: int | None,
         per_minute: int | None,
         paused: bool | None,
-        opens_at: datetime | object | None,
+        opens_at: datetime | Keep | None,
     ) -> StoredLine:
-        new_open = stored.opens_at if opens_at is UNCHANGED else opens_at
-        assert new_open is None or isinstance(new_open, datetime)
+        new_open = stored.opens_at if opens_at is Keep.KEEP else opens_at
         seed = stored.draw_seed
         now = self._clock()
         still_before = stored.opens_at is not None and stored.opens_at > now
