@@ -47,6 +47,7 @@ from boxoffice.queue.control import LineControl
 from boxoffice.queue.lines import Lines
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import LineRules
+from boxoffice.queue.redis_client import RedisAddress
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.service import WaitingRoom
 from boxoffice.queue.store import QueueStore
@@ -108,9 +109,9 @@ def line_defaults(settings: Settings) -> LineRules:
 
 
 def build_queue_store(settings: Settings, clock: Clock) -> QueueStore:
-    if settings.redis_url:
+    if settings.uses_redis:
         return RedisQueueStore.from_url(
-            settings.redis_url,
+            RedisAddress.of(settings),
             prefix=settings.redis_prefix,
             mirror=settings.queue_status_mirror,
             pool_size=settings.redis_pool_size,

@@ -142,9 +142,10 @@ def cmd_serve(settings: Settings, *, host: str, port: int, workers: int) -> None
     from boxoffice.app import create_app, settle
     from boxoffice.http import server
 
-    if workers > 1 and not settings.redis_url:
+    if workers > 1 and not settings.uses_redis:
         sys.exit(
-            "boxoffice: --workers above 1 needs BOXOFFICE_REDIS_URL: the in-process "
+            "boxoffice: --workers above 1 needs BOXOFFICE_REDIS_URL (or the sentinels, "
+            "BOXOFFICE_REDIS_SENTINELS): the in-process "
             "waiting room lives in one process, so several workers would each keep a "
             "line of their own"
         )

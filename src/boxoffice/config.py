@@ -29,6 +29,11 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///boxoffice.db"
     redis_url: str | None = None
+    # Redis Sentinel: the sentinels to ask which server is the primary (comma-separated
+    # host:port) and the name they monitor it by. Both or neither; with them, REDIS_URL
+    # is optional and gives only the database number and credentials.
+    redis_sentinels: str = ""
+    redis_sentinel_master: str = ""
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     redis_pool_size: int = Field(default=64, ge=2)
     # Connect and read timeout of every Redis command, and how long a request waits
@@ -249,6 +254,42 @@ class Settings(BaseSettings):
             origins.append(f"{scheme}://{host}" if default else f"{scheme}://{host}:{port}")
         return ",".join(origins)
 
+    @property
+    def uses_redis(self) -> bool:
+        return bool(self.redis_url or self.redis_sentinels)
+
+    @property
+    def redis_sentinel_addresses(self) -> list[tuple[str, int]]:
+        return [_host_port(given) for given in _listed(self.redis_sentinels)]
+
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str) -> str:
+        for given in _listed(value):
+            try:
+                _host_port(given)
+            except ValueError:
+                raise ValueError(
+                    f"redis_sentinels: {given!r} is not a host:port like 10.0.0.5:26379"
+                ) from None
+        return value
+
+    @model_validator(mode="after")
+    def _sentinels_and_master_together(self) -> Settings:
+        """Either alone is a mistake that would otherwise surface only at the first
+        request (no master name to ask for) or never (a name nobody asks about)."""
+        if bool(_listed(self.redis_sentinels)) != bool(self.redis_sentinel_master.strip()):
+            raise ValueError(
+                "BOXOFFICE_REDIS_SENTINELS and BOXOFFICE_REDIS_SENTINEL_MASTER go together: "
+                "set both (the sentinels, and the name they monitor the primary by), or neither"
+            )
+        if self.redis_sentinels and self.redis_url and not self.redis_url.startswith("redis"):
+            raise ValueError(
+                "with BOXOFFICE_REDIS_SENTINELS, BOXOFFICE_REDIS_URL gives only the database "
+                "and credentials, as a redis:// or rediss:// URL"
+            )
+        return self
+
     @model_validator(mode="after")
     def _oidc_all_or_none(self) -> Settings:
         given = [self.oidc_issuer, self.oidc_audience, self.oidc_jwks_url]
@@ -317,3 +358,16 @@ class Settings(BaseSettings):
                     "(host bits set?)"
                 ) from None
         return value
+
+
+def _listed(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _host_port(given: str) -> tuple[str, int]:
+    """``host:port`` or ``[v6]:port``; ValueError for anything else."""
+    host, colon, port = given.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(given)
+    return host, int(port)

@@ -18,7 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import (
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -46,7 +53,17 @@ from boxoffice.storage.errors import (
 log = logging.getLogger("boxoffice")
 
 # Redis answers these while it cannot serve for now (loading, a long script, a failover).
-_TRANSIENT_REDIS_REPLIES = ("BUSY", "LOADING", "MASTERDOWN", "READONLY", "TRYAGAIN", "OOM")
+# redis-py makes most of them classes of their own and drops the word from the
+# message, so the class is the test; LOADING's is a ConnectionError, and BUSY (a long
+# script) stays a plain ResponseError.
+_TRANSIENT_REDIS_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    TryAgainError,
+)
 
 
 def problem_response(
@@ -105,9 +122,9 @@ def _describe_validation(errors: list[Any]) -> str:
 
 
 def is_transient_redis_error(error: RedisError) -> bool:
-    if isinstance(error, RedisConnectionError | RedisTimeoutError):
+    if isinstance(error, _TRANSIENT_REDIS_ERRORS):
         return True
-    return isinstance(error, ResponseError) and str(error).startswith(_TRANSIENT_REDIS_REPLIES)
+    return isinstance(error, ResponseError) and str(error).startswith("BUSY")
 
 
 def storage_busy(detail: str) -> JSONResponse:

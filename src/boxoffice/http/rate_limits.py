@@ -30,10 +30,10 @@ from typing import Any
 from limits import RateLimitItem, parse, parse_many
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import BlockingConnectionPool
 
 from boxoffice.config import Settings
 from boxoffice.errors import RateLimited
+from boxoffice.queue.redis_client import RedisAddress, redis_client
 
 # The limits by name (what ``EdgeLimits.hit`` is called with, and the ``reason`` of
 # ``boxoffice_refused_total``) and the setting each one reads.
@@ -80,23 +80,25 @@ def address_key(host: str) -> str:
 
 def limits_storage(settings: Settings) -> Storage:
     """Where edge counts are kept: Redis with the waiting room, else this process."""
-    if not settings.redis_url:
+    if not settings.uses_redis:
         return MemoryStorage()
-    timeout = settings.redis_timeout_ms / 1000
-    # A pool that makes a burst wait its turn for a connection (up to the timeout, then
-    # 503 busy), as the waiting room's does; redis-py's plain pool fails at once past
-    # its size, and a burst of sign-ups is exactly what these limits see.
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=settings.redis_pool_size,
-        timeout=timeout,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
+    # The waiting room's kind of client: a burst waits its turn for a connection (up to
+    # the timeout, then 503 busy), where redis-py's plain pool fails at once past its
+    # size, and a burst of sign-ups is exactly what these limits see; with sentinels it
+    # follows the primary. (The library's own redis+sentinel:// storage would build a
+    # plain pool, and read counts from a replica, which lags.) RESP2, which the
+    # library's replies are parsed as.
+    client = redis_client(
+        RedisAddress.of(settings),
+        pool_size=settings.redis_pool_size,
+        timeout_seconds=settings.redis_timeout_ms / 1000,
+        resp3=False,
     )
-    # The library types its options as scalars, but hands connection_pool to redis-py.
-    options: dict[str, Any] = {"connection_pool": pool}
+    # The library types its options as scalars, but hands connection_pool to redis-py;
+    # with a pool given, the URI's address is not used.
+    options: dict[str, Any] = {"connection_pool": client.connection_pool}
     return RedisStorage(
-        "async+" + settings.redis_url,
+        "async+redis://",
         implementation="redispy",
         key_prefix=f"{settings.redis_prefix}limits",
         **options,

@@ -1,28 +1,147 @@
-"""The Redis client the waiting room uses."""
+"""The Redis clients boxoffice makes: the waiting room's, its mirror's and the edge
+limits', each to one server or to the primary that Redis Sentinel names."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+
+from boxoffice.config import Settings
+
+# How often, at most, a Sentinel pool asks the sentinels whether the primary moved.
+FOLLOW_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class RedisAddress:
+    """Where Redis is: one server's URL, or the sentinels that know which server is
+    the primary now. With sentinels, a URL (if any) gives the database number and the
+    credentials; its host and port are not used, since after a failover they name a
+    server that is no longer the primary."""
+
+    url: str | None = None
+    sentinels: tuple[tuple[str, int], ...] = ()
+    master: str = ""
+
+    @classmethod
+    def of(cls, settings: Settings) -> RedisAddress:
+        return cls(
+            url=settings.redis_url or None,
+            sentinels=tuple(settings.redis_sentinel_addresses),
+            master=settings.redis_sentinel_master,
+        )
+
+
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool with the blocking pool's bounded wait for a free connection.
+
+    Each new connection asks the sentinels where the primary is. A connection that
+    meets a dropped socket (the primary died) or a READONLY reply (the primary was
+    demoted to a replica under it) is closed and raises ``ConnectionError``, which the
+    one retry answers on a fresh connection to whichever server the sentinels name
+    now; while they name none (the seconds of a failover) the answer is 503 busy.
+
+    A failover an operator asks for leaves the old primary up, taking writes, until
+    the sentinels demote it, seconds later; writes it takes then are lost when it
+    resynchronises from the new primary. So the pool also asks the sentinels, at most
+    once every ``FOLLOW_SECONDS`` and beside the request that takes a connection (never
+    in its way), whether the primary moved; when it has, idle connections are closed
+    and those in use are closed when they are given back."""
+
+    def __init__(self, service_name: str, sentinel_manager: Sentinel, **kwargs: Any) -> None:
+        super().__init__(service_name, sentinel_manager, **kwargs)  # type: ignore[no-untyped-call]
+        self._next_look = 0.0
+        self._looking: asyncio.Task[None] | None = None
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        if self._looking is None and time.monotonic() >= self._next_look:
+            self._next_look = time.monotonic() + FOLLOW_SECONDS
+            self._looking = asyncio.create_task(self._follow_primary())
+        return await super().get_connection(*args, **kwargs)  # type: ignore[no-untyped-call]
+
+    async def _follow_primary(self) -> None:
+        try:
+            address = await self.sentinel_manager.discover_master(self.service_name)
+            if self.master_address is not None and address != self.master_address:
+                self.master_address = address
+                await self.disconnect(inuse_connections=False)
+                await self.update_active_connections_for_reconnect()  # type: ignore[no-untyped-call]
+        except (RedisError, OSError):
+            pass  # no sentinel answers, or the primary is down: commands will say so
+        finally:
+            self._looking = None
+
+    async def aclose(self) -> None:
+        if self._looking is not None:
+            self._looking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._looking
+        await super().aclose()
+        await self.sentinel_manager.aclose()
 
 
 def redis_client(
-    url: str, *, pool_size: int, timeout_seconds: float, decoded: bool = False
+    address: RedisAddress | str,
+    *,
+    pool_size: int,
+    timeout_seconds: float,
+    decoded: bool = False,
+    resp3: bool = True,
 ) -> Redis:
     """A client whose every wait is bounded: for a pooled connection, to connect, for
-    an answer. A dropped connection (Redis restarted) is retried once at once. Replies
-    are RESP3's; ``decoded`` ones come as text (decoded by the parser, not in Python)."""
-    pool = BlockingConnectionPool.from_url(
-        url,
-        protocol=3,
-        decode_responses=decoded,
-        max_connections=pool_size,
-        timeout=timeout_seconds,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[RedisConnectionError],
+    an answer. A dropped connection (Redis restarted, or failed over) is retried once at
+    once. Replies are RESP3's unless ``resp3`` is off (for a library that parses RESP2
+    itself); ``decoded`` ones come as text (decoded by the parser, not in Python)."""
+    if isinstance(address, str):
+        address = RedisAddress(url=address)
+    options: dict[str, Any] = {
+        "protocol": 3 if resp3 else 2,
+        "decode_responses": decoded,
+        "max_connections": pool_size,
+        "timeout": timeout_seconds,
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError],
+    }
+    if not address.sentinels:
+        assert address.url, "a Redis address is a URL or sentinels"
+        return Redis(connection_pool=BlockingConnectionPool.from_url(address.url, **options))
+    # A new connection asks the sentinels one after another until one names the
+    # primary: each gets its share of the timeout, so asking them all waits no longer
+    # than one command may (a sentinel answers in about a millisecond).
+    each = timeout_seconds / len(address.sentinels)
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        address.sentinels,
+        sentinel_kwargs={"socket_timeout": each, "socket_connect_timeout": each},
     )
-    return Redis(connection_pool=pool)
+    client: Redis = sentinel.master_for(
+        address.master,
+        connection_pool_class=_BlockingSentinelPool,
+        **options,
+        **_server_options(address.url),
+    )
+    return client
+
+
+def _server_options(url: str | None) -> dict[str, Any]:
+    """What a URL says besides where the server is: database, credentials, TLS."""
+    if not url:
+        return {}
+    options: dict[str, Any] = dict(parse_url(url))
+    for where in ("host", "port", "path"):
+        options.pop(where, None)
+    if options.pop("connection_class", None) is SSLConnection:
+        options["ssl"] = True
+    return options

@@ -31,7 +31,7 @@ from boxoffice.queue.model import (
     QueueState,
     shown_position,
 )
-from boxoffice.queue.redis_client import redis_client
+from boxoffice.queue.redis_client import RedisAddress, redis_client
 from boxoffice.queue.rules_cache import RulesCache
 from boxoffice.queue.scripts import (
     LineKeys,
@@ -94,17 +94,19 @@ class RedisQueueStore:
     @classmethod
     def from_url(
         cls,
-        url: str,
+        address: str | RedisAddress,
         *,
         prefix: str = "boxoffice:",
         mirror: bool = False,
         pool_size: int = 64,
         timeout_seconds: float = 1.0,
     ) -> RedisQueueStore:
-        client = redis_client(url, pool_size=pool_size, timeout_seconds=timeout_seconds)
+        """``address``: a Redis URL, or the sentinels that name the primary (its
+        connections follow a failover)."""
+        client = redis_client(address, pool_size=pool_size, timeout_seconds=timeout_seconds)
         # The mirror's reads block for a second by design: a connection of its own.
         mirror_client = (
-            redis_client(url, pool_size=2, timeout_seconds=timeout_seconds + 2.0, decoded=True)
+            redis_client(address, pool_size=2, timeout_seconds=timeout_seconds + 2.0, decoded=True)
             if mirror
             else None
         )
