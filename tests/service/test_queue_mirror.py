@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import pytest
 from redis import Redis
 
+from boxoffice.queue import mirror as mirror_module
 from boxoffice.queue.model import DEFAULT_LINE, LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.scripts import LineKeys
@@ -178,3 +181,67 @@ async def test_a_sold_out_lines_tickets_lapse_in_the_mirror_when_redis_drops_the
     assert _known(reader, 1)  # nothing has advanced the line yet
     assert await reader.peek(line=LINE, user_id=1, jti="j1") is None
     assert await writer.touch(line=LINE, user_id=1, jti="j1") is None
+
+
+async def test_a_line_loaded_a_page_at_a_time_while_it_changes_ends_as_redis_has_it(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fans join, leave and are admitted while the mirror reads the line in pages of
+    seven: replaying the stream over the pages leaves it exactly as Redis is."""
+    writer, reader = pair
+    monkeypatch.setattr(mirror_module, "LOAD_PAGE", 7)
+    live = list(range(1, 301))
+    for user in live:
+        await _join(writer, user)
+    await writer.configure(LINE, replace(RULES, capacity=100))
+    await writer.advance(line=LINE)
+    changes_while_loading = 0
+    stop = asyncio.Event()
+
+    async def churn() -> None:
+        nonlocal changes_while_loading
+        rng, user = random.Random(7), 301
+        while not stop.is_set():
+            await _join(writer, user)
+            live.append(user)
+            leaver = live.pop(rng.randrange(len(live)))
+            await writer.leave(line=LINE, user_id=leaver, jti=f"j{leaver}")
+            await writer.configure(LINE, replace(RULES, capacity=100 + (user - 300) // 2))
+            await writer.advance(line=LINE)
+            user += 1
+            changes_while_loading += not _synced(reader)
+
+    churning = asyncio.create_task(churn())
+    await _peeked(reader, 0)  # the reader follows the line from here: its load starts
+    await eventually(lambda: _synced(reader))
+    stop.set()
+    await churning
+    assert changes_while_loading > 0, "the line never changed during the load"
+
+    async def agrees() -> bool:
+        truth = await writer.advance(line=LINE)
+        assert reader._mirror is not None
+        mirrored = reader._mirror.stats(LINE, NOW)
+        if (mirrored.waiting, mirrored.admitted, mirrored.admitted_last_minute) != (
+            truth.waiting,
+            truth.admitted,
+            truth.admitted_last_minute,
+        ):
+            return False
+        for user in live:
+            seen = await reader.peek(line=LINE, user_id=user, jti=f"j{user}")
+            real = await writer.touch(line=LINE, user_id=user, jti=f"j{user}")
+            if not _known(reader, user) or seen is None or real is None:
+                return False
+            if (seen.ticket.state, seen.ticket.position) != (
+                real.ticket.state,
+                real.ticket.position,
+            ):
+                return False
+        return True
+
+    await eventually(agrees)
+
+
+def _synced(reader: RedisQueueStore) -> bool:
+    return reader._mirror is not None and reader._mirror.synced(LINE)

@@ -6,8 +6,17 @@ Redis. The mirror trails Redis by the time one event takes to arrive, plus at mo
 ``GATHER_SECONDS`` while events keep coming; anything it does not know yet is asked of
 Redis directly, and a ticket this instance took out of the line is gone from it at
 once. A line that Redis started afresh (a restart that lost its data, or a seed) is
-loaded again from a snapshot: its epoch is checked every second, and a clear event or
-a lost connection forces it.
+loaded again: its epoch is checked every second, and a clear event or a lost
+connection forces it.
+
+A load never holds Redis for long, whatever the line's length: it reads the line a
+page at a time (``snapshot.lua``, about ``LOAD_PAGE`` tickets a call) from the id of
+the stream's last event, into a copy that replaces the mirror's view when complete,
+and then replays the stream from that id. Applying an event is idempotent (a join
+already loaded, an admission already counted, a removal of what is gone change
+nothing), so what changed while the pages were read comes out right. Until the copy
+is complete the line's polls are asked of Redis, as for a ticket the mirror does not
+know yet. A load that fails is tried again after a backoff, not at once.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -44,6 +54,11 @@ EPOCH_CHECK_SECONDS = 1.0
 # After a read that found events, the next waits this long, so that one read carries
 # many events (a read's cost is most of an event's at a sale's rate of joins).
 GATHER_SECONDS = 0.01
+# Tickets per page of a load: about a millisecond of Redis's time each.
+LOAD_PAGE = 500
+# A failed read or load is tried again after this, doubled each time up to the most.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MOST_SECONDS = 8.0
 
 
 class MirrorEntry(LineEntry):
@@ -61,7 +76,10 @@ class _View:
     entries: dict[int, MirrorEntry] = field(default_factory=dict)
     waiting: SortedKeyList = field(default_factory=lambda: SortedKeyList(key=waiting_order))
     admitted: int = 0
-    admissions: deque[float] = field(default_factory=deque)
+    # (when, 'user:seq') of each admission in the rate window, oldest first; ``counted``
+    # holds their members, so an admission loaded and replayed is counted once.
+    admissions: deque[tuple[float, str]] = field(default_factory=deque)
+    counted: set[str] = field(default_factory=set)
     first_admission: float | None = None
     last_id: str = "0-0"
     epoch: str = ""
@@ -129,8 +147,8 @@ class LineMirror:
 
     def stats(self, line: str, now: float) -> LineStats:
         view = self._views[line]
-        while view.admissions and view.admissions[0] <= now - RATE_WINDOW_SECONDS:
-            view.admissions.popleft()
+        while view.admissions and view.admissions[0][0] <= now - RATE_WINDOW_SECONDS:
+            view.counted.discard(view.admissions.popleft()[1])
         first = view.first_admission
         return LineStats(
             waiting=len(view.waiting),
@@ -140,6 +158,7 @@ class LineMirror:
         )
 
     async def _follow(self) -> None:
+        failures = 0
         while not cancelling():
             try:
                 for view in list(self._views.values()):
@@ -148,37 +167,59 @@ class LineMirror:
                             await self._load(view)
                 await self._check_epochs()
                 await self._read()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("waiting-room mirror lost Redis (%r); resynchronising", exc)
+                failures += 1
+                wait = min(RETRY_MOST_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
+                wait *= 0.5 + random.random() / 2  # instances that failed together spread out
+                log.warning(
+                    "waiting-room mirror lost Redis (%r); resynchronising in %.1f s", exc, wait
+                )
                 for view in self._views.values():
                     view.synced = False
-                await asyncio.sleep(0.5)
+                await asyncio.sleep(wait)
 
     async def _load(self, view: _View) -> None:
-        reply = await self._scripts.run("snapshot", view.keys)
-        last_id, epoch, waiting, admitted, admissions, first = reply.body
-        view.entries.clear()
-        view.waiting.clear()
-        for rows, is_admitted in ((waiting, False), (admitted, True)):
-            for user, jti, seq, iat, exp, place in rows:
-                entry = MirrorEntry(
-                    jti=text(jti),
-                    seq=int(seq),
-                    issued_at=int(iat),
-                    token_expires_at=int(text(exp)),
-                    place=float(text(place)) if text(place) else 0.0,
-                    admitted=is_admitted,
-                )
-                view.entries[int(user)] = entry
-                if not is_admitted:
-                    view.waiting.add((entry.place, int(user)))
-        view.admitted = len(admitted)
-        # ZRANGE ... WITHSCORES comes back in score (time) order already.
-        view.admissions = deque(float(admissions[i + 1]) for i in range(0, len(admissions), 2))
-        view.first_admission = float(text(first)) if text(first) else None
-        view.last_id, view.epoch, view.synced = text(last_id), text(epoch), True
+        """Read the line page by page into a copy; it replaces the view only whole, and
+        only if the line was not started afresh meanwhile (else the next turn loads
+        again) and the stream still holds every event since the first page."""
+        head = (await self._scripts.run("snapshot", view.keys, "head", "0", 0)).body
+        epoch, last_id, first = text(head[0]), text(head[1]), text(head[2])
+        fresh = _View(view.keys)
+        for part in ("waiting", "admitted", "admissions"):
+            cursor = "0"
+            while True:
+                page = await self._scripts.run("snapshot", view.keys, part, cursor, LOAD_PAGE)
+                if text(page.body[0]) != epoch:
+                    return
+                cursor, found = text(page.body[1]), page.body[2]
+                if part == "admissions":
+                    for i in range(0, len(found), 2):
+                        _count_admission(fresh, text(found[i]), float(text(found[i + 1])))
+                else:
+                    _load_rows(fresh, found, admitted=part == "admitted")
+                if cursor == "0":
+                    break
+        if not await self._stream_holds(view.keys.events, last_id):
+            log.warning("waiting-room mirror: the stream moved on while it loaded; again")
+            return
+        view.entries = fresh.entries
+        view.waiting = SortedKeyList(
+            ((e.place, u) for u, e in fresh.entries.items() if not e.admitted), key=waiting_order
+        )
+        view.admitted = len(fresh.entries) - len(view.waiting)
+        view.admissions = deque(sorted(fresh.admissions))
+        view.counted = fresh.counted
+        view.first_admission = float(first) if first else None
+        view.last_id, view.epoch, view.synced = last_id, epoch, True
+
+    async def _stream_holds(self, stream: str, last_id: str) -> bool:
+        """Whether the stream still holds the events after ``last_id`` (its oldest
+        entries are trimmed as new ones come)."""
+        oldest: Any = await self._redis.xrange(stream, "-", "+", count=1)
+        return not oldest or last_id == "0-0" or _event_id(text(oldest[0][0])) <= _event_id(last_id)
 
     async def _check_epochs(self) -> None:
         """A line started afresh under the mirror's feet is loaded again."""
@@ -234,6 +275,10 @@ def _apply(view: _View, event: dict[str, str]) -> None:
     user, seq = int(event["u"]), int(event["s"])
     entry = view.entries.get(user)
     if kind == "j":
+        if entry is not None:
+            if entry.seq >= seq:  # loaded already, or older than what was loaded
+                return
+            _remove(view, user, entry)
         place = float(event["p"])
         view.entries[user] = MirrorEntry(
             jti=event["k"],
@@ -244,16 +289,47 @@ def _apply(view: _View, event: dict[str, str]) -> None:
             admitted=False,
         )
         view.waiting.add((place, user))
-    elif kind == "a" and entry is not None and entry.seq == seq:
-        entry.admitted = True
-        view.waiting.discard((entry.place, user))
-        view.admitted += 1
+    elif kind == "a":
         at = float(event["t"])
-        view.admissions.append(at)
+        _count_admission(view, f"{user}:{seq}", at)
         if view.first_admission is None:
             view.first_admission = at
+        if entry is not None and entry.seq == seq and not entry.admitted:
+            entry.admitted = True
+            view.waiting.discard((entry.place, user))
+            view.admitted += 1
     elif kind == "r" and entry is not None and entry.seq == seq:
         _remove(view, user, entry)
+
+
+def _load_rows(view: _View, rows: list[Any], *, admitted: bool) -> None:
+    """A page of tickets into a view being loaded (only its ``entries``): a ticket met
+    twice (a page may repeat one, and a waiter admitted between the pages is met in
+    both sets) is kept in its latest state."""
+    for user, jti, seq, iat, exp, place in rows:
+        user_id, seq_no = int(user), int(seq)
+        seen = view.entries.get(user_id)
+        if seen is not None and (seen.seq > seq_no or (seen.seq == seq_no and seen.admitted)):
+            continue
+        view.entries[user_id] = MirrorEntry(
+            jti=text(jti),
+            seq=seq_no,
+            issued_at=int(iat),
+            token_expires_at=int(text(exp)),
+            place=float(text(place)) if text(place) else 0.0,
+            admitted=admitted,
+        )
+
+
+def _count_admission(view: _View, member: str, at: float) -> None:
+    if member not in view.counted:
+        view.counted.add(member)
+        view.admissions.append((at, member))
+
+
+def _event_id(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _remove(view: _View, user: int, entry: MirrorEntry) -> None:

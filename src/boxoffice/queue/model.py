@@ -129,15 +129,20 @@ def is_open(rules: LineRules, now: float) -> bool:
     return rules.opens_at is None or now >= rules.opens_at
 
 
+# Most admitted by one step of the line: a step runs inside Redis, holding every other
+# client, so its work is bounded; the rest are admitted by the steps that follow.
+ADMIT_MOST = 500
+
+
 def admissible(
     *, waiting: int, admitted: int, admitted_last_minute: int, rules: LineRules, now: float
 ) -> int:
-    """How many from the head of the line may be admitted now."""
+    """How many from the head of the line may be admitted now, in one step."""
     if rules.paused or rules.sold_out_at is not None or not is_open(rules, now):
         return 0
     room = rules.capacity - admitted
     budget = rules.per_minute - admitted_last_minute
-    return max(0, min(waiting, room, budget))
+    return max(0, min(waiting, room, budget, ADMIT_MOST))
 
 
 def ticket_state(*, admitted: bool, rules: LineRules, now: float) -> QueueState:

@@ -37,7 +37,7 @@ from boxoffice.queue.scripts import (
     LineKeys,
     Reply,
     Scripts,
-    decode_drawn,
+    decode_draw_page,
     decode_gate,
     decode_rules,
     decode_stats,
@@ -52,6 +52,8 @@ log = logging.getLogger("boxoffice.queue")
 
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
+# Entrants of an opening read per call of draw.lua: about a millisecond of Redis each.
+DRAW_PAGE = 5_000
 JoinItem = tuple[int, str, int, str]  # user, jti, token expiry, address
 RULES_SET_BY_OPERATOR = (
     *("capacity", "per_minute", "paused", "opens_at", "seed"),
@@ -301,10 +303,19 @@ class RedisQueueStore:
         self._rules.put(line, _with_supply(current, seats_left=seats_left, sold_out_at=sold_out_at))
 
     async def drawn(self, line: str) -> Drawn | None:
-        return decode_drawn((await self._run("draw", line, "0")).body[0])
+        """The opening's order, read a page at a time (it is fixed once drawn)."""
+        order: list[int] = []
+        while True:
+            page = decode_draw_page((await self._run("draw", line, len(order), DRAW_PAGE)).body[0])
+            if page is None:
+                return None
+            drawn_at, users = page
+            order += users
+            if len(users) < DRAW_PAGE:
+                return Drawn(drawn_at=drawn_at, order=order)
 
     async def forget_draw(self, line: str) -> None:
-        await self._run("draw", line, "1")
+        await self._run("draw", line, "forget")
 
     async def ping(self) -> None:
         await self._redis.ping()

@@ -24,7 +24,7 @@ from boxoffice.queue.model import (
     lapses_at,
     shown_position,
 )
-from boxoffice.queue.store import Drawn, LineAlreadyOpen, LineMissing
+from boxoffice.queue.store import LineAlreadyOpen, LineMissing
 
 STEPS = (
     *("join", "touch", "gate", "leave", "advance", "seen"),
@@ -53,12 +53,13 @@ class LineKeys:
     events: str
     places: str
     by_address: str
+    entrants: str
 
     @classmethod
     def of(cls, prefix: str, line: str) -> LineKeys:
         base = f"{prefix}{{{line}}}:"
         names = ("line", "tickets", "waiting", "wseen", "aseen", "admissions", "events")
-        return cls(*(base + name for name in (*names, "places", "byaddr")))
+        return cls(*(base + name for name in (*names, "places", "byaddr", "entrants")))
 
     def all(self) -> list[str]:
         return [
@@ -71,6 +72,7 @@ class LineKeys:
             self.events,
             self.places,
             self.by_address,
+            self.entrants,
         ]
 
 
@@ -194,10 +196,10 @@ def decode_gate(raw: list[Any]) -> list[tuple[str, int]]:
     return [(text(raw[i]), int(raw[i + 1])) for i in range(0, len(raw), 2)]
 
 
-def decode_drawn(raw: Any) -> Drawn | None:
-    """``draw.lua``: when the opening was drawn and its order, or 0 for none recorded."""
+def decode_draw_page(raw: Any) -> tuple[float, list[int]] | None:
+    """``draw.lua``: when the opening was drawn and a page of its order, or 0 for none
+    recorded."""
     if raw == 0:
         return None
-    drawn_at, order = raw
-    listed = text(order)
-    return Drawn(drawn_at=float(text(drawn_at)), order=[int(u) for u in listed.split(",") if u])
+    drawn_at, page = raw
+    return float(text(drawn_at)), [int(u) for u in page]

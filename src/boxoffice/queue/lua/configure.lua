@@ -9,7 +9,8 @@ if new_open and new_open > now and tostring(new_open) ~= tostring(opens_at) then
   if is_open() and (redis.call('ZCARD', K_WAITING) + redis.call('ZCARD', K_ASEEN)) > 0 then
     return {'LINE_OPEN', NOW}
   end
-  redis.call('HDEL', K_LINE, 'drawn', 'drawn_at', 'draw_order')
+  redis.call('HDEL', K_LINE, 'drawn', 'drawn_at', 'draw_kept')
+  redis.call('UNLINK', K_ENTRANTS)
 end
 for i = 2, #ARGV, 2 do
   if ARGV[i + 1] == '' then

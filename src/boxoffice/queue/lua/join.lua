@@ -25,7 +25,10 @@ for i = 2, #ARGV, 4 do
   else
     local seq = redis.call('HINCRBY', K_LINE, 'seq', 1)
     local place, iat = seq, math.floor(now)
-    if not is_open() then place = draw_rank(user) end
+    if not is_open() then
+      place = draw_rank(user)
+      redis.call('ZADD', K_ENTRANTS, place, user)
+    end
     redis.call('HSET', K_TICKETS, user, jti .. '|' .. seq .. '|' .. iat .. '|' .. exp .. '|' .. addr)
     redis.call('ZADD', K_WAITING, place, user)
     redis.call('ZADD', K_WSEEN, seen_at(), user)

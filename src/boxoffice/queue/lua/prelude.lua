@@ -2,7 +2,7 @@
 -- that share a hash tag, so a Redis Cluster keeps each line on one shard:
 local K_LINE, K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_ADMISSIONS, K_EVENTS =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_PLACES, K_BYADDR = KEYS[8], KEYS[9]
+local K_PLACES, K_BYADDR, K_ENTRANTS = KEYS[8], KEYS[9], KEYS[10]
 -- K_LINE      hash: the rules, the arrival counter, the opening draw, the line's epoch
 -- K_TICKETS   hash: user -> 'jti|seq|issued at|token expiry|address'
 -- K_WAITING   zset: user -> place (a draw rank in [0, 1) or an arrival number)
@@ -13,8 +13,18 @@ local K_PLACES, K_BYADDR = KEYS[8], KEYS[9]
 --             is not counted)
 -- K_BYADDR    zset, all scores 0: 'address|user' per counted ticket, so the fans of
 --             one address are one ZRANGEBYLEX away
+-- K_ENTRANTS  zset: user -> draw rank, of each fan in the pre-queue; from the opening
+--             on, fixed: the draw's record, read out by the app a page at a time
+--
+-- Every step runs inside Redis, holding every other client meanwhile, so each is
+-- bounded whatever the line's length: O(log n) per ticket it touches, and a step
+-- touches the tickets it was given, plus at most SWEEP_MOST silent ones of each kind
+-- and ADMIT_MOST admissions (advance). Nothing reads a whole set: the mirror's load
+-- and the draw's record are read a page at a time (snapshot.lua, draw.lua), and what
+-- a reset or a sold-out line clears is UNLINKed (freed off Redis's main thread).
 local WINDOW = tonumber(ARGV[1])
 local EVENTS_MAXLEN = 500000
+local SWEEP_MOST, ADMIT_MOST = 500, 500  -- ADMIT_MOST: model.ADMIT_MOST
 
 local R = redis.call('HMGET', K_LINE, 'capacity', 'per_minute', 'paused', 'waiter_timeout',
   'admitted_idle', 'opens_at', 'seed', 'sold_out_at', 'clock_now', 'drawn',
@@ -71,6 +81,7 @@ end
 -- t: the ticket as unpack_ticket (or ticket_of) reads it.
 local function remove(user, t)
   event('e', 'r', 'u', user, 's', t.seq)
+  if R[10] ~= '1' then redis.call('ZREM', K_ENTRANTS, user) end  -- left before the draw
   redis.call('HDEL', K_TICKETS, user)
   redis.call('ZREM', K_WAITING, user)
   redis.call('ZREM', K_WSEEN, user)
@@ -93,7 +104,8 @@ local function seen_at()
   return math.max(now, opens_at)
 end
 
--- The first step after the opening records the pre-queue's order (fixed by the seed).
+-- The first step after the opening records the pre-queue's order (fixed by the seed):
+-- K_ENTRANTS, kept as each fan joined and left, is fixed from now on.
 local function record_draw()
   if R[10] == '1' or not is_open() then return end
   R[10] = '1'
@@ -101,12 +113,12 @@ local function record_draw()
     redis.call('HSET', K_LINE, 'drawn', '1')
     return
   end
-  local order = redis.call('ZRANGEBYSCORE', K_WAITING, '-inf', '(1')
-  redis.call('HSET', K_LINE, 'drawn', '1', 'drawn_at', NOW, 'draw_order', table.concat(order, ','))
+  redis.call('HSET', K_LINE, 'drawn', '1', 'drawn_at', NOW)
 end
 
 local function drop_stale(seen_key, timeout)
-  local stale = redis.call('ZRANGEBYSCORE', seen_key, '-inf', now - timeout, 'LIMIT', 0, 1000)
+  local stale = redis.call('ZRANGEBYSCORE', seen_key, '-inf', now - timeout, 'LIMIT', 0,
+    SWEEP_MOST)
   for _, user in ipairs(stale) do remove(user, ticket_of(user)) end
 end
 
@@ -114,12 +126,14 @@ end
 local function purge_sold_out()
   if sold_out_at and now >= sold_out_at + waiter_timeout
       and redis.call('EXISTS', K_TICKETS) == 1 then
-    redis.call('DEL', K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_PLACES, K_BYADDR)
+    -- UNLINK: a long line's sets are freed off Redis's main thread.
+    redis.call('UNLINK', K_TICKETS, K_WAITING, K_WSEEN, K_ASEEN, K_PLACES, K_BYADDR)
     event('e', 'c')
   end
 end
 
--- Drop the silent, lapse the idle, admit from the head (model.admissible).
+-- Drop the silent, lapse the idle, admit from the head (model.admissible); at most
+-- ADMIT_MOST at once: the rest at the next step (every join, gate and tick is one).
 local function advance()
   drop_stale(K_WSEEN, waiter_timeout)
   drop_stale(K_ASEEN, admitted_idle)
@@ -131,7 +145,7 @@ local function advance()
   local recent = redis.call('ZCARD', K_ADMISSIONS)
   local n = 0
   if not paused and not sold_out_at and is_open() then
-    n = math.max(0, math.min(waiting, capacity - admitted, per_minute - recent))
+    n = math.max(0, math.min(waiting, capacity - admitted, per_minute - recent, ADMIT_MOST))
   end
   if n > 0 then
     local popped = redis.call('ZPOPMIN', K_WAITING, n)
