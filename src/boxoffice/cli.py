@@ -17,10 +17,11 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points, version
 from pathlib import Path
 from typing import NoReturn, Protocol
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from redis.asyncio.connection import parse_url
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from boxoffice import migrations
@@ -28,6 +29,7 @@ from boxoffice.catalog.demo import load_demo, load_demo_if_empty
 from boxoffice.clock import utcnow
 from boxoffice.config import DEFAULT_ADMIN_TOKEN, Settings
 from boxoffice.storage.db import Database
+from boxoffice.storage.urls import async_url
 
 log = logging.getLogger("boxoffice")
 
@@ -86,7 +88,7 @@ def _database_errors(url: str) -> Iterator[None]:
 
 
 def _database_refusal(url: str, exc: DBAPIError) -> str:
-    parsed = make_url(url)
+    parsed = _parsed(url)
     reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
     if parsed.drivername.startswith("sqlite"):
         path = Path(parsed.database or "")
@@ -110,8 +112,14 @@ def _database_refusal(url: str, exc: DBAPIError) -> str:
     )
 
 
+def _parsed(url: str) -> URL:
+    """SQLAlchemy's reading of the URL as the operator wrote it, several hosts
+    (libpq's ``h1:p1,h2:p2``) included, which its own parser refuses."""
+    return make_url(async_url(url)).set(drivername=urlsplit(url).scheme)
+
+
 def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    return _parsed(url).render_as_string(hide_password=True)
 
 
 def _check_redis_url(url: str) -> None:

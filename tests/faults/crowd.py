@@ -246,6 +246,8 @@ class Crowd:
         self.seats: Iterator[int] = itertools.count(1)
         self.fans: list[Fan] = []
         self.paid: list[dict[str, Any]] = []  # every 201 payment body, with its seatId
+        # Every write answered 2xx, as (what, body): "user", "charge", "hold", "payment".
+        self.acknowledged: list[tuple[str, dict[str, Any]]] = []
         self.odd: list[str] = []  # answers a fan doing the flow should never get
         self.violations: list[str] = []
         self.lost: list[tuple[float, str, Answer]] = []  # (at, fan, answer) for each 401
@@ -346,6 +348,7 @@ class Crowd:
             self._note(fan, sent)
             return False
         fan.user_id, fan.access = sent.json()["userId"], sent.json()["accessToken"]
+        self.acknowledged.append(("user", {"userId": fan.user_id, "name": fan.name}))
         return await self.charge(fan)
 
     async def charge(self, fan: Fan) -> bool:
@@ -360,6 +363,8 @@ class Crowd:
         )
         if sent is not None and sent.status != 200:
             self._note(fan, sent)
+        if sent is not None and sent.status == 200:
+            self.acknowledged.append(("charge", sent.json()))
         return sent is not None and sent.status == 200
 
     async def join(self, fan: Fan) -> bool:
@@ -431,6 +436,7 @@ class Crowd:
                 return False
             if sent.status == 201:
                 fan.reservation, fan.seat_id = sent.json()["reservationId"], sent.json()["seatId"]
+                self.acknowledged.append(("hold", sent.json()))
                 return True
             if sent.answer.code == "seat_unavailable":
                 continue
@@ -465,6 +471,7 @@ class Crowd:
                 return
             if sent.status == 201:
                 self.paid.append({**sent.json(), "seatId": fan.seat_id})
+                self.acknowledged.append(("payment", sent.json()))
                 # The visit is over: the queue token is spent. The next visit goes
                 # through the other instance, so each fan's visits see both.
                 fan.reservation, fan.queue, fan.state = None, "", ""
@@ -497,6 +504,7 @@ class Crowd:
         if sent.status != 201:
             return fail(sent)
         access = sent.json()["accessToken"]
+        self.acknowledged.append(("user", {"userId": sent.json()["userId"], "name": name}))
         sent = await send(
             instance,
             "POST",
@@ -507,6 +515,7 @@ class Crowd:
         )
         if sent.status != 200:
             return fail(sent)
+        self.acknowledged.append(("charge", sent.json()))
         sent = await send(instance, "POST", "/api/v1/queue/tokens", token=access)
         if sent.status not in (200, 201):
             return fail(sent)
@@ -531,6 +540,7 @@ class Crowd:
         if sent.status != 201:
             return fail(sent)
         held = sent.json()
+        self.acknowledged.append(("hold", held))
         sent = await send(
             instance,
             "POST",
@@ -543,6 +553,7 @@ class Crowd:
         if sent.status != 201:
             return fail(sent)
         self.paid.append({**sent.json(), "seatId": held["seatId"]})
+        self.acknowledged.append(("payment", sent.json()))
         return True
 
     async def recover(self, *, since: float, bound: float) -> dict[str, float | None]:

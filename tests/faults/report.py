@@ -79,6 +79,18 @@ def render(records: list[dict[str, Any]]) -> str:
             f"all checked against the database. Recovery by instance: "
             f"{r.get('recovery_by_instance')}; slowest answer: {r.get('slowest')}."
         )
+        if "writes_lost" in r:
+            lost = r["writes_lost"]
+            lines.append(
+                f"Writes answered 2xx: {_counts(r.get('writes_acknowledged'))}; missing from "
+                f"the promoted database: {_counts(lost) if lost else 'none'}; the first "
+                f"write answered {_seconds(r.get('writes_back_seconds'), 'never')} after "
+                "the primary died ("
+                f"{_seconds(r.get('writes_back_after_promotion_seconds'), 'never')} after "
+                "the promotion began)."
+            )
+        if r.get("odd_answers"):
+            lines.append(f"Answers that followed from lost writes: {_counts(r['odd_answers'])}.")
         if r.get("failed_over"):
             lines.append(
                 f"Requests refused by the killed instance and retried: {r['failed_over']}."

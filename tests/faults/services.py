@@ -136,24 +136,58 @@ class PostgresCluster:
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as, *args], check=True, capture_output=True)
 
-    def init(self) -> None:
+    def _make_root(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
         self.root.mkdir(mode=0o700, parents=True)
         if self._as:
             os.chown(self.root, *self._owner)
+
+    def init(self) -> None:
+        self._make_root()
         self._run(
             f"{self.bindir}/initdb",
             *("-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"),
             "--no-sync",
         )
 
-    def start(self) -> None:
+    def copy_of(self, primary: PostgresCluster) -> None:
+        """A streaming replica of ``primary`` (``pg_basebackup -R``: it starts as a
+        standby that follows the primary, and answers reads only)."""
+        self._make_root()
+        self._run(
+            f"{self.bindir}/pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(self.data), "-R", "-X", "stream", "--checkpoint=fast", "--no-sync"),
+        )
+
+    def start(self, *settings: str) -> None:
+        """Started and answering; ``settings`` are ``name=value`` server settings."""
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += "".join(f" -c {setting}" for setting in settings)
         self._run(
             f"{self.bindir}/pg_ctl",
             *("-D", str(self.data), "-l", str(self.log), "-w", "-t", "30"),
             *("-o", options, "start"),
         )
+
+    def kill(self) -> None:
+        """SIGKILL on the postmaster and every process it forked: a server that dies
+        mid-sentence, with no shutdown and no last word to its replica."""
+        for pid in self._processes():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def refuse_replicas(self) -> None:
+        """New replication connections refused (a rule first in pg_hba.conf); the
+        caller ends those already open. A replica then falls behind for as long as the
+        refusal lasts, the way one behind a slow or cut network link would."""
+        hba = self.data / "pg_hba.conf"
+        hba.write_text("host replication all all reject\n" + hba.read_text())
+        self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "reload")
+
+    def promote(self) -> None:
+        """A standby becomes a primary (``pg_ctl promote``), taking writes at once."""
+        self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-w", "-t", "30", "promote")
 
     def stop_fast(self) -> None:
         """``pg_ctl stop -m fast``: sessions are cut, the server shuts down cleanly."""
@@ -208,5 +242,6 @@ class PostgresCluster:
     def destroy(self) -> None:
         self.thaw()
         if self.running():
-            self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+            with contextlib.suppress(subprocess.CalledProcessError):  # killed, not yet reaped
+                self._run(f"{self.bindir}/pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
         shutil.rmtree(self.root, ignore_errors=True)

@@ -3,49 +3,68 @@ with one snapshot, a single statement (the schema is in ``boxoffice.storage.tabl
 statements in each domain's repository as ``boxoffice.storage.query.Query``).
 
 PostgreSQL is reached through an asyncpg pool of our own, with every wait bounded, so
-a database that does not answer (frozen, or cut off) is 503 busy within seconds: for a
-pooled connection, to connect, and for each statement (the server's statement_timeout
-cannot fire when it is not running). SQLite goes through SQLAlchemy's engine, every
-writing transaction starting with ``BEGIN IMMEDIATE``: the database serialises
-writers up front instead of failing a reader that later tries to write.
+a database that does not answer (frozen, or cut off) is 503 busy within seconds. Each
+use of a connection (waiting for it, connecting, its statements, giving it back, and
+the retries of one unit of work) runs against one deadline: bounds per step would add
+up, and asyncpg's own give-back waits for a cancelled statement's cancellation, which a
+frozen server never confirms. The server's own statement_timeout is set past that
+deadline: it frees the locks of a client that gave up, and never cuts short a commit's
+wait for a synchronous replica, which PostgreSQL answers as a success (the commit kept
+on the primary alone) with only a warning.
+
+A URL may name several hosts (libpq's ``h1:p1,h2:p2`` with
+``target_session_attrs=read-write``): new connections go to whichever is the writable
+primary, and a connection that finds its server read-only (demoted by a failover) is
+dropped with every other pooled one.
+
+SQLite goes through SQLAlchemy's engine, every writing transaction starting with
+``BEGIN IMMEDIATE``: the database serialises writers up front instead of failing a
+reader that later tries to write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import itertools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import asyncpg
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from boxoffice.config import Settings
 from boxoffice.storage.errors import Transient, Unreachable, classify, from_driver
 from boxoffice.storage.query import Conn, CoreConn, PostgresConn
+from boxoffice.storage.urls import async_url as async_url
+from boxoffice.storage.urls import postgres_dsn
 
 T = TypeVar("T")
 log = logging.getLogger("boxoffice")
 DISPOSE_SECONDS = 5.0
+# One use of a connection ends this long past the longer of the pool wait and the
+# statement timeout; the server's statement timeout as long again past that.
+DEADLINE_MARGIN_SECONDS = 1.0
+# Giving back a connection whose work is done, when the deadline has just passed.
+GIVE_BACK_FLOOR_SECONDS = 0.5
+# The deadline of the unit of work this task is running, with the task: a task it
+# starts inherits the variable, not the deadline.
+_deadline: ContextVar[tuple[asyncio.Task[Any] | None, float] | None] = ContextVar(
+    "boxoffice_db_deadline", default=None
+)
 
 
-def async_url(url: str) -> str:
-    """SQLAlchemy's async driver for a plain ``sqlite://`` or ``postgresql://`` URL."""
-    parsed = make_url(url)
-    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
-    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    return parsed.render_as_string(hide_password=False)
-
-
-def _postgres_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+def _current_deadline() -> float | None:
+    found = _deadline.get()
+    if found is None or found[0] is not asyncio.current_task():
+        return None
+    return found[1]
 
 
 class Database:
@@ -68,6 +87,9 @@ class Database:
         self._statement_timeout_ms = statement_timeout_ms
         self._connect_timeout = connect_timeout_ms / 1000
         self._pool_timeout = pool_timeout_ms / 1000
+        self.wait_bound = (
+            max(pool_timeout_ms, statement_timeout_ms) / 1000 + DEADLINE_MARGIN_SECONDS
+        )
         self._pool: asyncpg.Pool | None = None
         self._pool_lock = asyncio.Lock()
         self._core: AsyncEngine | None = None
@@ -88,8 +110,22 @@ class Database:
         """A SQLAlchemy engine on the same database, for tools and tests (the audit,
         migrations' checks), not for the request path."""
         if self._core is None:
-            self._core = create_async_engine(self.url, pool_size=2, max_overflow=8)
+            self._core = create_async_engine(
+                self.url,
+                pool_size=2,
+                max_overflow=8,
+                pool_timeout=self._pool_timeout,
+                connect_args={
+                    "timeout": self._connect_timeout,
+                    "command_timeout": self._statement_timeout_ms / 1000,
+                    "server_settings": {"statement_timeout": self._server_timeout()},
+                },
+            )
         return self._core
+
+    def _server_timeout(self) -> str:
+        """The server's statement_timeout (ms), past every wait of the client's."""
+        return str(round((self.wait_bound + DEADLINE_MARGIN_SECONDS) * 1000))
 
     async def _postgres(self) -> asyncpg.Pool:
         if self._pool is None:
@@ -101,12 +137,12 @@ class Database:
     async def _open_pool(self) -> asyncpg.Pool:
         try:
             made = await asyncpg.create_pool(
-                _postgres_dsn(self.url),
+                postgres_dsn(self.url),
                 min_size=1,
                 max_size=self._pool_size,
                 timeout=self._connect_timeout,
-                command_timeout=self._statement_timeout_ms / 1000 + 1,
-                server_settings={"statement_timeout": str(self._statement_timeout_ms)},
+                command_timeout=self._statement_timeout_ms / 1000,
+                server_settings={"statement_timeout": self._server_timeout()},
                 reset=_session_kept,
             )
         except Exception as error:
@@ -115,27 +151,44 @@ class Database:
         return made
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
-        pg = await self._postgres()
+    async def _connection(self, *, bound_use: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection, waited for, used and given back before one deadline
+        (shared by every attempt of a retried unit of work); ``bound_use=False`` leaves
+        what the caller does with it unbounded (a lock held across other work).
+
+        A connection whose use failed for want of an answer, or was cancelled, is cut
+        off rather than given back: giving it back would first wait for asyncpg to
+        cancel its statement, which a frozen server never confirms."""
+        loop = asyncio.get_running_loop()
+        deadline = _current_deadline() or loop.time() + self.wait_bound
         try:
             # Bounded here rather than by ``acquire(timeout=...)``, which runs the wait
             # as a task of its own: a cost every request paid, whether it waited or not.
-            async with asyncio.timeout(self._pool_timeout):
+            async with asyncio.timeout_at(min(deadline, loop.time() + self._pool_timeout)):
+                pg = await self._postgres()
                 raw = await pg.acquire()
         except Exception as error:
             raise classify(error) from error
         try:
-            yield raw
-        except Unreachable as error:
-            if error.lost:
-                # Never back into the pool: a connection the driver lost track of
-                # would fail whoever is handed it next. And every pooled connection
-                # may be as dead as this one.
-                raw.terminate()
+            if bound_use:
+                async with asyncio.timeout_at(deadline):
+                    yield raw
+            else:
+                yield raw
+        except BaseException as error:
+            failed = from_driver(error) if isinstance(error, Exception) else None
+            if not isinstance(error, Exception) or isinstance(failed, Unreachable):
+                _cut_off(raw)
+            if isinstance(failed, Unreachable) and failed.lost:
+                # Every pooled connection may be as dead (or as read-only) as this one.
                 await pg.expire_connections()
+            if isinstance(error, TimeoutError) and loop.time() >= deadline:
+                raise Unreachable(
+                    f"the database did not answer within {self.wait_bound:.1f} s"
+                ) from error
             raise
         finally:
-            await pg.release(raw)
+            await _give_back(pg, raw, max(deadline - loop.time(), GIVE_BACK_FLOOR_SECONDS))
 
     @asynccontextmanager
     async def transaction(self, *, isolation: str = "read_committed") -> AsyncIterator[Conn]:
@@ -155,7 +208,7 @@ class Database:
             try:
                 yield PostgresConn(raw)
             except BaseException as error:
-                if not raw.is_closed() and not _lost(error):
+                if _answering(raw, error):
                     await tx.rollback()
                 raise
             try:
@@ -189,7 +242,20 @@ class Database:
         return await self._retried(alone, retry_lost=retry_lost)
 
     async def _retried(self, attempt_once: Callable[[], Awaitable[T]], *, retry_lost: bool) -> T:
-        for attempt in range(self.retries + 1):
+        """Every attempt within the first one's deadline: a retry never adds a wait."""
+        if self.is_sqlite or _current_deadline() is not None:
+            return await self._attempts(attempt_once, retry_lost=retry_lost)
+        deadline = asyncio.get_running_loop().time() + self.wait_bound
+        token = _deadline.set((asyncio.current_task(), deadline))
+        try:
+            return await self._attempts(attempt_once, retry_lost=retry_lost)
+        finally:
+            _deadline.reset(token)
+
+    async def _attempts(self, attempt_once: Callable[[], Awaitable[T]], *, retry_lost: bool) -> T:
+        # Every way out is a return or a raise (the retry after a lost connection is
+        # one more than ``retries``, which may be 0).
+        for attempt in itertools.count():
             try:
                 return await attempt_once()
             except Exception as raised:
@@ -204,7 +270,7 @@ class Database:
                 if error is raised:
                     raise
                 raise error from raised
-        raise AssertionError("unreachable")
+        raise AssertionError("itertools.count() ended")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Conn]:
@@ -231,7 +297,7 @@ class Database:
             yield
             return
         key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        async with self._connection() as raw:
+        async with self._connection(bound_use=False) as raw:
             await raw.execute("SELECT pg_advisory_lock($1)", key)
             try:
                 yield
@@ -280,6 +346,32 @@ class Database:
 def _lost(error: BaseException) -> bool:
     """Whether ``error`` says the connection is gone (nothing left to roll back on it)."""
     return isinstance(error, Unreachable) and error.lost
+
+
+def _answering(raw: asyncpg.Connection, error: BaseException) -> bool:
+    """Whether a transaction that ended in ``error`` can be rolled back on its
+    connection: not when the server did not answer (nor when the wait for it was
+    cancelled), since the rollback would wait on it too; the connection is cut off
+    instead, which rolls back on the server."""
+    if raw.is_closed() or not isinstance(error, Exception):
+        return False
+    return not isinstance(from_driver(error), Unreachable)
+
+
+def _cut_off(raw: asyncpg.Connection) -> None:
+    """Closed at once; one the driver already closed (and handed back to the pool,
+    as it does with a connection the server dropped) is left as it is."""
+    with contextlib.suppress(asyncpg.InterfaceError):
+        raw.terminate()
+
+
+async def _give_back(pg: asyncpg.Pool, raw: asyncpg.Connection, seconds: float) -> None:
+    """Back to the pool, waiting at most ``seconds``: the work is done by now, so a
+    give-back that does not finish (asyncpg then cuts the connection) fails nothing."""
+    try:
+        await pg.release(raw, timeout=seconds)
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        log.debug("a database connection was cut off instead of given back: %r", error)
 
 
 async def _session_kept(_connection: asyncpg.Connection) -> None:

@@ -2,7 +2,9 @@
 
 - ``Unreachable``: the database could not be reached or did not answer in time (a
   refused or lost connection, a pool with no free connection, a statement timeout);
-  ``lost`` when a pooled connection died under us, which a fresh one may not.
+  ``lost`` when a pooled connection died under us, which a fresh one may not, or when
+  its server turned read-only under it (demoted by a failover: a fresh connection
+  finds the new primary).
 - ``Transient``: the database rolled the transaction back (deadlock, serialization,
   lock timeout, SQLite busy); running the whole use case again is safe.
 - ``Conflict``: a unique key refused a row (two first attempts of one idempotent request).
@@ -48,6 +50,7 @@ class Refused(StorageError):
 
 
 _ROLLED_BACK = frozenset({"40001", "40P01", "55P03"})
+_READ_ONLY = "25006"
 # Shutting down, crashed, starting up, statement timeout, too many connections.
 _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
 
@@ -55,7 +58,7 @@ _UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "57014", "53300"})
 def _from_sqlstate(message: str, sqlstate: str) -> StorageError:
     if sqlstate in _ROLLED_BACK:
         return Transient(message, sqlstate=sqlstate)
-    if sqlstate.startswith("08"):
+    if sqlstate.startswith("08") or sqlstate == _READ_ONLY:
         return Unreachable(message, sqlstate=sqlstate, lost=True)
     if sqlstate in _UNAVAILABLE:
         return Unreachable(message, sqlstate=sqlstate)
