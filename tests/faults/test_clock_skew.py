@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +34,15 @@ def skewed(seconds: int) -> dict[str, str]:
 
 
 async def _clock_of(run: FaultRun, instance: str) -> float | None:
-    """How far the instance's clock is from ours, read from its ``Date`` header."""
-    sent = await run.traffic.send(instance, "GET", "/healthz", keep=False)
-    if sent.response is None or "date" not in sent.response.headers:
+    """How far the instance's host clock is from the database's, as it says on
+    ``/metrics`` (its answers' ``Date`` is the storage's time, whatever its host's)."""
+    sent = await run.traffic.send(instance, "GET", "/metrics", keep=False)
+    if sent.response is None:
         return None
-    return (
-        parsedate_to_datetime(sent.response.headers["date"]) - datetime.now(UTC)
-    ).total_seconds()
+    for line in sent.response.text.splitlines():
+        if line.startswith('boxoffice_clock_offset_seconds{store="database"}'):
+            return float(line.split()[-1])
+    return None
 
 
 async def _line_holds(run: FaultRun, line: list[Fan], when: str) -> None:
