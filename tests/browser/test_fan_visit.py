@@ -212,3 +212,23 @@ async def test_the_waiting_room_waits_as_long_as_a_busy_server_asks_and_carries_
     await expect(page.locator("#notice")).to_be_hidden()
     await expect(page.locator("#position")).to_have_text("You're next!")
     assert answered == [503]
+
+
+async def test_a_refusal_is_told_in_the_pages_language_not_the_servers_english(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    """A charge past the balance's limit: the server says why in English (its detail);
+    the Korean page says it in Korean, from the refusal's code."""
+    server = start_server(max_balance="60000")
+    fan = await pages.open(server, locale="ko-KR")
+    page = fan.page
+    await sign_in(page, "민아", label="이름", go="계속")
+    charge = page.get_by_role("button", name="50,000포인트 충전")
+    await charge.click()
+    await expect(page.locator("#balance")).to_have_text("50,000포인트")
+    fan.expect(409, "/api/v1/wallet/charges")
+    async with page.expect_response(re.compile("/wallet/charges")) as answered:
+        await charge.click()
+    assert (await (await answered.value).json())["code"] == "balance_limit_exceeded"
+    await expect(page.locator("#notice")).to_have_text("충전하면 잔액 한도를 넘습니다.")
+    await expect(page.locator("#balance")).to_have_text("50,000포인트")

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by both pages.
-import { dateTime, points, t } from "./i18n.js";
+import { dateTime, hasText, points, t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -50,10 +50,12 @@ export function ledgerTable(items) {
   return table([t("when"), t("type"), t("amount"), t("balance")], items.map(cells), [], "ledgerEmpty");
 }
 
-/** Words for a problem: its detail, never the raw body. */
+/** Words for a problem in the page's language, from its code (the server's detail is
+ * English); a code the page has no words for reads as "something went wrong". */
 export function problemText(problem) {
   if (problem?.status === 0) return t("offline", { n: 5 });
-  return problem?.detail || t("unexpected");
+  const key = `problem_${problem?.code}`;
+  return hasText(key) ? t(key, { n: problem.retryAfter ?? 5 }) : t("unexpected");
 }
 
 /** Ask in the page's dialog; resolves true when confirmed. With a word to type, the

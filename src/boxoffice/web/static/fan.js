@@ -65,8 +65,8 @@ async function start() {
   });
   $("save-form").addEventListener("submit", saveAccount);
   $("signout").addEventListener("click", signOutHere);
-  $("lang").addEventListener("click", () => {
-    toggleLanguage();
+  $("lang").addEventListener("click", async () => {
+    await toggleLanguage();
     rerender();
   });
   $("mine-toggle").addEventListener("click", toggleMine);

@@ -1,38 +1,44 @@
-// The language of the page: chosen from the browser, switchable, remembered.
-import en from "./text-en.js";
-import ko from "./text-ko.js";
-
-const TEXTS = { en, ko };
+// The language of the page: chosen from the browser, switchable, remembered. Only the
+// language in use is fetched (each has every text: tests/unit/test_page_texts.py).
+const LANGUAGES = ["en", "ko"];
 const KEY = "boxoffice.lang";
+const TEXTS = {};
 let lang = pickLanguage();
+TEXTS[lang] = await textsOf(lang);
+
+async function textsOf(name) {
+  return (await import(`./text-${name}.js`)).default;
+}
 
 function pickLanguage() {
   const chosen = localStorage.getItem(KEY);
-  if (chosen in TEXTS) return chosen;
+  if (LANGUAGES.includes(chosen)) return chosen;
   const wanted = navigator.languages?.length ? navigator.languages : [navigator.language];
   for (const tag of wanted) {
     const base = String(tag).toLowerCase().split("-")[0];
-    if (base in TEXTS) return base;
+    if (LANGUAGES.includes(base)) return base;
   }
   return "en";
 }
 
 export const language = () => lang;
 
-export function setLanguage(next) {
-  lang = next in TEXTS ? next : "en";
+export async function setLanguage(next) {
+  const wanted = LANGUAGES.includes(next) ? next : "en";
+  TEXTS[wanted] ??= await textsOf(wanted);
+  lang = wanted;
   localStorage.setItem(KEY, lang);
   applyTexts(document);
 }
 
 export function toggleLanguage() {
-  setLanguage(lang === "ko" ? "en" : "ko");
+  return setLanguage(lang === "ko" ? "en" : "ko");
 }
 
 /** The text for key in the current language; {name} filled from vars, and a
  * {one, other} entry chosen by vars.n. */
 export function t(key, vars = {}) {
-  let text = TEXTS[lang][key] ?? TEXTS.en[key] ?? key;
+  let text = TEXTS[lang][key] ?? key;
   if (typeof text === "object") {
     text = text[new Intl.PluralRules(lang).select(vars.n ?? 0)] ?? text.other;
   }
@@ -41,6 +47,9 @@ export function t(key, vars = {}) {
     return typeof value === "number" ? number(value) : String(value ?? "");
   });
 }
+
+/** Whether either language has words for key. */
+export const hasText = (key) => key in TEXTS[lang];
 
 export const number = (n) => new Intl.NumberFormat(lang).format(n);
 export const points = (n) => t("points", { n });

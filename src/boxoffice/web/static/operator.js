@@ -452,8 +452,8 @@ function start() {
     event.preventDefault();
     findFan(token, failed);
   });
-  $("lang").addEventListener("click", () => {
-    toggleLanguage();
+  $("lang").addEventListener("click", async () => {
+    await toggleLanguage();
     loadConcerts(Number($("schedule-concert").value));
     render();
     renderFan();
