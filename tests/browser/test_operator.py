@@ -70,6 +70,17 @@ async def test_the_operator_pauses_the_line_a_waiting_fan_sees_it_and_is_admitte
     await expect(page.locator("#stat-waiting")).to_have_text("0")
     await expect(page.locator("#stat-paused")).to_have_text("Running")
 
+    # A capacity below the fans admitted now is said before it is applied.
+    await page.get_by_label("Capacity").fill("0")
+    await page.get_by_role("button", name="Apply").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text(
+        "Change Capacity 0? 1 fan is admitted now, more than that: nobody else is let in "
+        "until fewer are."
+    )
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(page.locator("#stat-capacity")).to_have_text("1")
+
     # New settings, confirmed, visibly in force.
     await page.get_by_label("Capacity").fill("250")
     await page.get_by_label("Admissions per minute").fill("900")
@@ -99,6 +110,17 @@ async def test_the_operator_adds_a_concert_and_a_date_and_watches_its_sales(
     await page.get_by_role("button", name="Add concert").click()
     await expect(page.locator("#notice")).to_have_text("Concert “Late Show” added.")
     await expect(page.get_by_label("Concert", exact=True)).to_have_value("4")
+    # A date already past is asked about, and not added when the operator says no.
+    await page.get_by_label("Date and time (your time zone)").fill("2020-05-01T20:00")
+    await page.get_by_label("Seats").fill("5")
+    await page.get_by_label("Price (points)").fill("7000")
+    await page.get_by_role("button", name="Add date").click()
+    dialog = page.get_by_role("dialog")
+    await expect(dialog).to_contain_text("has passed: fans cannot book a show in the past")
+    await dialog.get_by_role("button", name="Cancel").click()
+    await expect(page.locator('#sales tr.concert[data-id="4"]')).to_contain_text("Late Show")
+    await expect(page.locator("#sales tr.sub", has_text="2020")).to_have_count(0)
+
     await page.get_by_label("Date and time (your time zone)").fill("2030-05-01T20:00")
     await page.get_by_label("Seats").fill("5")
     await page.get_by_label("Price (points)").fill("7000")

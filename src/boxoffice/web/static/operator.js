@@ -284,7 +284,10 @@ async function cancelShow(c, s, date) {
   if (!(await confirmed(question, t("cancelWord")))) return;
   try {
     const done = await admin.cancel(token, s.scheduleId);
-    sticky(t("showCancelled", { n: done.refunded, amount: points(done.refundedAmount) }));
+    // What this cancel refunded, then the show's total (tickets refunded one by one
+    // before are in the total, not in what the dialog asked about).
+    const total = { n: done.refunded, amount: points(done.refundedAmount) };
+    sticky(t("showCancelled", { n: done.refundedNow, total: total.n, amount: total.amount }));
     refresh();
   } catch (problem) {
     failed(problem);
@@ -361,7 +364,14 @@ function applyControls(event) {
   }
   words.push(...defences.words);
   if (!words.length) return;
-  configure(changes, t("confirmChange", { changes: words.join(", ") }));
+  const warnings = [];
+  if (changes.capacity !== undefined && capacity < (line?.admitted ?? 0)) {
+    warnings.push(t("capacityBelowAdmitted", { n: line.admitted }));
+  }
+  if (changes.salesOpenAt && Date.parse(changes.salesOpenAt) <= serverNow()) {
+    warnings.push(t("openingPast"));
+  }
+  configure(changes, [t("confirmChange", { changes: words.join(", ") }), ...warnings].join(" "));
 }
 
 function togglePause() {
@@ -401,6 +411,9 @@ async function addConcert(event) {
 async function addSchedule(event) {
   event.preventDefault();
   const at = new Date($("schedule-at").value); // the operator's local time
+  if (at.getTime() <= serverNow() && !(await confirmed(t("confirmPastShow", { date: dateTime(at) })))) {
+    return;
+  }
   try {
     const s = await admin.addSchedule(
       token,

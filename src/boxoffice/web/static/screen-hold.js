@@ -28,6 +28,14 @@ export function showHold(reservation) {
   $("pay").hidden = $("release").hidden = false;
   tick();
   every("countdown", tick, 250);
+  offerIfShort(reservation);
+}
+
+/** A balance short of the price is said at once, with the charge that covers it, in
+ * place of a Pay that could only fail. */
+async function offerIfShort(r) {
+  const balance = await refreshBalance();
+  if (balance != null && balance < r.price && holding === r) await offerCharge(r, balance);
 }
 
 export function renderHold() {
@@ -131,8 +139,8 @@ async function alreadyPaid(r) {
   paid(r, { amount: r.price, paidAt: new Date(serverNow()).toISOString(), balance });
 }
 
-async function offerCharge(r) {
-  const balance = await refreshBalance();
+async function offerCharge(r, known = null) {
+  const balance = known ?? (await refreshBalance());
   if (balance == null) return;
   const missing = Math.max(1, r.price - balance);
   const amount = Math.ceil(missing / 10_000) * 10_000;
@@ -144,6 +152,7 @@ async function offerCharge(r) {
     try {
       if (await charge(amount)) {
         $("low-balance").hidden = true;
+        $("pay").hidden = false;
         await pay();
       }
     } finally {
@@ -151,4 +160,5 @@ async function offerCharge(r) {
     }
   };
   $("low-balance").hidden = false;
+  $("pay").hidden = true; // one way on: charge and pay
 }

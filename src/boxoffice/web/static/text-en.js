@@ -198,9 +198,15 @@ export default {
   confirmCancelShow: "Cancel {title} on {date}? It goes off sale at once and every ticket is refunded: {n} sold, {amount} back to the fans. This cannot be undone.",
   cancelWord: "CANCEL",
   typeToConfirm: "Type {word} to confirm",
+  capacityBelowAdmitted: {
+    one: "{n} fan is admitted now, more than that: nobody else is let in until fewer are.",
+    other: "{n} fans are admitted now, more than that: nobody else is let in until fewer are.",
+  },
+  openingPast: "That time has passed: the line opens at once.",
+  confirmPastShow: "{date} has passed: fans cannot book a show in the past. Add it anyway?",
   showCancelled: {
-    one: "Show cancelled: {n} ticket refunded, {amount} in all.",
-    other: "Show cancelled: {n} tickets refunded, {amount} in all.",
+    one: "Show cancelled: {n} ticket refunded now. Refunded for this show in all: {total}, {amount}.",
+    other: "Show cancelled: {n} tickets refunded now. Refunded for this show in all: {total}, {amount}.",
   },
   refundTitle: "Refund a ticket",
   refundIdLabel: "Reservation no.",
