@@ -36,6 +36,8 @@ async def test_a_fan_waits_behind_others_is_admitted_books_and_pays(
     await expect(page).to_have_title("#2 in line — boxoffice")
     await expect(page.locator("#wait")).to_have_text(re.compile("minute"))
     await expect(page.locator("#joined")).to_have_text(re.compile(r"^Joined at \d"))
+    # What closing the page would cost, in the line's own terms (WAITER_TIMEOUT_SECONDS).
+    await expect(page.locator("#keep-open")).to_contain_text("nobody asks about for 60 s")
     await expect(page.locator("#progress")).to_have_attribute("max", "2")
     await expect(page.locator("#progress")).to_have_js_property("value", 0)
     await keep_screenshot(fan, "fan-page")
@@ -90,6 +92,7 @@ async def test_a_reload_in_the_waiting_room_keeps_the_place_in_korean(
     await join(page, label=f"{AURORA} 대기열 입장")
     await expect(page.locator("#position")).to_have_text("내 앞에 2명")
     await expect(page).to_have_title("대기 3번 — boxoffice")
+    await expect(page.locator("#keep-open")).to_contain_text("60초 동안 확인이 없으면")
     token, joined = (
         await stored(page, "line", "token"),
         await page.locator("#joined").text_content(),

@@ -15,11 +15,13 @@ const MAX_BACKOFF_S = 30;
 // was made harder by the operator while it was being solved.
 const MAX_PROOFS = 2;
 let lastStatus = null; // the line's last answer about us
+let silence = 0; // how long the line keeps a place nobody asks about, as last told
 let backoff = 1;
 let proving = false; // a challenge is being solved: another join waits for it
 
 export function forgetStatus() {
   lastStatus = null;
+  silence = 0;
 }
 
 export async function join(concert, proof = undefined, proofs = 0) {
@@ -114,6 +116,10 @@ export async function poll() {
 
 function onStatus(status) {
   lastStatus = status;
+  // A waiter's token lapses that long after its last poll; the line keeps a poll's
+  // liveness a moment late (in batches), so the longest told is the closest.
+  const told = Math.ceil((Date.parse(status.expiresAt) - serverNow()) / 5000) * 5;
+  silence = Math.max(silence, told);
   if (status.status === "ADMITTED") return admitted();
   // Sold out: nothing left to wait for, but a refund could open the line again, so the
   // page keeps polling (rarely, as told) until the token lapses.
@@ -166,6 +172,9 @@ export function renderLine() {
   if (seatsLeft) $("line-seats").textContent = t("seatsLeft", { n: status.seatsLeft });
   $("paused").hidden = !(status.paused === true && !soldOut);
   $("paused").textContent = t("pausedNote");
+  // Before the opening nobody is dropped for silence; in line, a closed page is.
+  $("keep-open").hidden = pre || soldOut || !(silence > 0);
+  $("keep-open").textContent = t("keepOpen", { n: silence });
 }
 
 /** Time to the opening by the server's clock, as the hold's countdown is. */
@@ -194,7 +203,7 @@ function lineGone(message, again = true) {
   $("line-gone").hidden = false;
   $("leave").hidden = $("keep-place").hidden = true;
   $("prequeue").hidden = $("soldout").hidden = $("placed").hidden = $("paused").hidden = true;
-  $("line-seats").hidden = true;
+  $("line-seats").hidden = $("keep-open").hidden = true;
   const button = $("join-again");
   button.dataset.t = again ? "joinAgain" : "backToConcerts";
   button.textContent = t(button.dataset.t);

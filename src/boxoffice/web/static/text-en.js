@@ -44,6 +44,7 @@ export default {
   waitEstimating: "Estimating…",
   waitLabel: "Estimated wait",
   joinedAt: "Joined at {time}",
+  keepOpen: "Keep this page open: it asks for your place every few seconds, and a place nobody asks about for {n} s is given up.",
   keepPlace: "Refreshing this page keeps your place in line.",
   pausedNote: "The organiser has paused admission. You keep your place.",
   preQueue: "The sale opens at {time}. Everyone who joins before then gets a fair place by draw — no need to hurry or refresh.",
