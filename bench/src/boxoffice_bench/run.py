@@ -16,7 +16,7 @@ from boxoffice_bench import tables
 from boxoffice_bench.args import command_line, rounds, seconds
 from boxoffice_bench.drop import DropResult, print_drop, run_drop
 from boxoffice_bench.hotpath import HotPathRow, run_hot_path
-from boxoffice_bench.memory import run_memory
+from boxoffice_bench.memory import own_redis, run_memory
 from boxoffice_bench.prepare import WRITES_ENV
 from boxoffice_bench.report import plot_drop, write_sections
 from boxoffice_bench.server import BenchServer
@@ -145,7 +145,10 @@ def drop(args: argparse.Namespace, workdir: Path) -> Outcome:
 
 
 def memory(args: argparse.Namespace, workdir: Path) -> Outcome:
-    result = _on_server(args, MEMORY_ENV, lambda s: run_memory(s, fans=args.line))
+    # On a redis-server of its own: its slow log, CPU and clients are this run's alone.
+    with own_redis() as redis_url:
+        own = argparse.Namespace(**{**vars(args), "redis_url": redis_url})
+        result = _on_server(own, MEMORY_ENV, lambda s: run_memory(s, fans=args.line))
     return Outcome({"memory": tables.memory(result)})
 
 
@@ -180,7 +183,7 @@ SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Outcome]] = {
 def main(args: argparse.Namespace) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    if {"hot-path", "writes", "signin"} & set(names):
+    if {"hot-path", "writes", "memory", "signin"} & set(names):
         require_wrk()
     command = command_line(args)
     failures = []

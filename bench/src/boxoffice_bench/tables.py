@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from boxoffice_bench.drop import DropResult, percentile
 from boxoffice_bench.hotpath import HotPathRow
-from boxoffice_bench.memory import MemoryResult
+from boxoffice_bench.memory import SLOWLOG_OVER_USEC, MemoryResult
 from boxoffice_bench.opening import OpeningReport
 from boxoffice_bench.server_timing import bound_text
 from boxoffice_bench.signin import BUSY, CONNECTIONS, SAMPLES, SignInResult
@@ -228,13 +228,117 @@ def opening(report: OpeningReport) -> list[str]:
 
 
 def memory(result: MemoryResult) -> list[str]:
-    return [
-        f"- Redis: **{result.redis_bytes_per_fan:.0f} bytes per waiting fan** "
-        f"({result.fans:,} fans joined).",
-        f"- App RSS: {result.rss_before / 2**20:.0f} MiB before, "
-        f"**{result.rss_after / 2**20:.0f} MiB with {result.fans:,} fans in line** "
-        "(the per-process mirror of the line included).",
+    mib = 2**20
+    lines = [
+        f"A line of **{result.fans:,} waiting fans** (the default line, paused: nobody let"
+        f" in), filled through the store in {result.fill_seconds:.0f} s, on a redis-server"
+        " of the run's own.",
+        "",
+        f"- Redis: **{result.redis_bytes_per_fan:.0f} bytes per waiting fan** (`used_memory`"
+        " before and after the fill).",
+        f"- The instance that saw the line fill: RSS {result.rss_before / mib:.0f} MiB before,"
+        f" {result.rss_after / mib:.0f} MiB after (its mirror took the joins in from the"
+        " stream).",
     ]
+    f = result.follow
+    if f is not None:
+        lines.append(
+            f"- That mirror reading the {result.fans:,} join events: {f.xread_calls:,} XREADs,"
+            f" **{f.xread_usec / result.fans:.2f} us of Redis per event** per instance"
+            f" following; the instance's CPU meanwhile {f.app_cpu_seconds:.1f} s,"
+            f" **{f.app_cpu_seconds * 1e6 / result.fans:.0f} us per event** (its tick"
+            " included)."
+        )
+    s = result.startup
+    if s is not None:
+        synced = "not seen" if s.synced_seconds is None else f"**{s.synced_seconds:.1f} s**"
+        lines += [
+            f"- A second instance started with the line full: **/readyz after"
+            f" {s.ready_seconds:.1f} s**, its mirror synced (its first XREAD) after {synced};"
+            f" RSS {s.rss_ready / mib:.0f} MiB when ready, **{s.rss_synced / mib:.0f} MiB"
+            f" synced** (peak {s.peak_rss / mib:.0f} MiB): **{result.mirror_bytes_per_fan:.0f}"
+            " bytes per fan in a mirror** (against the first instance's RSS with the line"
+            " empty). The last fan's position through it:"
+            f" {s.last_fan_position if s.last_fan_position is not None else 'no answer'}.",
+            f"- Redis calls while it started, from the slow log (recording every call over"
+            f" {SLOWLOG_OVER_USEC / 1000:.1f} ms; Redis 7 records a command a script runs as"
+            f" an entry of its own too): {s.calls:,} entries;"
+            f" **longest {s.longest[0].usec / 1000:.2f} ms**"
+            f" ({s.longest[0].command}); over 1 ms: {s.over_1ms}, over 10 ms: {s.over_10ms}."
+            f" The load's {s.snapshot_calls:,} `snapshot.lua` pages of waiting fans: median"
+            f" {s.snapshot_p50_usec / 1000:.2f} ms, longest {s.snapshot_max_usec / 1000:.2f} ms."
+            if s.longest
+            else "- Redis calls while it started: none recorded.",
+        ]
+        if s.by_command:
+            longest = sorted(s.by_command, key=lambda kind: -kind[2])[:8]
+            lines.append(
+                "  The slowest kinds (entries, mean, longest): "
+                + "; ".join(
+                    f"{k} {n:,}, {t / n / 1000:.2f} ms, {m / 1000:.2f} ms" for k, n, m, t in longest
+                )
+                + "."
+            )
+        if s.ping_before is not None and s.ping_during is not None:
+            b, d = s.ping_before, s.ping_during
+            lines.append(
+                "- Another client's PINGs (one at a time), before the start and during it:"
+                f" p50 {b.p50_ms:.2f} / {d.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} /"
+                f" {d.p99_ms:.2f} ms, longest {b.max_ms:.2f} / {d.max_ms:.2f} ms"
+                f" ({b.samples:,} and {d.samples:,} PINGs)."
+            )
+    polls = result.polls
+    if polls is not None:
+        p, (c0, c1) = polls.status, polls.ceilings
+        share = p.requests_per_second / ((c0.requests_per_second + c1.requests_per_second) / 2)
+        lines.append(
+            f"- Status polls on the first instance with the whole line in its mirror (wrk"
+            f" `-t1 -c{p.connections}`, {p.seconds:.0f} s, {polls.tokens:,} fans spread evenly"
+            f" over the line, round robin): **{p.requests_per_second:,.0f} polls/s**"
+            f" ({share:.0%} of the ceiling, {c0.requests_per_second:,.0f} and"
+            f" {c1.requests_per_second:,.0f}"
+            f" req/s before and after), p99 {p.p99_ms:.1f} ms,"
+            f" **{p.cpu_us_per_request or 0:.0f} us of the instance's CPU per poll**, answers"
+            f" {', '.join(f'{k}: {v:,}' for k, v in sorted(p.statuses.items()))}; the"
+            f" redis-server's CPU meanwhile (the batched liveness writes, the tick):"
+            f" **{polls.redis_cpu_seconds * 1e6 / max(1, p.requests):.2f} us per poll**"
+            f" ({polls.script_calls:,} script calls)."
+        )
+    if result.costs:
+        lines += [
+            "",
+            "What Redis spent per item (INFO commandstats: the command's time, a script's"
+            " Lua included; and"
+            " the redis-server's user+system CPU over the phase, the tick of the instance"
+            " included):",
+            "",
+            "| call | sent together (items per call) | items | command time per item"
+            " | Redis CPU per item |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for c in result.costs:
+            what = {
+                "join": "join (`join.lua`)",
+                "seen": "liveness (`seen.lua`)",
+                "zrange": "a draw's page read, by proxy (ZRANGE by index of the waiting set)",
+            }.get(c.what, c.what)
+            per_call = c.items / max(1, c.calls)
+            per = f"{c.usec / max(1, c.calls) / 1000:.2f} ms per call" if c.batch > 1 else ""
+            lines.append(
+                f"| {what} | {c.batch:,} ({per_call:,.0f}) | {c.items:,} | {c.usec_per_item:.2f} us"
+                f"{' (' + per + ')' if per else ''} | {c.cpu_usec_per_item:.2f} us |"
+            )
+    if result.keys:
+        lines += [
+            "",
+            "The line's keys (MEMORY USAGE, exact) once the run was over:",
+            "",
+            "| key | MiB | bytes per fan |",
+            "|---|---:|---:|",
+        ]
+        for name, size in result.keys:
+            lines.append(f"| `{name}` | {size / mib:.1f} | {size / result.fans:.0f} |")
+    return lines
 
 
 def _many(n: int, thing: str) -> str:
