@@ -77,6 +77,35 @@ async def test_a_fan_refunds_a_ticket_gets_the_points_back_and_is_told_when_it_i
     await expect(page.locator("#ledger tbody tr").first).to_contain_text("30,000 points")
 
 
+async def test_the_card_of_a_ticket_just_bought_and_the_open_list_follow_refunds_and_charges(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server()
+    fan = await pages.open(server)
+    page = fan.page
+    await sign_in(page, "Hana")
+    await page.get_by_role("button", name="Charge 50,000 points").click()
+    aurora = await buy(page, AURORA, seat_number=3, price="30,000 points")
+    card = page.locator("#ticket-facts")
+    await expect(card).to_contain_text("Paid")
+    await expect(card).to_contain_text("20,000 points")
+
+    await open_my_tickets(page)
+    await page.get_by_role("button", name=f"Refund the ticket for {AURORA}, seat 3").click()
+    await confirm(page, "Refund your ticket for")
+    await expect(page.locator(f'#mine-list tr[data-id="{aurora}"]')).to_contain_text("Refunded")
+    # The card of the ticket just bought no longer shows it paid, nor the old balance.
+    await expect(card).to_contain_text("Refunded")
+    await expect(card).to_contain_text("50,000 points")
+
+    # A charge with the list open: its points history has the charge at once.
+    await page.get_by_role("button", name="Charge 10,000 points").click()
+    await expect(page.locator("#balance")).to_have_text("60,000 points")
+    first = page.locator("#ledger tbody tr").first
+    await expect(first).to_contain_text("Charge")
+    await expect(first).to_contain_text("10,000 points")
+
+
 async def test_the_operator_refunds_a_ticket_by_number_then_cancels_the_show_and_the_fan_sees_it(
     start_server: Callable[..., Server], pages: Pages
 ) -> None:

@@ -7,7 +7,7 @@ import { every, save, show, state, stop } from "./fan-state.js";
 import { admitted, loadDates, loadSeatsIn } from "./screen-booking.js";
 import { onGatedProblem } from "./screen-line.js";
 import { showTicket } from "./screen-ticket.js";
-import { charge, refreshBalance, renderBalance } from "./wallet.js";
+import { charge, ledgerChanged, refreshBalance, renderBalance } from "./wallet.js";
 
 const LAPSE_SETTLE_MS = 2_500;
 let holding = null; // the reservation on hold, as the API answered it
@@ -118,6 +118,7 @@ function paid(r, payment) {
   stop();
   // A payment that leaves no live hold spends the queue token: the visit is over.
   state.ticket = {
+    reservationId: r.reservationId,
     concertTitle: r.concertTitle,
     concertAt: r.concertAt,
     seatNumber: r.seatNumber,
@@ -132,6 +133,7 @@ function paid(r, payment) {
   save();
   renderBalance(payment.balance);
   showTicket();
+  ledgerChanged();
 }
 
 async function alreadyPaid(r) {

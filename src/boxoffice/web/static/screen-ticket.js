@@ -5,12 +5,21 @@ import { $, confirmed, el, facts, ledgerTable, problemText, reservationTable, sh
 import { dateTime, points, t } from "./i18n.js";
 import { save, show, state } from "./fan-state.js";
 import { access } from "./session.js";
-import { renderBalance } from "./wallet.js";
+import { LEDGER_CHANGED, renderBalance } from "./wallet.js";
 
 const REFUND_REFUSED = { refund_closed: "refundClosed", already_refunded: "alreadyRefunded", not_paid: "notPaid" };
 
+// A charge or a payment elsewhere on the page: the open list is read again.
+document.addEventListener(LEDGER_CHANGED, () => {
+  if (!$("mine").hidden) loadMine();
+});
+
 export function showTicket() {
   show("ticket", { focus: true });
+  renderTicket();
+}
+
+function renderTicket() {
   const k = state.ticket;
   facts($("ticket-facts"), [
     [t("concert"), k.concertTitle],
@@ -18,6 +27,7 @@ export function showTicket() {
     [t("seat"), String(k.seatNumber)],
     [t("price"), points(k.price)],
     [t("paidAt"), dateTime(k.paidAt)],
+    [t("status"), t(k.refunded ? "statusREFUNDED" : "statusCONFIRMED")],
     [t("remaining"), points(k.balance)],
   ]);
 }
@@ -72,6 +82,11 @@ async function refund(r) {
   try {
     const done = await api.refund(access, r.reservationId, key);
     renderBalance(done.balance);
+    if (state.ticket?.reservationId === r.reservationId) {
+      // The card of the ticket just bought says it is refunded, and the balance now.
+      Object.assign(state.ticket, { refunded: true, balance: done.balance });
+      renderTicket();
+    }
     showNotice(t("refunded", { price: points(done.amount), balance: points(done.balance) }), "ok");
   } catch (problem) {
     if (problem.status === 0 || problem.status === 503) return showNotice(problemText(problem));

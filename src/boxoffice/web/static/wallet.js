@@ -21,6 +21,13 @@ export async function refreshBalance() {
   }
 }
 
+/** Tell what shows the fan's tickets and points history that they have changed. */
+export function ledgerChanged() {
+  document.dispatchEvent(new CustomEvent(LEDGER_CHANGED));
+}
+
+export const LEDGER_CHANGED = "boxoffice:ledger";
+
 export function renderBalance(balance) {
   const out = $("balance");
   out.dataset.balance = String(balance);
@@ -58,6 +65,7 @@ export async function charge(amount) {
     state.pendingCharge = null;
     renderBalance(result.balance);
     showNotice(t("charged", { n: result.charged }), "ok");
+    ledgerChanged();
     return true;
   } catch (problem) {
     if (problem.status !== 0 && problem.status !== 503) state.pendingCharge = null;
