@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+from urllib.parse import urlsplit
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     # is optional and gives only the database number and credentials.
     redis_sentinels: str = ""
     redis_sentinel_master: str = ""
+    # REDIS_URL names one node of a Redis Cluster; the lines are spread over its masters
+    # (each line's keys share a hash tag, so one line lives on one master).
+    redis_cluster: bool = False
     redis_prefix: str = Field(default="boxoffice:", min_length=1, max_length=100)
     redis_pool_size: int = Field(default=64, ge=2)
     # Connect and read timeout of every Redis command, and how long a request waits
@@ -287,6 +291,25 @@ class Settings(BaseSettings):
             raise ValueError(
                 "with BOXOFFICE_REDIS_SENTINELS, BOXOFFICE_REDIS_URL gives only the database "
                 "and credentials, as a redis:// or rediss:// URL"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cluster_by_url(self) -> Settings:
+        """A cluster is found through one node's URL and fails over by itself; a
+        database other than 0 does not exist on it. Said at start, not at the first
+        request."""
+        if not self.redis_cluster:
+            return self
+        if self.redis_sentinels or not self.redis_url:
+            raise ValueError(
+                "BOXOFFICE_REDIS_CLUSTER needs BOXOFFICE_REDIS_URL (any one node of the "
+                "cluster) and no BOXOFFICE_REDIS_SENTINELS"
+            )
+        if urlsplit(self.redis_url).path not in ("", "/", "/0"):
+            raise ValueError(
+                "with BOXOFFICE_REDIS_CLUSTER, BOXOFFICE_REDIS_URL names database 0 or none: "
+                "a Redis Cluster has no other"
             )
         return self
 

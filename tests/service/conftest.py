@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from boxoffice.storage.db import Database
+from tests.integration.redis_cluster import redis_cluster_url
+
+__all__ = ["redis_cluster_url"]  # the fixture, for the stores' contract on a cluster
 
 
 @pytest.fixture

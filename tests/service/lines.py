@@ -1,17 +1,23 @@
 """A line in either store, driven by hand: its clock is the test's (the in-process
 store's clock, or the Redis store's ``clock_now`` hook), so both stores are held to the
-same times."""
+same times. The Redis store runs on the shared Redis and on a Redis Cluster of the
+tests' own (three masters)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
+from redis import RedisCluster
 
 from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import DEFAULT_LINE, LineRules, LineStats, QueueState
-from boxoffice.queue.redis_store import RedisQueueStore
+from boxoffice.queue.redis_client import RedisAddress
+from boxoffice.queue.redis_store import CLOCK_NOW_KEY, RedisQueueStore
+from boxoffice.queue.scripts import LineKeys
 from boxoffice.queue.store import NO_ADDRESS, QueueStore, Refused, Seen
 from tests.conftest import REDIS_URL
 from tests.support import RedisLineClock
@@ -80,7 +86,23 @@ class Line:
 MakeLine = Callable[..., Awaitable[Line]]
 
 
-@pytest.fixture(params=["memory", "redis"])
+class ClusterLineClock:
+    """``RedisLineClock`` for one line on a cluster: each key goes to its own master."""
+
+    _clients: ClassVar[dict[str, RedisCluster]] = {}
+
+    def __init__(self, url: str, prefix: str, *, line: str) -> None:
+        self._redis = self._clients.setdefault(url, RedisCluster.from_url(url))
+        self._prefix = prefix
+        self._line = LineKeys.of(prefix, line).line
+
+    def __call__(self, now: float) -> None:
+        self._redis.set(self._prefix + CLOCK_NOW_KEY, repr(now))
+        if self._redis.exists(self._line):
+            self._redis.hset(self._line, CLOCK_NOW_KEY, repr(now))
+
+
+@pytest.fixture(params=["memory", "redis", "redis-cluster"])
 async def make_line(request: pytest.FixtureRequest) -> AsyncIterator[MakeLine]:
     """``await make_line(capacity=…, …)``: a seeded line on a fresh store of the kind."""
     made: list[QueueStore] = []
@@ -97,12 +119,19 @@ async def make_line(request: pytest.FixtureRequest) -> AsyncIterator[MakeLine]:
         clock_for: ClockFor
         if request.param == "memory":
             store, clock_for = MemoryQueueStore(lambda: clock[0]), memory_clock
-        else:
+        elif request.param == "redis":
             prefix = request.getfixturevalue("redis_prefix")
             store = RedisQueueStore.from_url(REDIS_URL, prefix=prefix)
 
             def clock_for(line: str) -> Callable[[float], None]:
                 return RedisLineClock(REDIS_URL, prefix, line=line)
+        else:
+            url = request.getfixturevalue("redis_cluster_url")
+            prefix = f"boxoffice-test:{uuid.uuid4().hex[:12]}:"
+            store = RedisQueueStore.from_url(RedisAddress(url=url, cluster=True), prefix=prefix)
+
+            def clock_for(line: str) -> Callable[[float], None]:
+                return ClusterLineClock(url, prefix, line=line)
 
         made.append(store)
         clock_for(name)(NOW)

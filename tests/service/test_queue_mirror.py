@@ -114,11 +114,13 @@ async def test_a_ticket_this_instance_took_out_is_gone_from_its_own_mirror_at_on
 
 async def _stop_reading(reader: RedisQueueStore) -> None:
     mirror = reader._mirror
-    assert mirror is not None and mirror._task is not None
-    mirror._task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await mirror._task
-    mirror._task = None
+    assert mirror is not None and mirror._readers
+    for one in mirror._readers.values():
+        assert one.task is not None
+        one.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await one.task
+        one.task = None
 
 
 async def test_a_ticket_the_mirror_has_not_seen_yet_is_asked_of_redis(pair: Pair) -> None:
@@ -245,3 +247,18 @@ async def test_a_line_loaded_a_page_at_a_time_while_it_changes_ends_as_redis_has
 
 def _synced(reader: RedisQueueStore) -> bool:
     return reader._mirror is not None and reader._mirror.synced(LINE)
+
+
+async def test_on_one_redis_every_line_is_read_by_one_reader(pair: Pair) -> None:
+    """One blocked connection and one XREAD for any number of lines; only a cluster,
+    where one command's keys must share a slot, reads each line on its own."""
+    writer, reader = pair
+    await writer.seed("other", RULES)
+    await _join(writer, 1)
+    await writer.join(line="other", user_id=2, jti="j2", token_expires_at=FAR)
+    await _peeked(reader, 1)
+    await reader.peek(line="other", user_id=2, jti="j2")
+    mirror = reader._mirror
+    assert mirror is not None
+    await eventually(lambda: _known(reader, 1) and mirror.find("other", 2, "j2") is not None)
+    assert len(mirror._readers) == 1

@@ -28,12 +28,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from limits import RateLimitItem, parse, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.storage import MemoryStorage, RedisClusterStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from boxoffice.config import Settings
 from boxoffice.errors import RateLimited
-from boxoffice.queue.redis_client import RedisAddress, redis_client
+from boxoffice.queue.redis_client import RedisAddress, cluster_options, redis_client
 
 # The limits by name (what ``EdgeLimits.hit`` is called with, and the ``reason`` of
 # ``boxoffice_refused_total``) and the setting each one reads.
@@ -82,6 +82,8 @@ def limits_storage(settings: Settings) -> Storage:
     """Where edge counts are kept: Redis with the waiting room, else this process."""
     if not settings.uses_redis:
         return MemoryStorage()
+    if settings.redis_cluster:
+        return _cluster_storage(settings)
     # The waiting room's kind of client: a burst waits its turn for a connection (up to
     # the timeout, then 503 busy), where redis-py's plain pool fails at once past its
     # size, and a burst of sign-ups is exactly what these limits see; with sentinels it
@@ -99,6 +101,25 @@ def limits_storage(settings: Settings) -> Storage:
     options: dict[str, Any] = {"connection_pool": client.connection_pool}
     return RedisStorage(
         "async+redis://",
+        implementation="redispy",
+        key_prefix=f"{settings.redis_prefix}limits",
+        **options,
+    )
+
+
+def _cluster_storage(settings: Settings) -> Storage:
+    """On a Redis Cluster the library builds its client itself (it takes no client
+    from outside), with the waiting room's bounded options. Each count is one key, so
+    a limit's script runs whole on the master of that key."""
+    assert settings.redis_url
+    options = cluster_options(
+        settings.redis_url,
+        pool_size=settings.redis_pool_size,
+        timeout_seconds=settings.redis_timeout_ms / 1000,
+        resp3=False,
+    )
+    return RedisClusterStorage(
+        f"async+redis+cluster://{options['host']}:{options['port']}",
         implementation="redispy",
         key_prefix=f"{settings.redis_prefix}limits",
         **options,

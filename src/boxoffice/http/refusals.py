@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from boxoffice.queue.redis_client import RedisClient
 
 log = logging.getLogger("boxoffice")
 
 
 class Refusals:
-    def __init__(self, redis: Redis | None, *, key: str) -> None:
+    def __init__(self, redis: RedisClient | None, *, key: str) -> None:
         self._redis = redis
         self._key = key
         self._unsent: Counter[str] = Counter()

@@ -61,9 +61,8 @@ from altcha.v1 import verify_solution as verify_solution_v1
 from boxoffice.errors import ChallengeRequired
 
 if TYPE_CHECKING:
-    import redis.asyncio
-
     from boxoffice.config import Settings
+    from boxoffice.queue.redis_client import RedisClient
 
 
 class ChallengeLevel(StrEnum):
@@ -119,7 +118,7 @@ class RedisReplays:
     """Shared by every instance: SET NX EX is one atomic step, so of two instances
     given the same proof at once exactly one accepts it."""
 
-    def __init__(self, redis: redis.asyncio.Redis, *, prefix: str) -> None:
+    def __init__(self, redis: RedisClient, *, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
 
@@ -143,7 +142,7 @@ class Challenges:
         self._max_numbers = max_numbers
 
     @classmethod
-    def from_settings(cls, settings: Settings, redis: redis.asyncio.Redis | None) -> Challenges:
+    def from_settings(cls, settings: Settings, redis: RedisClient | None) -> Challenges:
         """With no Redis, the replay store is this process's memory (the embedded
         shape); with one, it is shared under ``<REDIS_PREFIX>proofs:``."""
         replays: Replays = (

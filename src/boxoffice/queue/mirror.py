@@ -17,6 +17,12 @@ already loaded, an admission already counted, a removal of what is gone change
 nothing), so what changed while the pages were read comes out right. Until the copy
 is complete the line's polls are asked of Redis, as for a ticket the mirror does not
 know yet. A load that fails is tried again after a backoff, not at once.
+
+Each line's stream is read on its own terms: the lines whose streams one ``XREAD`` may
+name together share a reader (a task, with its loads, epoch checks and reads). On one
+Redis that is every line, so any number of lines costs one blocked connection and one
+read; on a Redis Cluster a command's keys must share a hash slot, so each line (each
+slot) has a reader of its own, reading from the master that holds it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 from sortedcontainers import SortedKeyList
 
 from boxoffice.background import cancelling
@@ -43,6 +49,7 @@ from boxoffice.queue.model import (
     seen_at,
     waiting_order,
 )
+from boxoffice.queue.redis_client import RedisClient
 from boxoffice.queue.scripts import LineKeys, Scripts, text
 from boxoffice.queue.store import LineMissing
 
@@ -86,8 +93,18 @@ class _View:
     synced: bool = False
 
 
+@dataclass(slots=True)
+class _Reader:
+    """Lines whose streams are read together, by one task."""
+
+    views: dict[str, _View] = field(default_factory=dict)
+    by_stream: dict[str, _View] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    checked_at: float = 0.0
+
+
 class LineMirror:
-    def __init__(self, client: Redis, scripts: Scripts, *, prefix: str) -> None:
+    def __init__(self, client: RedisClient, scripts: Scripts, *, prefix: str) -> None:
         """``client`` is the mirror's own (its reads block), with decoded replies; the
         mirror closes it when it stops."""
         self._redis = client
@@ -95,31 +112,44 @@ class LineMirror:
         self._scripts = scripts
         self._prefix = prefix
         self._views: dict[str, _View] = {}
-        self._by_stream: dict[str, _View] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._checked_at = 0.0
+        self._readers: dict[int, _Reader] = {}
+        self._started = False
 
     def follow(self, line: str) -> None:
-        """Start mirroring ``line`` (it is loaded on the mirror's next turn)."""
-        if line not in self._views:
-            view = _View(LineKeys.of(self._prefix, line))
-            self._views[line] = view
-            self._by_stream[view.keys.events] = view
+        """Start mirroring ``line`` (it is loaded on its reader's next turn)."""
+        if line in self._views:
+            return
+        view = _View(LineKeys.of(self._prefix, line))
+        self._views[line] = view
+        reader = self._readers.setdefault(self._slot(view.keys.events), _Reader())
+        reader.views[line] = view
+        reader.by_stream[view.keys.events] = view
+        if self._started and reader.task is None:
+            reader.task = asyncio.create_task(self._follow(reader))
+
+    def _slot(self, key: str) -> int:
+        """Which reader a line's stream goes to: its hash slot on a cluster, the one
+        reader on one Redis."""
+        return self._redis.keyslot(key) if isinstance(self._redis, RedisCluster) else 0
 
     def synced(self, line: str) -> bool:
         view = self._views.get(line)
         return view is not None and view.synced
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._follow())
+        self._started = True
+        for reader in self._readers.values():
+            if reader.task is None:
+                reader.task = asyncio.create_task(self._follow(reader))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._started = False
+        for reader in self._readers.values():
+            if reader.task is not None:
+                reader.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reader.task
+                reader.task = None
         await self._redis.aclose()
 
     def find(self, line: str, user_id: int, jti: str) -> tuple[MirrorEntry, int] | None:
@@ -157,16 +187,16 @@ class LineMirror:
             observed_seconds=0.0 if first is None else now - first,
         )
 
-    async def _follow(self) -> None:
+    async def _follow(self, reader: _Reader) -> None:
         failures = 0
         while not cancelling():
             try:
-                for view in list(self._views.values()):
+                for view in list(reader.views.values()):
                     if not view.synced:
                         with contextlib.suppress(LineMissing):  # seeded on first use
                             await self._load(view)
-                await self._check_epochs()
-                await self._read()
+                await self._check_epochs(reader)
+                await self._read(reader)
                 failures = 0
             except asyncio.CancelledError:
                 raise
@@ -177,7 +207,7 @@ class LineMirror:
                 log.warning(
                     "waiting-room mirror lost Redis (%r); resynchronising in %.1f s", exc, wait
                 )
-                for view in self._views.values():
+                for view in reader.views.values():
                     view.synced = False
                 await asyncio.sleep(wait)
 
@@ -221,12 +251,12 @@ class LineMirror:
         oldest: Any = await self._redis.xrange(stream, "-", "+", count=1)
         return not oldest or last_id == "0-0" or _event_id(text(oldest[0][0])) <= _event_id(last_id)
 
-    async def _check_epochs(self) -> None:
+    async def _check_epochs(self, reader: _Reader) -> None:
         """A line started afresh under the mirror's feet is loaded again."""
-        if time.monotonic() - self._checked_at < EPOCH_CHECK_SECONDS or not self._views:
+        if time.monotonic() - reader.checked_at < EPOCH_CHECK_SECONDS or not reader.views:
             return
-        self._checked_at = time.monotonic()
-        views = list(self._views.values())
+        reader.checked_at = time.monotonic()
+        views = list(reader.views.values())
         async with self._redis.pipeline(transaction=False) as pipe:
             for view in views:
                 pipe.hget(view.keys.line, "epoch")
@@ -235,8 +265,8 @@ class LineMirror:
             if view.synced and (epoch is None or text(epoch) != view.epoch):
                 view.synced = False
 
-    async def _read(self) -> None:
-        views = [v for v in self._views.values() if v.synced]
+    async def _read(self, reader: _Reader) -> None:
+        views = [v for v in reader.views.values() if v.synced]
         if not views:
             await asyncio.sleep(READ_BLOCK_MS / 1000)
             return
@@ -244,7 +274,7 @@ class LineMirror:
         # ...]], ...]}, or None when nothing came within the block. Every event of a
         # sale passes here, so the client's own reshaping is skipped: a field list
         # becomes a dict in one step.
-        batches: Any = await self._redis.execute_command(  # type: ignore[no-untyped-call]
+        batches = await self._xread(
             "XREAD",
             *("COUNT", READ_BATCH, "BLOCK", READ_BLOCK_MS, "STREAMS"),
             *(v.keys.events for v in views),
@@ -252,7 +282,7 @@ class LineMirror:
         )
         read = 0
         for stream, events in (batches or {}).items():
-            view = self._by_stream[stream]
+            view = reader.by_stream[stream]
             read += len(events)
             for event_id, fields in events:
                 if view.synced:
@@ -261,6 +291,16 @@ class LineMirror:
                     view.last_id = event_id
         if 0 < read < READ_BATCH:
             await asyncio.sleep(GATHER_SECONDS)
+
+    async def _xread(self, *command: str | int) -> Any:
+        """On a cluster, sent straight to the master of the streams' slot: redis-py
+        would otherwise ask a node which keys an XREAD names (``COMMAND GETKEYS``)
+        before every read. A slot that moved is followed as for any command."""
+        if not isinstance(self._redis, RedisCluster):
+            return await self._redis.execute_command(*command)  # type: ignore[no-untyped-call]
+        await self._redis.initialize()  # at once unless a lost node made it ask again
+        node = self._redis.get_node_from_key(str(command[command.index("STREAMS") + 1]))
+        return await self._redis.execute_command(*command, target_nodes=node)
 
 
 def _as_sent(response: Any, **_options: Any) -> Any:

@@ -1,5 +1,6 @@
 """The Redis clients boxoffice makes: the waiting room's, its mirror's and the edge
-limits', each to one server or to the primary that Redis Sentinel names."""
+limits', each to one server, to the primary that Redis Sentinel names, or to a Redis
+Cluster (each command goes to the master of its key's slot)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
@@ -22,17 +23,25 @@ from boxoffice.config import Settings
 # How often, at most, a Sentinel pool asks the sentinels whether the primary moved.
 FOLLOW_SECONDS = 1.0
 
+# What boxoffice talks to Redis through: one server's (or Sentinel's) client, or a
+# cluster's. Every key a command or script names shares one hash tag, so either runs
+# it whole on one server.
+RedisClient: TypeAlias = Redis | RedisCluster
+
 
 @dataclass(frozen=True)
 class RedisAddress:
     """Where Redis is: one server's URL, or the sentinels that know which server is
     the primary now. With sentinels, a URL (if any) gives the database number and the
     credentials; its host and port are not used, since after a failover they name a
-    server that is no longer the primary."""
+    server that is no longer the primary. With ``cluster``, the URL names any one node
+    of a Redis Cluster: the client learns the others, and which holds each slot, from
+    it."""
 
     url: str | None = None
     sentinels: tuple[tuple[str, int], ...] = ()
     master: str = ""
+    cluster: bool = False
 
     @classmethod
     def of(cls, settings: Settings) -> RedisAddress:
@@ -40,6 +49,7 @@ class RedisAddress:
             url=settings.redis_url or None,
             sentinels=tuple(settings.redis_sentinel_addresses),
             master=settings.redis_sentinel_master,
+            cluster=settings.redis_cluster,
         )
 
 
@@ -91,6 +101,26 @@ class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
         await self.sentinel_manager.aclose()
 
 
+def client_for(
+    address: RedisAddress | str,
+    *,
+    pool_size: int,
+    timeout_seconds: float,
+    decoded: bool = False,
+    resp3: bool = True,
+) -> RedisClient:
+    """``redis_client``, or a cluster's client when the address is a cluster's."""
+    if isinstance(address, RedisAddress) and address.cluster:
+        assert address.url, "a Redis Cluster is reached through one node's URL"
+        options = cluster_options(
+            address.url, pool_size=pool_size, timeout_seconds=timeout_seconds, resp3=resp3
+        )
+        return RedisCluster(**options, decode_responses=decoded)
+    return redis_client(
+        address, pool_size=pool_size, timeout_seconds=timeout_seconds, decoded=decoded, resp3=resp3
+    )
+
+
 def redis_client(
     address: RedisAddress | str,
     *,
@@ -105,6 +135,7 @@ def redis_client(
     itself); ``decoded`` ones come as text (decoded by the parser, not in Python)."""
     if isinstance(address, str):
         address = RedisAddress(url=address)
+    assert not address.cluster, "a cluster's client is client_for's"
     options: dict[str, Any] = {
         "protocol": 3 if resp3 else 2,
         "decode_responses": decoded,
@@ -133,6 +164,29 @@ def redis_client(
         **_server_options(address.url),
     )
     return client
+
+
+def cluster_options(
+    url: str, *, pool_size: int, timeout_seconds: float, resp3: bool
+) -> dict[str, Any]:
+    """``RedisCluster``'s arguments for the cluster one node's URL leads to, with the
+    same bounded waits as a single server's client. Its pool is a node's own and does
+    not wait: past ``pool_size`` connections to one node a command fails at once
+    (``MaxConnectionsError``, a ``ConnectionError``: 503 busy) instead of queueing for
+    up to the timeout. A dropped connection or a moved slot is retried once, after the
+    client has asked the cluster again where each slot lives."""
+    options: dict[str, Any] = dict(parse_url(url))
+    if options.pop("connection_class", None) is SSLConnection:
+        options["ssl"] = True
+    options.pop("db", None)  # a cluster has database 0 only (the settings check it)
+    return {
+        **options,
+        "protocol": 3 if resp3 else 2,
+        "max_connections": pool_size,
+        "socket_timeout": timeout_seconds,
+        "socket_connect_timeout": timeout_seconds,
+        "retry": Retry(NoBackoff(), 1),
+    }
 
 
 def _server_options(url: str | None) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from boxoffice.background import cancelling
@@ -31,7 +30,7 @@ from boxoffice.queue.model import (
     QueueState,
     shown_position,
 )
-from boxoffice.queue.redis_client import RedisAddress, redis_client
+from boxoffice.queue.redis_client import RedisAddress, RedisClient, client_for
 from boxoffice.queue.rules_cache import RulesCache
 from boxoffice.queue.scripts import (
     LineKeys,
@@ -68,10 +67,10 @@ ANY_TIME = 0.0  # the gated-at of a leave or a spend on time: gone however recen
 class RedisQueueStore:
     def __init__(
         self,
-        client: Redis,
+        client: RedisClient,
         *,
         prefix: str = "boxoffice:",
-        mirror_client: Redis | None = None,
+        mirror_client: RedisClient | None = None,
         flush_seconds: float = 0.5,
     ) -> None:
         self._redis = client
@@ -103,19 +102,27 @@ class RedisQueueStore:
         pool_size: int = 64,
         timeout_seconds: float = 1.0,
     ) -> RedisQueueStore:
-        """``address``: a Redis URL, or the sentinels that name the primary (its
-        connections follow a failover)."""
-        client = redis_client(address, pool_size=pool_size, timeout_seconds=timeout_seconds)
-        # The mirror's reads block for a second by design: a connection of its own.
+        """``address``: a Redis URL, the sentinels that name the primary (its
+        connections follow a failover), or a cluster's node."""
+        client = client_for(address, pool_size=pool_size, timeout_seconds=timeout_seconds)
+        # The mirror's reads block for a second by design: connections of its own, one
+        # per reader (one on one Redis; on a cluster one per slot its lines are in, up
+        # to the pool's size on one node).
+        cluster = isinstance(address, RedisAddress) and address.cluster
         mirror_client = (
-            redis_client(address, pool_size=2, timeout_seconds=timeout_seconds + 2.0, decoded=True)
+            client_for(
+                address,
+                pool_size=pool_size if cluster else 2,
+                timeout_seconds=timeout_seconds + 2.0,
+                decoded=True,
+            )
             if mirror
             else None
         )
         return cls(client, prefix=prefix, mirror_client=mirror_client)
 
     @property
-    def client(self) -> Redis:
+    def client(self) -> RedisClient:
         """The connection pool, for what else the waiting room keeps in Redis (the
         proofs of work taken)."""
         return self._redis

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
-from redis.asyncio import Redis
-
 from boxoffice.queue.model import (
     RATE_WINDOW_SECONDS,
     LineRules,
@@ -24,6 +22,7 @@ from boxoffice.queue.model import (
     lapses_at,
     shown_position,
 )
+from boxoffice.queue.redis_client import RedisClient
 from boxoffice.queue.store import LineAlreadyOpen, LineMissing
 
 STEPS = (
@@ -85,7 +84,10 @@ class Reply:
 
 
 class Scripts:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
+        """On a cluster, a step's EVALSHA goes to the master of its line's slot (its
+        keys share the line's hash tag), and a script it does not know yet is loaded
+        into every master."""
         prelude = _source("prelude")
         self._steps = {
             name: client.register_script(prelude + "\n" + _source(name)) for name in STEPS
