@@ -54,7 +54,10 @@ async def test_two_browsers_race_for_one_seat_and_the_loser_is_told(
     taken = seat(loser.page, 10)
     await expect(taken).to_have_attribute("data-status", "HELD")
     await expect(taken).to_have_attribute("aria-disabled", "true")
-    label = {"fan-en": "Seat 10, 30,000 points, Held", "fan-ko": "10번 좌석, 30,000포인트, 선택 불가"}
+    label = {
+        "fan-en": "Seat 10, 30,000 points, Held",
+        "fan-ko": "10번 좌석, 30,000포인트, 선택 불가",
+    }
     await expect(taken).to_have_attribute("aria-label", label[loser.name])
 
     winner = korean if loser is english else english

@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 
-from boxoffice.storage.batcher import Together
+from boxoffice.storage.batcher import Batcher, Together
 
 
 class Unchanged(Exception):
@@ -102,3 +102,21 @@ async def test_a_writer_the_statement_does_not_answer_is_answered_none() -> None
         together=without_b, alone=sent.by_itself, who=lambda item: item[0]
     )
     assert await _all(writes, "a1", "b1") == ["shared a1", None]
+
+
+async def test_a_capped_batch_leaves_when_full_and_the_rest_make_the_next() -> None:
+
+    sent: list[list[int]] = []
+
+    async def send(items: list[int]) -> list[int]:
+        sent.append(items)
+        return [item * 2 for item in items]
+
+    batcher: Batcher[int, int] = Batcher(send, most=3)
+    answers = await asyncio.gather(*(batcher.submit(n) for n in range(7)))
+    assert answers == [n * 2 for n in range(7)]
+    assert sent == [[0, 1, 2], [3, 4, 5], [6]]
+    uncapped: Batcher[int, int] = Batcher(send)
+    sent.clear()
+    await asyncio.gather(*(uncapped.submit(n) for n in range(7)))
+    assert sent == [list(range(7))]

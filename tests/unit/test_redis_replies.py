@@ -19,9 +19,9 @@ FOR_NOW = [
 
 @pytest.mark.parametrize("reply", FOR_NOW)
 def test_a_reply_of_a_redis_that_cannot_serve_for_now_is_busy_not_an_error(reply: str) -> None:
-    assert is_transient_redis_error(BaseParser.parse_error(reply))
+    assert is_transient_redis_error(BaseParser.parse_error(reply))  # type: ignore[no-untyped-call]
 
 
 @pytest.mark.parametrize("reply", ["ERR Error running script", "WRONGTYPE Operation against a key"])
 def test_a_reply_that_says_the_step_is_wrong_stays_an_error(reply: str) -> None:
-    assert not is_transient_redis_error(BaseParser.parse_error(reply))
+    assert not is_transient_redis_error(BaseParser.parse_error(reply))  # type: ignore[no-untyped-call]

@@ -15,10 +15,15 @@ class Batcher(Generic[Item, R]):
     """Each caller's answer is as fresh as a call of its own (the batch leaves after
     the item arrived); what is saved is the client's cost per call. ``send`` answers
     each item in order; an exception it raises is every item's, and one it answers
-    for an item is raised to that item's caller alone."""
+    for an item is raised to that item's caller alone. ``most`` (0: no bound) caps a
+    batch: one that fills leaves at once, and what comes after starts the next (a
+    batch is one call inside Redis, which holds every other client while it runs)."""
 
-    def __init__(self, send: Callable[[list[Item]], Awaitable[Sequence[R | Exception]]]) -> None:
+    def __init__(
+        self, send: Callable[[list[Item]], Awaitable[Sequence[R | Exception]]], *, most: int = 0
+    ) -> None:
         self._send = send
+        self._most = most
         self._waiting: list[tuple[Item, asyncio.Future[R]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -28,9 +33,13 @@ class Batcher(Generic[Item, R]):
         self._waiting.append((item, future))
         if len(self._waiting) == 1:
             loop.call_soon(self._flush)
+        elif len(self._waiting) == self._most:
+            self._flush()
         return await future
 
     def _flush(self) -> None:
+        if not self._waiting:  # a full batch left before its turn came
+            return
         batch, self._waiting = self._waiting, []
         task = asyncio.ensure_future(self._run(batch))
         self._tasks.add(task)
