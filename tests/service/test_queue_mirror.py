@@ -9,11 +9,13 @@ import contextlib
 import random
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from redis import Redis
 
 from boxoffice.queue import mirror as mirror_module
+from boxoffice.queue import redis_store as redis_store_module
 from boxoffice.queue.model import DEFAULT_LINE, LineRules
 from boxoffice.queue.redis_store import RedisQueueStore
 from boxoffice.queue.scripts import LineKeys
@@ -262,3 +264,31 @@ async def test_on_one_redis_every_line_is_read_by_one_reader(pair: Pair) -> None
     assert mirror is not None
     await eventually(lambda: _known(reader, 1) and mirror.find("other", 2, "j2") is not None)
     assert len(mirror._readers) == 1
+
+
+async def test_batched_liveness_is_written_in_calls_of_at_most_seen_most(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many polls the mirror answered in one flush's time, each seen.lua call
+    carries at most SEEN_MOST of them: a call inside Redis holds every other client."""
+    writer, reader = pair
+    monkeypatch.setattr(redis_store_module, "SEEN_MOST", 2)
+    await _peeked(reader, 0)
+    for user in range(1, 6):
+        await _join(writer, user)
+    await eventually(lambda: all(_known(reader, user) for user in range(1, 6)))
+    calls: list[int] = []
+    run = reader._run
+
+    async def counted(step: str, line: str, *args: str | int | float) -> Any:
+        if step == "seen":
+            calls.append(len(args) // 3)
+        return await run(step, line, *args)
+
+    monkeypatch.setattr(reader, "_run", counted)
+    await reader._flush()  # whatever the background flush left
+    calls.clear()
+    for user in range(1, 6):
+        await _peeked(reader, user)
+    await reader._flush()
+    assert calls == [2, 2, 1]
