@@ -360,9 +360,13 @@ async def _tick(ctx: AppContext) -> None:
     while not cancelling():  # a cancellation a storage client swallowed still ends it
         try:
             await _dependencies(ctx)
+            store = ctx.waiting_room.store
             for line, stats in (await ctx.control.tick()).items():
                 ctx.metrics.waiting.labels(line).set(stats.waiting)
                 ctx.metrics.admitted.labels(line).set(stats.admitted)
+                mirrored = store.mirrored(line) if isinstance(store, RedisQueueStore) else None
+                if mirrored is not None:
+                    ctx.metrics.mirror_synced.labels(line).set(1 if mirrored else 0)
             await ctx.refusals.flush()
             if since_sweep >= IDEMPOTENCY_SWEEP_SECONDS:
                 since_sweep = 0.0

@@ -97,6 +97,14 @@ class Metrics:
             registry=registry,
             multiprocess_mode="livemin",
         )
+        self.mirror_synced = Gauge(
+            "boxoffice_queue_mirror_synced",
+            "1 while this instance's mirror of the line is whole (polls answered from "
+            "memory); 0 while it loads, when polls are asked of Redis",
+            ["line"],
+            registry=registry,
+            multiprocess_mode="livemin",
+        )
         self.clock_offset = Gauge(
             "boxoffice_clock_offset_seconds",
             "How far this host's wall clock runs ahead of the store's (database, redis); "

@@ -24,6 +24,7 @@ from tests.integration.instances import (
     instance_env,
     running_pair,
 )
+from tests.support import eventually
 
 JOINERS = 2_000
 CAPACITY = 50
@@ -208,3 +209,20 @@ async def test_two_instances_keep_every_invariant(
         assert await audit.audit(db) == []
     finally:
         await db.dispose()
+
+
+async def test_each_instance_says_when_its_mirror_of_the_line_is_whole(
+    clients: list[httpx.AsyncClient], instances: list[Instance]
+) -> None:
+    """/metrics has the mirror's state by line, and the log how long a load took."""
+    fan = await register(clients[0], "watcher")
+    await join(clients[0], fan)  # the default line exists, and is followed
+
+    async def whole(client: httpx.AsyncClient) -> bool:
+        text = (await client.get("/metrics")).text
+        return 'boxoffice_queue_mirror_synced{line="default"} 1.0' in text
+
+    for client in clients:
+        await eventually(lambda client=client: whole(client), within=10)
+    for instance in instances:
+        assert "waiting-room mirror loaded default: " in instance.log_path.read_text()

@@ -50,7 +50,7 @@ from boxoffice.queue.model import (
     waiting_order,
 )
 from boxoffice.queue.redis_client import RedisClient
-from boxoffice.queue.scripts import LineKeys, Scripts, text
+from boxoffice.queue.scripts import LineKeys, Scripts, keys_line_id, text
 from boxoffice.queue.store import LineMissing
 
 log = logging.getLogger("boxoffice.queue")
@@ -216,6 +216,7 @@ class LineMirror:
         """Read the line page by page into a copy; it replaces the view only whole, and
         only if the line was not started afresh meanwhile (else the next turn loads
         again) and the stream still holds every event since the first page."""
+        started = time.monotonic()
         head = (await self._scripts.run("snapshot", view.keys, "head", "0", 0)).body
         epoch, last_id, first = text(head[0]), text(head[1]), text(head[2])
         fresh = _View(view.keys)
@@ -245,6 +246,12 @@ class LineMirror:
         view.counted = fresh.counted
         view.first_admission = float(first) if first else None
         view.last_id, view.epoch, view.synced = last_id, epoch, True
+        log.info(
+            "waiting-room mirror loaded %s: %d tickets in %.1f s",
+            keys_line_id(view.keys),
+            len(view.entries),
+            time.monotonic() - started,
+        )
 
     async def _stream_holds(self, stream: str, last_id: str) -> bool:
         """Whether the stream still holds the events after ``last_id`` (its oldest

@@ -335,6 +335,10 @@ class RedisQueueStore:
     async def forget_draw(self, line: str) -> None:
         await self._run("draw", line, "forget")
 
+    def mirrored(self, line: str) -> bool | None:
+        """Whether this instance's mirror of ``line`` is whole; None without a mirror."""
+        return None if self._mirror is None else self._mirror.synced(line)
+
     async def ping(self) -> None:
         await self._redis.ping()
 
