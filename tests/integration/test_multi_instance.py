@@ -218,11 +218,13 @@ async def test_each_instance_says_when_its_mirror_of_the_line_is_whole(
     fan = await register(clients[0], "watcher")
     await join(clients[0], fan)  # the default line exists, and is followed
 
-    async def whole(client: httpx.AsyncClient) -> bool:
-        text = (await client.get("/metrics")).text
-        return 'boxoffice_queue_mirror_synced{line="default"} 1.0' in text
+    async def every_mirror_whole() -> bool:
+        for client in clients:
+            text = (await client.get("/metrics")).text
+            if 'boxoffice_queue_mirror_synced{line="default"} 1.0' not in text:
+                return False
+        return True
 
-    for client in clients:
-        await eventually(lambda client=client: whole(client), within=10)
+    await eventually(every_mirror_whole, within=10)
     for instance in instances:
         assert "waiting-room mirror loaded default: " in instance.log_path.read_text()
