@@ -209,3 +209,32 @@ async def test_the_operator_gives_a_concert_a_line_with_an_opening_and_shows_its
     facts = draw.locator("dd")
     await expect(facts.nth(3)).to_have_text("1")  # the entrants
     await expect(page.locator("#stat-admitted")).to_have_text("1")
+
+
+async def test_on_a_phone_the_sales_are_cards_that_neither_scroll_sideways_nor_split_words(
+    start_server: Callable[..., Server], pages: Pages
+) -> None:
+    server = start_server()
+    room = await pages.open(server, "/operator", name="operator", phone=True)
+    page = room.page
+    await operator_signs_in(page)
+    await page.get_by_role("button", name="한국어로 보기").click()
+    sold = page.locator('#sales tr.sub [data-field="sold"]').first
+    await expect(sold).to_be_visible()
+    await expect(page.locator("#sales table")).to_have_css("display", "block")
+
+    overflow = await page.evaluate(
+        """() => [document.documentElement, document.getElementById("sales")]
+            .filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.id || e.tagName)"""
+    )
+    assert overflow == [], overflow
+    # Each card's values sit on one line beside their column's name (판매 0): no
+    # syllable to a line.
+    heights = await page.evaluate(
+        """() => [...document.querySelectorAll('#sales tr.sub td[data-label]')].map((td) => {
+            const line = parseFloat(getComputedStyle(td).lineHeight);
+            return td.getBoundingClientRect().height / line;
+        })"""
+    )
+    assert heights and max(heights) < 1.6, heights
+    await keep_screenshot(room, "operator-sales-phone-ko")

@@ -22,14 +22,21 @@ export function facts(dl, pairs) {
 }
 
 /** A table of rows of cells (text or nodes), each row's data-id from ids; with no
- * rows, the text of key empty. */
+ * rows, the text of key empty. Each cell names its column (data-label), which a narrow
+ * screen shows beside it when the rows become cards. */
 export function table(head, rows, ids, empty) {
   if (!rows.length) return el("p", { class: "muted", text: t(empty) });
   return el(
     "table",
     {},
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col", text: h })))),
-    el("tbody", {}, ...rows.map((cells, i) => el("tr", { "data-id": ids[i] }, ...cells.map((c) => el("td", {}, c))))),
+    el(
+      "tbody",
+      {},
+      ...rows.map((cells, i) =>
+        el("tr", { "data-id": ids[i] }, ...cells.map((c, j) => el("td", { "data-label": head[j] }, c))),
+      ),
+    ),
   );
 }
 

@@ -254,14 +254,15 @@ function renderSales() {
 }
 
 function salesRow(label, n, kind, id, action) {
+  const cell = (field, text) => el("td", { class: "num", "data-field": field, "data-label": t(field), text });
   return el(
     "tr",
     { class: kind, "data-id": id },
     el(kind === "concert" ? "th" : "td", { scope: kind === "concert" ? "row" : null, text: label }),
-    el("td", { class: "num", "data-field": "sold", text: number(n.sold) }),
-    el("td", { class: "num", "data-field": "held", text: number(n.held) }),
-    el("td", { class: "num", "data-field": "available", text: number(n.available) }),
-    el("td", { class: "num", "data-field": "revenue", text: points(n.revenue) }),
+    cell("sold", number(n.sold)),
+    cell("held", number(n.held)),
+    cell("available", number(n.available)),
+    cell("revenue", points(n.revenue)),
     el("td", { "data-field": "action" }, action),
   );
 }
