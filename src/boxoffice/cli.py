@@ -74,6 +74,11 @@ async def _demo(settings: Settings, *, only_if_empty: bool) -> int:
 def _database_errors(url: str) -> Iterator[None]:
     """Turn the database's refusals, while a command works on it, into one line on
     stderr saying what to fix. The URL is shown without its password."""
+    missing = _missing_folder(url)
+    if missing:
+        # Said before any connection is tried: the SQLite driver's thread, failing to
+        # open the file, could otherwise print its own traceback as the process exits.
+        sys.exit(missing)
     try:
         yield
     except DBAPIError as exc:
@@ -87,17 +92,29 @@ def _database_errors(url: str) -> Iterator[None]:
         )
 
 
+def _missing_folder(url: str) -> str | None:
+    """The line to exit with when a SQLite file's folder does not exist."""
+    parsed = _parsed(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    path = Path(parsed.database or "")
+    if path.parent.is_dir():
+        return None
+    return (
+        f"boxoffice: cannot create the SQLite database {path}: the folder "
+        f"{path.parent} does not exist; create it, or set BOXOFFICE_DATABASE_URL "
+        "to a path in a folder that does"
+    )
+
+
 def _database_refusal(url: str, exc: DBAPIError) -> str:
     parsed = _parsed(url)
     reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
     if parsed.drivername.startswith("sqlite"):
         path = Path(parsed.database or "")
-        if not path.parent.is_dir():
-            return (
-                f"boxoffice: cannot create the SQLite database {path}: the folder "
-                f"{path.parent} does not exist; create it, or set BOXOFFICE_DATABASE_URL "
-                "to a path in a folder that does"
-            )
+        missing = _missing_folder(url)
+        if missing:
+            return missing
         return (
             f"boxoffice: cannot open the SQLite database {path} ({reason}): "
             "check the file's and its folder's permissions"
