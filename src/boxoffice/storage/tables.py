@@ -124,6 +124,8 @@ concerts = Table(
     Column("id", Id, primary_key=True),
     Column("title", String(200), nullable=False),
     Column("venue", String(200), nullable=False),
+    # The venue's IANA time zone: times stay UTC on the wire and are shown in it.
+    Column("time_zone", String(64), nullable=False, server_default="Asia/Seoul"),
 )
 
 schedules = Table(
@@ -152,8 +154,35 @@ seats = Table(
     Column("hold_reservation_id", Id, nullable=True),
     Column("held_until", UTCDateTime(), nullable=True),
     Column("sold_reservation_id", Id, nullable=True, unique=True),
+    # Where the seat is in the venue's plan, and its grade (whose price it was given).
+    # A schedule made without a plan has one section and one grade.
+    Column("section", String(40), nullable=False, server_default="Floor"),
+    Column("row_name", String(20), nullable=False, server_default="1"),
+    Column("label", String(40), nullable=False, server_default=""),
+    Column("grade", String(20), nullable=False, server_default="General"),
     UniqueConstraint("schedule_id", "seat_number", name="uq_seats_schedule_id_seat_number"),
     CheckConstraint("price >= 0", name="price_not_negative"),
+)
+
+# A schedule's grades with their prices, in the order the plan listed them.
+seat_grades = Table(
+    "seat_grades",
+    metadata,
+    Column("schedule_id", Id, ForeignKey("schedules.id"), primary_key=True),
+    Column("grade", String(20), primary_key=True),
+    Column("price", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    CheckConstraint("price >= 0", name="price_not_negative"),
+)
+
+# Several seats of one schedule held together: every seat or none, paid together.
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
+    Column("schedule_id", Id, ForeignKey("schedules.id"), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
 )
 
 reservations = Table(
@@ -168,6 +197,8 @@ reservations = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("confirmed_at", UTCDateTime(), nullable=True),
     Column("refunded_at", UTCDateTime(), nullable=True),
+    # The order the hold was made in; NULL: a seat held on its own.
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=True, index=True),
     Index("ix_reservations_user_id_status", "user_id", "status"),
 )
 
@@ -179,6 +210,8 @@ payments = Table(
     Column("user_id", Id, ForeignKey("users.id"), nullable=False),
     Column("amount", BigInteger, nullable=False),
     Column("paid_at", UTCDateTime(), nullable=False),
+    # An order is paid by one payment row per seat, each naming the order.
+    Column("order_id", Id, ForeignKey("orders.id"), nullable=True, index=True),
 )
 
 idempotency_keys = Table(
