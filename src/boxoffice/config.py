@@ -11,6 +11,8 @@ from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from boxoffice.catalog.zones import DEFAULT_TIME_ZONE, TimeZoneName
+
 # Printed in the README, so anyone may know it: the embedded shape starts with it (and
 # says so), the production shape refuses it.
 DEFAULT_ADMIN_TOKEN = "change-me-admin-token"
@@ -150,6 +152,8 @@ class Settings(BaseSettings):
     # (0: never). Holds are always decided by the database.
     seat_map_cache_ms: int = Field(default=500, ge=0, le=1000)
     load_demo_data: bool = True
+    # A new concert's venue time zone when the operator names none (IANA, checked here).
+    default_time_zone: TimeZoneName = DEFAULT_TIME_ZONE
     # One log line per request (client, request line, status, time taken): the record
     # to go back to after a disputed sale or a bot wave. Written in batches, it costs
     # a few microseconds a request (docs/benchmarks.md); /metrics counts every route

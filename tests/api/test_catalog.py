@@ -15,7 +15,14 @@ async def test_the_concert_list_is_public(api: Api) -> None:
     r = await api.client.get("/api/v1/concerts")
     assert r.status_code == 200
     assert r.json() == {
-        "items": [{"concertId": show.concert_id, "title": "Aurora", "venue": "Hall"}]
+        "items": [
+            {
+                "concertId": show.concert_id,
+                "title": "Aurora",
+                "venue": "Hall",
+                "timeZone": "Asia/Seoul",
+            }
+        ]
     }
 
 
@@ -152,6 +159,7 @@ async def test_an_operator_creates_a_schedule_of_numbered_seats(api: Api) -> Non
         "concertAt": "2030-01-01T11:00:00Z",
         "totalSeats": 50,
         "availableSeats": 50,
+        "grades": [{"grade": "General", "price": 40_000, "availableSeats": 50}],
     }
 
 

@@ -82,8 +82,7 @@ async def schedules(request: Request) -> Response:
 
     async def fill() -> bytes:
         found = await service.bookable_schedules(db=ctx.db, concert_id=concert_id, on=on, now=now)
-        listing = ScheduleList.model_validate({"concert_id": concert_id, "schedules": found})
-        return listing.model_dump_json(by_alias=True).encode()
+        return ScheduleList.of(found).model_dump_json(by_alias=True).encode()
 
     body = await ctx.catalog_cache.get_or_fill((concert_id, "schedules", on, None), fill)
     return Response(body, media_type="application/json")
@@ -154,9 +153,13 @@ def _seat_status(text: str | None) -> SeatStatus | None:
 
 @admin_router.post("", status_code=201, responses=documented(InvalidToken))
 async def add_concert(body: ConcertCreate, ctx: Ctx) -> ConcertPublic:
-    return ConcertPublic.model_validate(
-        await service.add_concert(db=ctx.db, title=body.title, venue=body.venue)
+    concert = await service.add_concert(
+        db=ctx.db,
+        title=body.title,
+        venue=body.venue,
+        time_zone=body.time_zone or ctx.settings.default_time_zone,
     )
+    return ConcertPublic.model_validate(concert)
 
 
 @admin_router.post(
@@ -165,13 +168,11 @@ async def add_concert(body: ConcertCreate, ctx: Ctx) -> ConcertPublic:
     responses=documented(InvalidToken, ConcertNotFound),
 )
 async def add_schedule(concert_id: PathId, body: ScheduleCreate, ctx: Ctx) -> ScheduleCreated:
-    """A schedule with seats numbered 1..seatCount, all at one price."""
-    s = await service.add_schedule(
-        db=ctx.db,
-        concert_id=concert_id,
-        concert_at=body.concert_at,
-        seat_count=body.seat_count,
-        price=body.price,
+    """A schedule with seats numbered 1..N: `seatCount` seats at one `price`, or a
+    plan's seats in plan order (section by section, row by row), each priced by its
+    row's grade."""
+    created = await service.add_schedule(
+        db=ctx.db, concert_id=concert_id, concert_at=body.concert_at, plan=body.plan()
     )
     ctx.catalog_cache.forget(concert_id)
-    return ScheduleCreated.model_validate(s)
+    return ScheduleCreated.model_validate(created)

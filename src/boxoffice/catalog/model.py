@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,6 +23,7 @@ class Concert:
     concert_id: int
     title: str
     venue: str
+    time_zone: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,43 @@ class Schedule:
 
 
 @dataclass(frozen=True, slots=True)
+class ScheduleListing:
+    concert_id: int
+    time_zone: str
+    schedules: list[Schedule]
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """A schedule's grade: its price, and how many of its seats are available."""
+
+    grade: str
+    price: int
+    available_seats: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewSchedule:
+    """A schedule just made: all its seats available."""
+
+    schedule_id: int
+    concert_id: int
+    concert_at: datetime
+    total_seats: int
+    available_seats: int
+    grades: list[Grade]
+
+
+@dataclass(frozen=True, slots=True)
 class Seat:
     seat_id: int
     seat_number: int
     price: int
     status: SeatStatus
+    section: str
+    row: str
+    label: str
+    grade: str
 
     @property
     def is_available(self) -> bool:
@@ -48,7 +82,16 @@ class Seat:
 @dataclass(frozen=True, slots=True)
 class SeatMap:
     schedule: Schedule
+    venue: str
+    time_zone: str
+    grades: list[Grade]
     seats: list[Seat]
+
+
+def graded(prices: list[tuple[str, int]], seats: list[Seat]) -> list[Grade]:
+    """Each grade (in the plan's order) with its available seats among ``seats``."""
+    available = Counter(seat.grade for seat in seats if seat.is_available)
+    return [Grade(grade=g, price=p, available_seats=available[g]) for g, p in prices]
 
 
 def seat_status(*, sold: bool, held_until: datetime | None, now: datetime) -> SeatStatus:

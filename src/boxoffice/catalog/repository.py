@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, case, func, insert, select, update
 
-from boxoffice.catalog.model import Concert, Schedule, Seat, on_sale, seat_status
+from boxoffice.catalog.model import (
+    Concert,
+    Schedule,
+    ScheduleListing,
+    Seat,
+    SeatMap,
+    graded,
+    on_sale,
+    seat_status,
+)
+from boxoffice.catalog.plans import GradePrice, PlannedSeat
 from boxoffice.reservations.holds import SqlNow, no_live_hold
 from boxoffice.storage.query import Conn, Query, Row
-from boxoffice.storage.tables import UTCDateTime, concerts, schedules, seats
+from boxoffice.storage.tables import UTCDateTime, concerts, schedules, seat_grades, seats
 
 NOW = bindparam("now", type_=UTCDateTime())
 END_OF_TIME = datetime.max.replace(tzinfo=UTC)
@@ -25,7 +36,7 @@ LIST_CONCERTS = Query(select(concerts).order_by(concerts.c.id))
 GET_CONCERT = Query(select(concerts).where(concerts.c.id == bindparam("concert_id")))
 ADD_CONCERT = Query(
     insert(concerts)
-    .values(title=bindparam("title"), venue=bindparam("venue"))
+    .values(title=bindparam("title"), venue=bindparam("venue"), time_zone=bindparam("time_zone"))
     .returning(concerts.c.id)
 )
 ADD_SCHEDULE = Query(
@@ -38,6 +49,18 @@ ADD_SEAT = Query(
         schedule_id=bindparam("schedule_id"),
         seat_number=bindparam("seat_number"),
         price=bindparam("price"),
+        section=bindparam("section"),
+        row_name=bindparam("row_name"),
+        label=bindparam("label"),
+        grade=bindparam("grade"),
+    )
+)
+ADD_GRADE = Query(
+    insert(seat_grades).values(
+        schedule_id=bindparam("schedule_id"),
+        grade=bindparam("grade"),
+        price=bindparam("price"),
+        position=bindparam("position"),
     )
 )
 COUNT_CONCERTS = Query(select(func.count()).select_from(concerts))
@@ -59,6 +82,7 @@ def _listing(*, dated: bool) -> Query:
     available = func.coalesce(func.sum(case((seat_is_free(NOW), 1), else_=0)), 0)
     query: Select[Any] = (
         select(
+            concerts.c.time_zone,
             schedules.c.id,
             schedules.c.concert_at,
             func.count(seats.c.id).label("total"),
@@ -70,7 +94,7 @@ def _listing(*, dated: bool) -> Query:
             )
         )
         .where(concerts.c.id == bindparam("concert_id"))
-        .group_by(concerts.c.id, schedules.c.id, schedules.c.concert_at)
+        .group_by(concerts.c.id, concerts.c.time_zone, schedules.c.id, schedules.c.concert_at)
         .order_by(schedules.c.concert_at, schedules.c.id)
     )
     return Query(query)
@@ -88,6 +112,10 @@ SEAT_MAP = Query(
         seats.c.price,
         seats.c.held_until,
         seats.c.sold_reservation_id,
+        seats.c.section,
+        seats.c.row_name,
+        seats.c.label,
+        seats.c.grade,
     )
     .select_from(schedules.join(seats, seats.c.schedule_id == schedules.c.id))
     .where(
@@ -96,6 +124,22 @@ SEAT_MAP = Query(
         schedules.c.cancelled_at.is_(None),
     )
     .order_by(seats.c.seat_number)
+)
+# The seat map's few other facts: the venue, its time zone and the schedule's grades in
+# plan order (one row per grade); no row: as for SEAT_MAP.
+SEAT_MAP_GRADES = Query(
+    select(concerts.c.venue, concerts.c.time_zone, seat_grades.c.grade, seat_grades.c.price)
+    .select_from(
+        schedules.join(concerts, concerts.c.id == schedules.c.concert_id).outerjoin(
+            seat_grades, seat_grades.c.schedule_id == schedules.c.id
+        )
+    )
+    .where(
+        schedules.c.id == bindparam("schedule_id"),
+        schedules.c.concert_id == bindparam("concert_id"),
+        schedules.c.cancelled_at.is_(None),
+    )
+    .order_by(seat_grades.c.position)
 )
 LOCK_SCHEDULE = Query(
     select(schedules.c.concert_id, schedules.c.cancelled_at)
@@ -110,7 +154,9 @@ CANCEL = Query(
 
 
 def _concert(row: Row) -> Concert:
-    return Concert(concert_id=row["id"], title=row["title"], venue=row["venue"])
+    return Concert(
+        concert_id=row["id"], title=row["title"], venue=row["venue"], time_zone=row["time_zone"]
+    )
 
 
 async def list_concerts(conn: Conn) -> list[Concert]:
@@ -122,21 +168,41 @@ async def get_concert(conn: Conn, *, concert_id: int) -> Concert | None:
     return None if row is None else _concert(row)
 
 
-async def add_concert(conn: Conn, *, title: str, venue: str) -> int:
-    return int(await conn.fetchval(ADD_CONCERT, title=title, venue=venue))
+async def add_concert(conn: Conn, *, title: str, venue: str, time_zone: str) -> int:
+    return int(await conn.fetchval(ADD_CONCERT, title=title, venue=venue, time_zone=time_zone))
 
 
 async def add_schedule(
-    conn: Conn, *, concert_id: int, concert_at: datetime, seat_count: int, price: int
+    conn: Conn,
+    *,
+    concert_id: int,
+    concert_at: datetime,
+    grades: Sequence[GradePrice],
+    seat_list: Sequence[PlannedSeat],
 ) -> int:
     schedule_id = int(
         await conn.fetchval(ADD_SCHEDULE, concert_id=concert_id, concert_at=concert_at)
     )
     await conn.executemany(
+        ADD_GRADE,
+        [
+            {"schedule_id": schedule_id, "grade": g.grade, "price": g.price, "position": n}
+            for n, g in enumerate(grades, start=1)
+        ],
+    )
+    await conn.executemany(
         ADD_SEAT,
         [
-            {"schedule_id": schedule_id, "seat_number": number, "price": price}
-            for number in range(1, seat_count + 1)
+            {
+                "schedule_id": schedule_id,
+                "seat_number": seat.seat_number,
+                "price": seat.price,
+                "section": seat.section,
+                "row_name": seat.row,
+                "label": seat.label,
+                "grade": seat.grade,
+            }
+            for seat in seat_list
         ],
     )
     return schedule_id
@@ -144,7 +210,7 @@ async def add_schedule(
 
 async def bookable_schedules(
     conn: Conn, *, concert_id: int, now: datetime, start: datetime | None, end: datetime | None
-) -> list[Schedule] | None:
+) -> ScheduleListing | None:
     """None: no such concert."""
     if start is None:
         rows = await conn.fetch(LISTING, concert_id=concert_id, now=now)
@@ -154,7 +220,7 @@ async def bookable_schedules(
         )
     if not rows:
         return None
-    return [
+    listed = [
         Schedule(
             schedule_id=row["id"],
             concert_id=concert_id,
@@ -165,26 +231,36 @@ async def bookable_schedules(
         for row in rows
         if row["id"] is not None
     ]
+    return ScheduleListing(concert_id=concert_id, time_zone=rows[0]["time_zone"], schedules=listed)
+
+
+def _seat(row: Row, now: datetime) -> Seat:
+    return Seat(
+        seat_id=row["id"],
+        seat_number=row["seat_number"],
+        price=row["price"],
+        status=seat_status(
+            sold=row["sold_reservation_id"] is not None, held_until=row["held_until"], now=now
+        ),
+        section=row["section"],
+        row=row["row_name"],
+        label=row["label"],
+        grade=row["grade"],
+    )
 
 
 async def seat_map(
     conn: Conn, *, concert_id: int, schedule_id: int, now: datetime
-) -> tuple[Schedule, list[Seat]] | None:
-    """The schedule with its seats as of ``now``; None: no such schedule of the concert."""
+) -> SeatMap | None:
+    """The schedule with all its seats as of ``now``; None: no such schedule of the
+    concert."""
+    about = await conn.fetch(SEAT_MAP_GRADES, concert_id=concert_id, schedule_id=schedule_id)
+    if not about:
+        return None
     rows = await conn.fetch(SEAT_MAP, concert_id=concert_id, schedule_id=schedule_id)
     if not rows:
         return None
-    seat_list = [
-        Seat(
-            seat_id=row["id"],
-            seat_number=row["seat_number"],
-            price=row["price"],
-            status=seat_status(
-                sold=row["sold_reservation_id"] is not None, held_until=row["held_until"], now=now
-            ),
-        )
-        for row in rows
-    ]
+    seat_list = [_seat(row, now) for row in rows]
     schedule = Schedule(
         schedule_id=schedule_id,
         concert_id=concert_id,
@@ -192,7 +268,14 @@ async def seat_map(
         total_seats=len(seat_list),
         available_seats=sum(1 for seat in seat_list if seat.is_available),
     )
-    return schedule, seat_list
+    prices = [(row["grade"], row["price"]) for row in about if row["grade"] is not None]
+    return SeatMap(
+        schedule=schedule,
+        venue=about[0]["venue"],
+        time_zone=about[0]["time_zone"],
+        grades=graded(prices, seat_list),
+        seats=seat_list,
+    )
 
 
 async def count_concerts(conn: Conn) -> int:
