@@ -238,6 +238,29 @@ class Api:
             "/api/v1/payments", json={"reservationId": reservation_id}, headers=headers
         )
 
+    async def order(
+        self,
+        fan: Fan,
+        show: Show,
+        *,
+        seat_numbers: list[int] | None = None,
+        seat_ids: list[int] | None = None,
+    ) -> httpx.Response:
+        body: dict[str, Any] = {"scheduleId": show.schedule_id}
+        if seat_ids is not None:
+            body["seatIds"] = seat_ids
+        if seat_numbers is not None:
+            body["seatNumbers"] = seat_numbers
+        return await self.client.post("/api/v1/orders", json=body, headers=fan.queue)
+
+    async def pay_order(self, fan: Fan, order_id: int, key: str | None = None) -> httpx.Response:
+        headers = dict(fan.queue)
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.client.post(
+            "/api/v1/payments", json={"orderId": order_id}, headers=headers
+        )
+
     async def bought(
         self, *, price: int = 10_000, seat: int = 1, show: Show | None = None, name: str = "buyer"
     ) -> tuple[Fan, Show, int]:

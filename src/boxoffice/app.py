@@ -37,6 +37,7 @@ from boxoffice.http.routing import API_V1, add_flat
 from boxoffice.http.timing import RequestRecord, TimedRequests
 from boxoffice.idempotency import service as idempotency
 from boxoffice.metrics import GcPauses, Metrics, RouteMetrics
+from boxoffice.orders.api import router as orders_router
 from boxoffice.payments.api import direct as payments_direct
 from boxoffice.payments.writers import sales_for
 from boxoffice.queue.api import admin_router as queue_admin_router
@@ -250,6 +251,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
         users_router,
         wallet_router,
         reservations_router,
+        orders_router,
         refunds_router,
         catalog_admin_router,
         queue_admin_router,

@@ -38,6 +38,10 @@ class DomainError(Exception):
         """The headers its answer carries (the class's, unless this one has its own)."""
         return self.headers
 
+    def extensions(self) -> dict[str, Any] | None:
+        """Further members of its problem document, if it has any."""
+        return None
+
 
 class ValidationFailed(DomainError):
     code = "validation_error"
@@ -83,6 +87,12 @@ class SeatNotFound(DomainError):
     title = "Seat not found"
 
 
+class OrderNotFound(DomainError):
+    code = "order_not_found"
+    status = 404
+    title = "Order not found"
+
+
 class ReservationNotFound(DomainError):
     code = "reservation_not_found"
     status = 404
@@ -93,6 +103,22 @@ class SeatUnavailable(DomainError):
     code = "seat_unavailable"
     status = 409
     title = "The seat is held or sold"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        seat_ids: Sequence[int] = (),
+        seat_numbers: Sequence[int] = (),
+    ) -> None:
+        super().__init__(detail)
+        self.seat_ids, self.seat_numbers = list(seat_ids), list(seat_numbers)
+
+    def extensions(self) -> dict[str, Any] | None:
+        """An order's refusal names the seats just taken (``seatIds``, ``seatNumbers``)."""
+        if not self.seat_ids:
+            return None
+        return {"seatIds": self.seat_ids, "seatNumbers": self.seat_numbers}
 
 
 class HoldLimitReached(DomainError):

@@ -37,6 +37,7 @@ from boxoffice.queue.memory import MemoryQueueStore
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass
 from boxoffice.queue.store import NO_ADDRESS, Refused, Seen
+from boxoffice.reservations import reads
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations_service
 from boxoffice.reservations.holds import live_hold
@@ -119,7 +120,7 @@ async def _take(
             .where(seats.c.id == seat.id)
             .values(hold_reservation_id=rid, held_until=until)
         )
-        reservation = await holds_repo.get(CoreConn(conn), reservation_id=rid)
+        reservation = await reads.get(CoreConn(conn), reservation_id=rid)
     assert reservation is not None
     return reservation
 
@@ -301,7 +302,7 @@ async def naive_pay(
     """Check the balance covers the price, then confirm and set the new balance."""
     user_id = queue_pass.user_id
     async with db.core.connect() as conn:
-        reservation = await holds_repo.get(CoreConn(conn), reservation_id=reservation_id)
+        reservation = await reads.get(CoreConn(conn), reservation_id=reservation_id)
         assert reservation is not None
         balance = (
             await conn.execute(select(wallets.c.balance).where(wallets.c.user_id == user_id))
@@ -445,7 +446,7 @@ async def naive_release(*, db: Database, user_id: int, reservation_id: int, now:
     the 0-row UPDATE reads as 'already released'."""
 
     async def work(conn: Conn) -> None:
-        reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+        reservation = await reads.get(conn, reservation_id=reservation_id)
         assert reservation is not None
         if reservation.status is ReservationStatus.CONFIRMED:
             raise AlreadyPaid()
@@ -502,7 +503,7 @@ REFUNDERS = 20
 
 async def naive_refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     """Check the ticket is paid, then mark it refunded with no guard on its state."""
-    reservation = await holds_repo.get(conn, reservation_id=reservation_id)
+    reservation = await reads.get(conn, reservation_id=reservation_id)
     assert reservation is not None
     if reservation.status is not ReservationStatus.CONFIRMED:
         raise AlreadyRefunded()

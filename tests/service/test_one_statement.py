@@ -28,7 +28,7 @@ from boxoffice.payments.writers import SalesInOneStatement
 from boxoffice.queue.model import DEFAULT_LINE, QueueState, Sells
 from boxoffice.queue.repository import sells_params
 from boxoffice.queue.service import QueuePass
-from boxoffice.reservations import hold_statement
+from boxoffice.reservations import hold_statement, reads
 from boxoffice.reservations import repository as holds_repo
 from boxoffice.reservations import service as reservations
 from boxoffice.reservations.hold_statement import HoldAsk
@@ -397,7 +397,7 @@ async def test_a_hold_is_one_statement_without_a_transaction(
     assert "INSERT INTO reservations" in statement
     assert "unnest" in statement  # the statement fans of one moment share
     async with pg.statement() as conn:
-        found = await holds_repo.get(conn, reservation_id=held.reservation_id)
+        found = await reads.get(conn, reservation_id=held.reservation_id)
     assert found is not None and found.seat_number == 3
     await assert_consistent(pg)
 

@@ -103,7 +103,7 @@ def error_response(
         title=error.title,
         detail=error.detail,
         headers={**(error.response_headers() or {}), **(headers or {})} or None,
-        extensions=extensions,
+        extensions=extensions or error.extensions(),
     )
 
 

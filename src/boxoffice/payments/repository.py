@@ -54,7 +54,12 @@ def payable(
     reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow
 ) -> tuple[ColumnElement[bool], ...]:
     """A reservation a fan may pay: their own live hold, on a show not cancelled."""
-    return (*the_fans_live_hold(reservation, user, now), _CANCELLED_SHOW.is_(None))
+    return (*the_fans_live_hold(reservation, user, now), show_on())
+
+
+def show_on() -> ColumnElement[bool]:
+    """The reservation's show is not cancelled."""
+    return _CANCELLED_SHOW.is_(None)
 
 
 def held_for_sale(reservation: ColumnElement[int], now: SqlNow) -> tuple[ColumnElement[bool], ...]:

@@ -6,21 +6,26 @@ the payment, the end of the visit."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, TypeVar
 
 from boxoffice.errors import TokenExpired
 from boxoffice.idempotency import service as idempotency
 from boxoffice.idempotency.service import Outcome
-from boxoffice.payments.model import PaymentResult
+from boxoffice.payments import order_sale
+from boxoffice.payments.model import OrderPaymentResult, PaymentResult
 from boxoffice.payments.repository import Sale, Selling
 from boxoffice.payments.sale_statement import CHANGED_UNDER_IT
-from boxoffice.payments.writers import ANSWER, SaleWriter
+from boxoffice.payments.writers import ANSWER, ORDER_ANSWER, SaleWriter
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import QueuePass, WaitingRoom, require_sold_through
 from boxoffice.reservations import service as reservations
 from boxoffice.storage.db import Database
 from boxoffice.storage.errors import Transient
+from boxoffice.storage.query import Conn
 from boxoffice.tokens import QueueClaims
 from boxoffice.wallet import service as wallet
+
+T = TypeVar("T")
 
 
 def _request(
@@ -50,20 +55,9 @@ async def checkout(
     first answer back when its ``Idempotency-Key`` has one (a live token's retry is
     replayed by the payment itself)."""
     request = _request(claims.user_id, reservation_id, idempotency_key)
-    try:
-        queue_pass = await waiting_room.check(claims=claims, admitted=True)
-    except TokenExpired:
-        if request.key is not None:
-            earlier = await idempotency.find(
-                db,
-                user_id=claims.user_id,
-                key=request.key,
-                request_fingerprint=request.fingerprint,
-                adapter=ANSWER,
-            )
-            if earlier is not None:
-                return earlier
-        raise
+    queue_pass = await _admitted_or_replay(db, waiting_room, claims, request)
+    if isinstance(queue_pass, Outcome):
+        return queue_pass
     outcome, holds_left = await pay(
         db=db,
         sales=sales,
@@ -73,11 +67,76 @@ async def checkout(
         reservation_id=reservation_id,
         now=now,
     )
-    if not outcome.replayed:
-        await waiting_room.after_sale(queue_pass=queue_pass)
-        if holds_left == 0:
-            await waiting_room.spend(queue_pass=queue_pass)
+    await _end_of_visit(waiting_room, queue_pass, outcome, holds_left)
     return outcome
+
+
+async def checkout_order(
+    *,
+    db: Database,
+    waiting_room: WaitingRoom,
+    claims: QueueClaims,
+    order_id: int,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Outcome[OrderPaymentResult]:
+    """``checkout`` for a whole order: every seat paid or none, in one transaction
+    that also remembers the answer under the ``Idempotency-Key``."""
+    request = idempotency.Keyed(
+        user_id=claims.user_id,
+        key=idempotency_key,
+        fingerprint=idempotency.fingerprint("payment", {"orderId": order_id}),
+        status_code=201,
+        adapter=ORDER_ANSWER,
+    )
+    queue_pass = await _admitted_or_replay(db, waiting_room, claims, request)
+    if isinstance(queue_pass, Outcome):
+        return queue_pass
+    sells, holds_left = waiting_room.sells(queue_pass), []
+
+    async def action(conn: Conn) -> OrderPaymentResult:
+        paid, left = await order_sale.pay_order(
+            conn, order_id=order_id, user_id=queue_pass.user_id, now=now, sells=sells
+        )
+        holds_left.append(left)
+        return paid
+
+    outcome = await idempotency.run_once(db, request, now=now, action=action)
+    await _end_of_visit(waiting_room, queue_pass, outcome, holds_left[-1] if holds_left else None)
+    return outcome
+
+
+async def _admitted_or_replay(
+    db: Database, waiting_room: WaitingRoom, claims: QueueClaims, request: idempotency.Keyed[T]
+) -> QueuePass | Outcome[T]:
+    """The fan's admitted pass; or, for a token no longer live, the first answer to
+    this request's key if it has one."""
+    try:
+        return await waiting_room.check(claims=claims, admitted=True)
+    except TokenExpired:
+        if request.key is not None:
+            earlier = await idempotency.find(
+                db,
+                user_id=claims.user_id,
+                key=request.key,
+                request_fingerprint=request.fingerprint,
+                adapter=request.adapter,
+            )
+            if earlier is not None:
+                return earlier
+        raise
+
+
+async def _end_of_visit(
+    waiting_room: WaitingRoom, queue_pass: QueuePass, outcome: Outcome[Any], holds_left: int | None
+) -> None:
+    """After a first answer: the sale told to the line, the token spent once no live
+    hold is left."""
+    if outcome.replayed:
+        return
+    await waiting_room.after_sale(queue_pass=queue_pass)
+    if holds_left == 0:
+        await waiting_room.spend(queue_pass=queue_pass)
 
 
 async def pay(

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 
 from boxoffice.idempotency.repository import remember_answer
 from boxoffice.payments import repository, sale_statement
-from boxoffice.payments.model import PaymentResult
+from boxoffice.payments.model import OrderPaymentResult, PaymentResult
 from boxoffice.payments.repository import Sale, Selling
 from boxoffice.payments.sale_statement import CHANGED_UNDER_IT
 from boxoffice.queue.model import Sells
@@ -25,6 +25,7 @@ from boxoffice.wallet import repository as wallet
 from boxoffice.wallet.model import EntryType
 
 ANSWER = TypeAdapter(PaymentResult)
+ORDER_ANSWER = TypeAdapter(OrderPaymentResult)
 
 
 class SaleWriter(Protocol):

@@ -18,6 +18,19 @@ class ReservationStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class SeatPlace:
+    """Where a seat is, as a ticket shows it: the venue and its time zone, the seat's
+    section, row, label and grade."""
+
+    venue: str
+    time_zone: str
+    section: str
+    row: str
+    label: str
+    grade: str
+
+
+@dataclass(frozen=True, slots=True)
 class Reservation:
     reservation_id: int
     user_id: int
@@ -31,6 +44,39 @@ class Reservation:
     status: ReservationStatus
     held_until: datetime
     show_cancelled: bool = False
+    order_id: int | None = None
+    place: SeatPlace | None = None
+
+    @property
+    def where(self) -> SeatPlace:
+        """Where the seat is (a seat of the simple form, when the read did not say)."""
+        return self.place or SeatPlace(
+            "", "Asia/Seoul", "Floor", "1", str(self.seat_number), "General"
+        )
+
+    @property
+    def venue(self) -> str:
+        return self.where.venue
+
+    @property
+    def time_zone(self) -> str:
+        return self.where.time_zone
+
+    @property
+    def section(self) -> str:
+        return self.where.section
+
+    @property
+    def row(self) -> str:
+        return self.where.row
+
+    @property
+    def label(self) -> str:
+        return self.where.label
+
+    @property
+    def grade(self) -> str:
+        return self.where.grade
 
     def as_of(self, now: datetime) -> Reservation:
         """The reservation as a fan sees it at ``now``: an unpaid hold past its time

@@ -32,7 +32,8 @@ from boxoffice.catalog.model import is_bookable, on_sale
 from boxoffice.queue.model import Sells
 from boxoffice.queue.repository import sold_through
 from boxoffice.reservations.holds import SqlNow, live_hold, no_live_hold
-from boxoffice.reservations.model import Reservation, ReservationStatus
+from boxoffice.reservations.model import Reservation, ReservationStatus, SeatPlace
+from boxoffice.reservations.reads import PLACE_COLUMNS, place_of
 from boxoffice.storage.query import Conn, Query, Row
 from boxoffice.storage.tables import UTCDateTime, concerts, reservations, schedules, seats, users
 
@@ -128,8 +129,11 @@ class HoldTarget:
     seat_id: int | None
     seat_number: int | None
     price: int | None
+    place: SeatPlace | None = None
 
-    def held(self, reservation_id: int, *, user_id: int, until: datetime) -> Reservation:
+    def held(
+        self, reservation_id: int, *, user_id: int, until: datetime, order_id: int | None = None
+    ) -> Reservation:
         """The reservation a hold of this seat made."""
         assert self.seat_id is not None and self.seat_number is not None
         assert self.price is not None
@@ -145,6 +149,8 @@ class HoldTarget:
             price=self.price,
             status=ReservationStatus.HELD,
             held_until=until,
+            order_id=order_id,
+            place=self.place,
         )
 
     def sold_through(self, *, sells: Sells, now: datetime) -> bool:
@@ -167,6 +173,7 @@ TARGET_COLUMNS = (
     seats.c.id.label("seat_id"),
     seats.c.seat_number,
     seats.c.price,
+    *PLACE_COLUMNS,
 )
 
 
@@ -196,6 +203,7 @@ def target_of(row: Row, schedule_id: int) -> HoldTarget | None:
         seat_id=row["seat_id"],
         seat_number=row["seat_number"],
         price=row["price"],
+        place=place_of(row),
     )
 
 
@@ -291,30 +299,7 @@ async def count_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int:
     return int(await conn.fetchval(COUNT_LIVE_HOLDS, user=user_id, now=now))
 
 
-# --- reading a hold, and ending one --------------------------------------------------
-
-GET = Query(
-    select(
-        reservations.c.id,
-        reservations.c.user_id,
-        reservations.c.price,
-        reservations.c.status,
-        reservations.c.held_until,
-        seats.c.id.label("seat_id"),
-        seats.c.seat_number,
-        schedules.c.id.label("schedule_id"),
-        schedules.c.concert_at,
-        schedules.c.cancelled_at,
-        concerts.c.id.label("concert_id"),
-        concerts.c.title,
-    )
-    .select_from(
-        reservations.join(seats, seats.c.id == reservations.c.seat_id)
-        .join(schedules, schedules.c.id == seats.c.schedule_id)
-        .join(concerts, concerts.c.id == schedules.c.concert_id)
-    )
-    .where(reservations.c.id == RESERVATION)
-)
+# --- ending a hold -----------------------------------------------------------------
 
 
 def the_fans_live_hold(
@@ -350,28 +335,6 @@ CONCERT_OF_SCHEDULE = Query(
         schedules.c.id == bindparam("schedule", type_=BigInteger())
     )
 )
-
-
-def reservation_of(row: Row) -> Reservation:
-    return Reservation(
-        reservation_id=row["id"],
-        user_id=row["user_id"],
-        concert_id=row["concert_id"],
-        concert_title=row["title"],
-        schedule_id=row["schedule_id"],
-        concert_at=row["concert_at"],
-        seat_id=row["seat_id"],
-        seat_number=row["seat_number"],
-        price=row["price"],
-        status=ReservationStatus(row["status"]),
-        held_until=row["held_until"],
-        show_cancelled=row["cancelled_at"] is not None,
-    )
-
-
-async def get(conn: Conn, *, reservation_id: int) -> Reservation | None:
-    row = await conn.fetchrow(GET, reservation=reservation_id)
-    return None if row is None else reservation_of(row)
 
 
 async def end_hold(

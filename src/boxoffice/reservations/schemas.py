@@ -37,3 +37,10 @@ class ReservationPublic(ApiModel):
     price: int
     status: ReservationStatus
     held_until: datetime
+    order_id: int | None = Field(description="The order it was held in; null: held alone.")
+    venue: str
+    time_zone: str = Field(description="The venue's IANA time zone, to show `concertAt` in.")
+    section: str
+    row: str
+    label: str = Field(description="The seat as the venue names it, e.g. `A-12`.")
+    grade: str

@@ -21,7 +21,7 @@ from boxoffice.errors import (
 )
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import WaitingRoom, require_sold_through
-from boxoffice.reservations import refund_repository, repository
+from boxoffice.reservations import reads, refund_repository, repository
 from boxoffice.reservations.hold_statement import HoldAsk
 from boxoffice.reservations.model import Reservation, ReservationStatus
 from boxoffice.reservations.refund_repository import Refunded
@@ -99,7 +99,7 @@ async def hold_seat(
 
 async def get_own(*, db: Database, user_id: int, reservation_id: int, now: datetime) -> Reservation:
     async with db.statement() as conn:
-        reservation = await repository.get(conn, reservation_id=reservation_id)
+        reservation = await reads.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:
         raise ReservationNotFound(f"you have no reservation {reservation_id}")
     return reservation.as_of(now)
@@ -121,7 +121,7 @@ async def release(*, db: Database, user_id: int, reservation_id: int, now: datet
         if seat_id is not None:
             return await repository.free_seat(conn, seat_id=seat_id, reservation_id=reservation_id)
         # Read after the UPDATE, which waited for any payment of this row to finish.
-        reservation = await repository.get(conn, reservation_id=reservation_id)
+        reservation = await reads.get(conn, reservation_id=reservation_id)
         if reservation is None or reservation.user_id != user_id:
             raise ReservationNotFound(f"you have no reservation {reservation_id}")
         if reservation.status is ReservationStatus.CONFIRMED:
@@ -138,7 +138,7 @@ def seat_lost(reservation_id: int) -> HoldExpired:
 
 async def why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> Exception:
     """The error a payment gets for a reservation its confirmation did not take."""
-    reservation = await repository.get(conn, reservation_id=reservation_id)
+    reservation = await reads.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:
         return ReservationNotFound(f"you have no reservation {reservation_id}")
     if reservation.status is ReservationStatus.CONFIRMED:
@@ -152,7 +152,7 @@ async def why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> E
 
 async def find(conn: Conn, *, reservation_id: int) -> Reservation | None:
     """A reservation by id, whoever owns it, inside the caller's transaction."""
-    return await repository.get(conn, reservation_id=reservation_id)
+    return await reads.get(conn, reservation_id=reservation_id)
 
 
 async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
@@ -161,7 +161,7 @@ async def refund(conn: Conn, *, reservation_id: int, now: datetime) -> Refunded:
     refunded = await refund_repository.refund(conn, reservation_id=reservation_id, now=now)
     if refunded is not None:
         return refunded
-    again = await repository.get(conn, reservation_id=reservation_id)
+    again = await reads.get(conn, reservation_id=reservation_id)
     raise not_refundable(reservation_id, None if again is None else again.status)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from boxoffice.reservations.model import ReservationStatus
+from boxoffice.reservations.model import Reservation
 
 MOST = 200  # rows of each kind shown, newest first
 
@@ -24,18 +24,6 @@ def kind_of(*, email: str | None, external_id: str | None) -> FanKind:
     if external_id is not None:
         return FanKind.EXTERNAL
     return FanKind.ACCOUNT if email is not None else FanKind.GUEST
-
-
-@dataclass(frozen=True, slots=True)
-class FanReservation:
-    reservation_id: int
-    concert_title: str
-    concert_at: datetime
-    schedule_id: int
-    seat_number: int
-    price: int
-    status: ReservationStatus
-    held_until: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +50,6 @@ class FanRecord:
     email: str | None
     kind: FanKind
     balance: int
-    reservations: list[FanReservation] = field(default_factory=list)
+    reservations: list[Reservation] = field(default_factory=list)
     payments: list[FanPayment] = field(default_factory=list)
     ledger: list[FanEntry] = field(default_factory=list)

@@ -7,14 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, func, select
 
-from boxoffice.reservations.model import ReservationStatus, status_at
+from boxoffice.reservations import reads
+from boxoffice.reservations.model import Reservation
 from boxoffice.storage.query import Conn, Query, Row
 from boxoffice.storage.tables import (
-    concerts,
     payments,
-    reservations,
-    schedules,
-    seats,
     users,
     wallet_transactions,
     wallets,
@@ -24,7 +21,6 @@ from boxoffice.support.model import (
     FanEntry,
     FanPayment,
     FanRecord,
-    FanReservation,
     kind_of,
 )
 
@@ -38,26 +34,6 @@ _FAN = select(
 FAN_BY_ID = Query(_FAN.where(users.c.id == bindparam("user_id")))
 FAN_BY_EMAIL = Query(_FAN.where(users.c.email == bindparam("email")))
 
-RESERVATIONS = Query(
-    select(
-        reservations.c.id,
-        concerts.c.title,
-        schedules.c.concert_at,
-        schedules.c.id.label("schedule_id"),
-        seats.c.seat_number,
-        reservations.c.price,
-        reservations.c.status,
-        reservations.c.held_until,
-    )
-    .select_from(
-        reservations.join(seats, seats.c.id == reservations.c.seat_id)
-        .join(schedules, schedules.c.id == seats.c.schedule_id)
-        .join(concerts, concerts.c.id == schedules.c.concert_id)
-    )
-    .where(reservations.c.user_id == bindparam("user_id"))
-    .order_by(reservations.c.id.desc())
-    .limit(MOST)
-)
 PAYMENTS = Query(
     select(payments.c.id, payments.c.reservation_id, payments.c.amount, payments.c.paid_at)
     .where(payments.c.user_id == bindparam("user_id"))
@@ -119,19 +95,6 @@ async def record_of(conn: Conn, fan: Row, *, now: datetime) -> FanRecord:
     )
 
 
-async def reservations_of(conn: Conn, *, user_id: int, now: datetime) -> list[FanReservation]:
-    return [
-        FanReservation(
-            reservation_id=row["id"],
-            concert_title=row["title"],
-            concert_at=row["concert_at"],
-            schedule_id=row["schedule_id"],
-            seat_number=row["seat_number"],
-            price=int(row["price"]),
-            status=status_at(
-                ReservationStatus(row["status"]), held_until=row["held_until"], now=now
-            ),
-            held_until=row["held_until"],
-        )
-        for row in await conn.fetch(RESERVATIONS, user_id=user_id)
-    ]
+async def reservations_of(conn: Conn, *, user_id: int, now: datetime) -> list[Reservation]:
+    """The fan's newest reservations, as the fan sees them at ``now``."""
+    return [r.as_of(now) for r in await reads.of_user(conn, user_id=user_id, most=MOST)]

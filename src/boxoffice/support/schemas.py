@@ -11,6 +11,7 @@ from boxoffice.support.model import FanKind
 
 class FanReservationPublic(ApiModel):
     reservation_id: int
+    concert_id: int
     concert_title: str
     concert_at: datetime
     schedule_id: int
@@ -20,6 +21,13 @@ class FanReservationPublic(ApiModel):
         description="As the fan sees it: a HELD reservation past `heldUntil` reads EXPIRED."
     )
     held_until: datetime
+    order_id: int | None = Field(description="The order it was held in; null: held alone.")
+    venue: str
+    time_zone: str = Field(description="The venue's IANA time zone, to show `concertAt` in.")
+    section: str
+    row: str
+    label: str
+    grade: str
 
 
 class FanPaymentPublic(ApiModel):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from boxoffice.errors import NotFound
+from boxoffice.reservations.model import Reservation
 from boxoffice.storage.db import Database
 from boxoffice.support import repository
-from boxoffice.support.model import FanRecord, FanReservation
+from boxoffice.support.model import FanRecord
 from boxoffice.users.service import normal_email
 
 
@@ -23,7 +24,7 @@ async def find_fan(
         return await repository.record_of(conn, fan, now=now)
 
 
-async def my_reservations(*, db: Database, user_id: int, now: datetime) -> list[FanReservation]:
+async def my_reservations(*, db: Database, user_id: int, now: datetime) -> list[Reservation]:
     """A fan's own reservations, newest first: what "my tickets" shows on any device."""
     async with db.read() as conn:
         return await repository.reservations_of(conn, user_id=user_id, now=now)

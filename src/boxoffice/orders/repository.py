@@ -1,0 +1,134 @@
+"""SQL for orders. An order's seats are held with the holds' own guards
+(``reservations.repository``: ``claimable``, the fan's live holds counted after their
+row is locked) and their rows locked in the order of their ids before any is
+claimed, as every hold locks them, so an order and the holds of other fans meet in
+the same order instead of deadlocking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import BigInteger, and_, bindparam, func, insert, or_, select, update
+
+from boxoffice.orders.model import SeatAsked
+from boxoffice.reservations import repository as holds
+from boxoffice.reservations.holds import live_hold
+from boxoffice.reservations.model import ReservationStatus
+from boxoffice.storage.query import Conn, Query
+from boxoffice.storage.tables import UTCDateTime, orders, reservations, seats
+
+NOW = bindparam("now", type_=UTCDateTime())
+# Named unlike the columns an UPDATE sets (SQLAlchemy reserves those names).
+USER = bindparam("user", type_=BigInteger())
+ORDER = bindparam("order", type_=BigInteger())
+SCHEDULE = bindparam("schedule", type_=BigInteger())
+
+# The fan's row locked, then their live holds counted (``migrations.fan_lock``).
+FAN_LOCKED = Query(select(func.boxoffice_fan_live_holds(USER, NOW)), postgres_only=True)
+SEATS_ASKED = Query(
+    select(
+        seats.c.id,
+        seats.c.seat_number,
+        seats.c.price,
+        and_(*holds.claimable(NOW)).label("free"),
+    )
+    .where(
+        seats.c.schedule_id == SCHEDULE,
+        or_(
+            seats.c.id.in_(bindparam("ids", expanding=True)),
+            seats.c.seat_number.in_(bindparam("numbers", expanding=True)),
+        ),
+    )
+    .order_by(seats.c.id)
+    .with_for_update(of=seats),
+    expanding=True,
+)
+ADD_ORDER = Query(
+    insert(orders).values(user_id=USER, schedule_id=SCHEDULE, created_at=NOW).returning(orders.c.id)
+)
+ADD_HOLD = Query(
+    insert(reservations)
+    .values(
+        user_id=USER,
+        seat_id=bindparam("seat", type_=BigInteger()),
+        price=bindparam("price", type_=BigInteger()),
+        status=ReservationStatus.HELD.value,
+        held_until=bindparam("until", type_=UTCDateTime()),
+        created_at=NOW,
+        order_id=ORDER,
+    )
+    .returning(reservations.c.id)
+)
+OWNER = Query(select(orders.c.user_id).where(orders.c.id == ORDER))
+END_HOLDS = Query(
+    update(reservations)
+    .where(
+        reservations.c.order_id == ORDER,
+        reservations.c.user_id == USER,
+        reservations.c.status == ReservationStatus.HELD.value,
+        live_hold(reservations.c.held_until, NOW),
+    )
+    .values(status=ReservationStatus.CANCELLED.value)
+    .returning(reservations.c.id, reservations.c.seat_id)
+)
+
+
+async def fan_live_holds(conn: Conn, *, user_id: int, now: datetime) -> int | None:
+    """The fan's live holds, counted after their row is locked on PostgreSQL (the
+    database of data-modifying WITH; a SQLite transaction writes alone, with no row
+    locks to take); None when there is no such fan."""
+    if not conn.modifying_with:
+        return await holds.fan_live_holds(conn, user_id=user_id, now=now)
+    found = await conn.fetchval(FAN_LOCKED, user=user_id, now=now)
+    return None if found is None else int(found)
+
+
+async def seats_asked(
+    conn: Conn, *, schedule_id: int, ids: Sequence[int], numbers: Sequence[int], now: datetime
+) -> list[SeatAsked]:
+    """The schedule's seats asked for by id or number, each row locked in the order of
+    the ids; whether each is free to hold."""
+    rows = await conn.fetch(
+        SEATS_ASKED, schedule=schedule_id, ids=list(ids), numbers=list(numbers), now=now
+    )
+    return [SeatAsked(r["id"], r["seat_number"], r["price"], bool(r["free"])) for r in rows]
+
+
+async def add_order(conn: Conn, *, user_id: int, schedule_id: int, now: datetime) -> int:
+    return int(await conn.fetchval(ADD_ORDER, user=user_id, schedule=schedule_id, now=now))
+
+
+async def hold(
+    conn: Conn, *, order_id: int, user_id: int, seat: SeatAsked, until: datetime, now: datetime
+) -> int | None:
+    """The seat held for the order: its reservation, or None when the seat was not
+    free (then the caller rolls the order back)."""
+    reservation_id = int(
+        await conn.fetchval(
+            ADD_HOLD,
+            user=user_id,
+            seat=seat.seat_id,
+            price=seat.price,
+            until=until,
+            now=now,
+            order=order_id,
+        )
+    )
+    claimed = await holds.claim_seat(
+        conn, seat_id=seat.seat_id, reservation_id=reservation_id, until=until, now=now
+    )
+    return reservation_id if claimed else None
+
+
+async def owner(conn: Conn, *, order_id: int) -> int | None:
+    found = await conn.fetchval(OWNER, order=order_id)
+    return None if found is None else int(found)
+
+
+async def release(conn: Conn, *, order_id: int, user_id: int, now: datetime) -> int:
+    """Every live hold of the fan's order ended and its seat freed; how many."""
+    ended = await conn.fetch(END_HOLDS, order=order_id, user=user_id, now=now)
+    for row in ended:
+        await holds.free_seat(conn, seat_id=row["seat_id"], reservation_id=row["id"])
+    return len(ended)
