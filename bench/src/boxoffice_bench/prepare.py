@@ -159,6 +159,7 @@ class Preparer:
             "balance": self.balance,
             "charge": self.charge,
             "reserve": self.reserve,
+            "order": self.order,
             "pay": self.pay,
         }
         return make[endpoint](count)
@@ -179,6 +180,21 @@ class Preparer:
         return [
             Request(tokens[i % len(tokens)], body=json.dumps({"scheduleId": s, "seatId": seat}))
             for i, (s, seat) in enumerate(await self.seats.take(count))
+        ]
+
+    async def order(self, count: int) -> list[Request]:
+        """Orders of two seats of one schedule, the fans taken round robin as holds
+        are (each seat of an order counts toward the fan's holds)."""
+        fans = await make_fans(self.server.database_url, -(-2 * count // HOLDS_PER_FAN))
+        tokens = await self._admit([user for user, _ in fans])
+        taken = await self.seats.take(2 * count + 2)
+        pairs = [(a, b) for a, b in zip(taken[::2], taken[1::2], strict=True) if a[0] == b[0]]
+        return [
+            Request(
+                tokens[i % len(tokens)],
+                body=json.dumps({"scheduleId": a[0], "seatIds": [a[1], b[1]]}),
+            )
+            for i, (a, b) in enumerate(pairs[:count])
         ]
 
     async def pay(self, count: int) -> list[Request]:

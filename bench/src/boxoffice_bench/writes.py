@@ -1,5 +1,5 @@
-"""The database's path, measured with wrk: balance reads, charges, holds and
-payments on one server process in the production shape (PostgreSQL and Redis).
+"""The database's path, measured with wrk: balance reads, charges, holds, orders of
+two seats and payments on one server process in the production shape (PostgreSQL and Redis).
 
 Every request does distinct real work, prepared before its measurement (see
 prepare.py): a different fan's balance, a charge to a fan not charged yet, a seat
@@ -42,6 +42,7 @@ ENDPOINTS = (
     Endpoint("balance", "GET", "/api/v1/wallet", 30_000),
     Endpoint("charge", "POST", "/api/v1/wallet/charges", 12_000),
     Endpoint("reserve", "POST", "/api/v1/reservations", 12_000),
+    Endpoint("order", "POST", "/api/v1/orders", 6_000),
     Endpoint("pay", "POST", "/api/v1/payments", 6_000),
 )
 
