@@ -13,7 +13,6 @@ from sqlalchemy import BigInteger, and_, bindparam, func, insert, or_, select, u
 
 from boxoffice.orders.model import SeatAsked
 from boxoffice.reservations import repository as holds
-from boxoffice.reservations.holds import live_hold
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.storage.query import Conn, Query
 from boxoffice.storage.tables import UTCDateTime, orders, reservations, seats
@@ -60,15 +59,9 @@ ADD_HOLD = Query(
     )
     .returning(reservations.c.id)
 )
-OWNER = Query(select(orders.c.user_id).where(orders.c.id == ORDER))
 END_HOLDS = Query(
     update(reservations)
-    .where(
-        reservations.c.order_id == ORDER,
-        reservations.c.user_id == USER,
-        reservations.c.status == ReservationStatus.HELD.value,
-        live_hold(reservations.c.held_until, NOW),
-    )
+    .where(reservations.c.order_id == ORDER, *holds.the_fans_live_holds(USER, NOW))
     .values(status=ReservationStatus.CANCELLED.value)
     .returning(reservations.c.id, reservations.c.seat_id)
 )
@@ -119,11 +112,6 @@ async def hold(
         conn, seat_id=seat.seat_id, reservation_id=reservation_id, until=until, now=now
     )
     return reservation_id if claimed else None
-
-
-async def owner(conn: Conn, *, order_id: int) -> int | None:
-    found = await conn.fetchval(OWNER, order=order_id)
-    return None if found is None else int(found)
 
 
 async def release(conn: Conn, *, order_id: int, user_id: int, now: datetime) -> int:

@@ -20,7 +20,6 @@ from boxoffice.payments.sale_statement import CHANGED_UNDER_IT
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import require_sold_through
 from boxoffice.reservations import repository as holds
-from boxoffice.reservations.holds import live_hold
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.storage.errors import Transient
 from boxoffice.storage.query import Conn, Query
@@ -35,13 +34,7 @@ ORDER = bindparam("order", type_=BigInteger())
 
 CONFIRM_ORDER = Query(
     update(reservations)
-    .where(
-        reservations.c.order_id == ORDER,
-        reservations.c.user_id == USER,
-        reservations.c.status == ReservationStatus.HELD.value,
-        live_hold(reservations.c.held_until, NOW),
-        show_on(),
-    )
+    .where(reservations.c.order_id == ORDER, *holds.the_fans_live_holds(USER, NOW), show_on())
     .values(status=CONFIRMED, confirmed_at=NOW)
     .returning(reservations.c.id, reservations.c.seat_id, reservations.c.price)
 )

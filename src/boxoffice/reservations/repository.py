@@ -306,8 +306,12 @@ def the_fans_live_hold(
     reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow
 ) -> tuple[ColumnElement[bool], ...]:
     """The fan's own reservation, a hold still live: what a release or a payment ends."""
+    return (reservations.c.id == reservation, *the_fans_live_holds(user, now))
+
+
+def the_fans_live_holds(user: ColumnElement[int], now: SqlNow) -> tuple[ColumnElement[bool], ...]:
+    """The fan's own reservations that are holds still live (of an order, say)."""
     return (
-        reservations.c.id == reservation,
         reservations.c.user_id == user,
         reservations.c.status == HELD,
         live_hold(reservations.c.held_until, now),
