@@ -164,6 +164,7 @@ async def test_the_simple_form_is_one_section_of_one_grade(api: Api) -> None:
         (3, "Floor", "1", "3", "General", 7_000),
     ]
     assert grades(seat_map) == [("General", 7_000, 3)]
+    assert seat_map["holdLimit"] == 4  # MAX_HOLDS_PER_USER's default
     r = await add_schedule(api, show.concert_id, price=5)  # seatCount left out: 50
     assert (r.json()["totalSeats"], grades(r.json())) == (50, [("General", 5, 50)])
 

@@ -135,7 +135,8 @@ async def seats(request: Request) -> Response:
         seat_map = await service.seat_map(
             db=ctx.db, concert_id=concert_id, schedule_id=schedule_id, only=status, now=now
         )
-        return SeatMapPublic.of(seat_map).model_dump_json(by_alias=True).encode()
+        public = SeatMapPublic.of(seat_map, hold_limit=ctx.settings.max_holds_per_user)
+        return public.model_dump_json(by_alias=True).encode()
 
     body = await ctx.catalog_cache.get_or_fill((concert_id, "seats", schedule_id, status), fill)
     return Response(body, media_type="application/json")

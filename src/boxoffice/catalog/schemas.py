@@ -91,10 +91,14 @@ class SeatMapPublic(ApiModel):
     total_seats: int
     available_seats: int
     grades: list[GradePublic] = Field(description="In plan order; counts ignore ?status=.")
+    hold_limit: int = Field(
+        description="The most seats a fan may hold at once (`MAX_HOLDS_PER_USER`), in one "
+        "order or several."
+    )
     seats: list[SeatPublic]
 
     @classmethod
-    def of(cls, m: SeatMap) -> SeatMapPublic:
+    def of(cls, m: SeatMap, *, hold_limit: int) -> SeatMapPublic:
         """A seat map's schedule fields sit at the top level of the answer."""
         return cls.model_validate(
             {
@@ -102,6 +106,7 @@ class SeatMapPublic(ApiModel):
                 "time_zone": m.time_zone,
                 "venue": m.venue,
                 "grades": m.grades,
+                "hold_limit": hold_limit,
                 "seats": m.seats,
             }
         )
