@@ -68,7 +68,7 @@ async def test_a_fan_signs_up_buys_signs_out_and_signs_in_elsewhere_to_the_same_
     await sign_in_as(second.page, "mina@example.com")
     await signed_in_as(second.page, "Mina", "20,000 points")
     await open_my_tickets(second.page)
-    row = second.page.locator(f'#mine-list tr[data-id="{reservation}"]')
+    row = second.page.locator(f'#mine-list .ticket-card[data-id="{reservation}"]')
     await expect(row).to_contain_text(AURORA)
     await expect(row).to_contain_text("Paid")
 

@@ -111,7 +111,7 @@ async def test_the_operator_adds_a_concert_and_a_date_and_watches_its_sales(
     await expect(page.locator("#notice")).to_have_text("Concert “Late Show” added.")
     await expect(page.get_by_label("Concert", exact=True)).to_have_value("4")
     # A date already past is asked about, and not added when the operator says no.
-    await page.get_by_label("Date and time (your time zone)").fill("2020-05-01T20:00")
+    await page.get_by_label("Date and time (local time at the show)").fill("2020-05-01T20:00")
     await page.get_by_label("Seats").fill("5")
     await page.get_by_label("Price (points)").fill("7000")
     await page.get_by_role("button", name="Add date").click()
@@ -121,7 +121,7 @@ async def test_the_operator_adds_a_concert_and_a_date_and_watches_its_sales(
     await expect(page.locator('#sales tr.concert[data-id="4"]')).to_contain_text("Late Show")
     await expect(page.locator("#sales tr.sub", has_text="2020")).to_have_count(0)
 
-    await page.get_by_label("Date and time (your time zone)").fill("2030-05-01T20:00")
+    await page.get_by_label("Date and time (local time at the show)").fill("2030-05-01T20:00")
     await page.get_by_label("Seats").fill("5")
     await page.get_by_label("Price (points)").fill("7000")
     await page.get_by_role("button", name="Add date").click()
@@ -177,7 +177,9 @@ async def test_the_operator_gives_a_concert_a_line_with_an_opening_and_shows_its
     opens = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=OPENS_IN_SECONDS)
     await page.get_by_label("Capacity").fill("5")
     await page.get_by_label("Admissions per minute").fill("120")
-    await page.get_by_label("Sale opens (your time zone; empty: open now)").fill(seoul_input(opens))
+    await page.get_by_label("Sale opens (local time at the show; empty: open now)").fill(
+        seoul_input(opens)
+    )
     await page.get_by_role("button", name="Give it a line of its own").click()
     await confirm(
         page,
@@ -187,7 +189,7 @@ async def test_the_operator_gives_a_concert_a_line_with_an_opening_and_shows_its
     await expect(page.locator("#stat-capacity")).to_have_text("5")
     await expect(page.locator("#stat-admissionPerMinute")).to_have_text("120")
     await expect(page.locator("#stat-paused")).to_have_text("Before the opening")
-    await expect(page.locator("#stat-seatsLeft")).to_have_text("200")  # 4 dates of 50
+    await expect(page.locator("#stat-seatsLeft")).to_have_text("608")  # 4 dates of 152
 
     line = await concert_line(api, 2)
     assert datetime.fromisoformat(line["salesOpenAt"]) == opens

@@ -18,7 +18,7 @@ async def open_my_tickets(page: Page) -> None:
     if await toggle.get_attribute("aria-expanded") == "true":
         await toggle.click()  # closed, to be opened afresh
     await toggle.click()
-    await expect(page.locator("#mine-list tbody tr").first).to_be_visible()
+    await expect(page.locator("#mine-list .ticket-card").first).to_be_visible()
 
 
 async def test_a_fan_refunds_a_ticket_gets_the_points_back_and_is_told_when_it_is_too_late(
@@ -37,9 +37,9 @@ async def test_a_fan_refunds_a_ticket_gets_the_points_back_and_is_told_when_it_i
     await expect(page.locator("#balance")).to_have_text("10,000 points")
 
     await open_my_tickets(page)
-    rows = page.locator("#mine-list tbody tr")
+    rows = page.locator("#mine-list .ticket-card")
     await expect(rows).to_have_count(2)
-    await expect(rows.nth(0)).to_contain_text(f"#{tonight}")
+    await expect(rows.nth(0)).to_have_attribute("data-id", str(tonight))
 
     # Within the cutoff before the show: refused, and said why in words.
     fan.expect(409, f"/api/v1/reservations/{tonight}/refund")
@@ -49,7 +49,9 @@ async def test_a_fan_refunds_a_ticket_gets_the_points_back_and_is_told_when_it_i
         "Refunds for this show have closed: tickets can be handed back only until some hours "
         "before it starts. Your ticket is still valid."
     )
-    await expect(page.locator(f'#mine-list tr[data-id="{tonight}"]')).to_contain_text("Paid")
+    await expect(page.locator(f'#mine-list .ticket-card[data-id="{tonight}"]')).to_contain_text(
+        "Paid"
+    )
 
     # A month ahead: the price comes back, the ticket reads REFUNDED, the ledger says so.
     await page.get_by_role("button", name=f"Refund the ticket for {AURORA}, seat 7").click()
@@ -70,7 +72,7 @@ async def test_a_fan_refunds_a_ticket_gets_the_points_back_and_is_told_when_it_i
         "Refunded 30,000 points. Your balance is now 40,000 points."
     )
     await expect(page.locator("#balance")).to_have_text("40,000 points")
-    refunded = page.locator(f'#mine-list tr[data-id="{aurora}"]')
+    refunded = page.locator(f'#mine-list .ticket-card[data-id="{aurora}"]')
     await expect(refunded).to_contain_text("Refunded")
     await expect(refunded.get_by_role("button")).to_have_count(0)
     await expect(page.locator("#ledger tbody tr").first).to_contain_text("Refund")
@@ -93,7 +95,9 @@ async def test_the_card_of_a_ticket_just_bought_and_the_open_list_follow_refunds
     await open_my_tickets(page)
     await page.get_by_role("button", name=f"Refund the ticket for {AURORA}, seat 3").click()
     await confirm(page, "Refund your ticket for")
-    await expect(page.locator(f'#mine-list tr[data-id="{aurora}"]')).to_contain_text("Refunded")
+    await expect(page.locator(f'#mine-list .ticket-card[data-id="{aurora}"]')).to_contain_text(
+        "Refunded"
+    )
     # The card of the ticket just bought no longer shows it paid, nor the old balance.
     await expect(card).to_contain_text("Refunded")
     await expect(card).to_contain_text("50,000 points")
@@ -119,7 +123,9 @@ async def test_the_operator_refunds_a_ticket_by_number_then_cancels_the_show_and
     await fan.page.get_by_role("button", name="Charge 10,000 points").click()
     ticket = await buy(fan.page, "Last Waltz", seat_number=2, price="8,000 points", seats=5)
     await open_my_tickets(fan.page)
-    await expect(fan.page.locator(f'#mine-list tr[data-id="{ticket}"]')).to_contain_text("Paid")
+    await expect(fan.page.locator(f'#mine-list .ticket-card[data-id="{ticket}"]')).to_contain_text(
+        "Paid"
+    )
 
     room = await pages.open(server, "/operator", name="operator")
     page = room.page
@@ -157,11 +163,13 @@ async def test_the_operator_refunds_a_ticket_by_number_then_cancels_the_show_and
     await expect(page.locator("#notice")).to_have_text(
         "Show cancelled: 1 ticket refunded now. Refunded for this show in all: 2, 16,000 points."
     )
-    await expect(schedule).to_contain_text(re.compile(r"Cancelled \w+ \d+, \d{4}"))
+    await expect(schedule).to_contain_text(re.compile(r"Cancelled \w+, \w+ \d+"))
     for field, text in (("sold", "0"), ("available", "0"), ("revenue", "0 points")):
         await expect(schedule.locator(f'[data-field="{field}"]')).to_have_text(text)
     await expect(schedule.get_by_role("button")).to_have_count(0)
 
     await open_my_tickets(fan.page)
-    await expect(fan.page.locator(f'#mine-list tr[data-id="{ticket}"]')).to_contain_text("Refunded")
+    await expect(fan.page.locator(f'#mine-list .ticket-card[data-id="{ticket}"]')).to_contain_text(
+        "Refunded"
+    )
     await expect(fan.page.locator("#balance")).to_have_text("10,000 points")

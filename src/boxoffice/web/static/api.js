@@ -10,6 +10,7 @@ export class Problem extends Error {
     this.code = body?.code || (status === 0 ? "network" : "http_error");
     this.detail = body?.detail || "";
     this.retryAfter = retryAfter;
+    this.body = body; // a refusal's own fields, e.g. seat_unavailable's seatIds
   }
 }
 
@@ -120,31 +121,11 @@ export const api = {
     call("POST", "/reservations", { token: queue, body: { scheduleId, seatId } }),
   reservation: (token, id) => call("GET", `/reservations/${id}`, { token }),
   release: (queue, id) => call("DELETE", `/reservations/${id}`, { token: queue }),
-  pay: (queue, reservationId, key) =>
-    call("POST", "/payments", { token: queue, body: { reservationId }, key }),
+  // One seat ({reservationId}) or an order's every seat ({orderId}).
+  pay: (queue, body, key) => call("POST", "/payments", { token: queue, body, key }),
+  order: (queue, scheduleId, seatIds) =>
+    call("POST", "/orders", { token: queue, body: { scheduleId, seatIds } }),
+  getOrder: (token, id) => call("GET", `/orders/${id}`, { token }),
+  releaseOrder: (queue, id) => call("DELETE", `/orders/${id}`, { token: queue }),
   refund: (access, id, key) => call("POST", `/reservations/${id}/refund`, { token: access, key }),
-};
-
-// The operator's endpoints. A concert's own line lives at
-// /admin/concerts/{id}/waiting-room, the default line at /admin/waiting-room.
-const lineUrl = (concertId) =>
-  concertId ? `/admin/concerts/${concertId}/waiting-room` : "/admin/waiting-room";
-
-export const admin = {
-  line: (token, concertId) => call("GET", lineUrl(concertId), { token }),
-  configure: (token, changes, concertId) =>
-    call("PATCH", lineUrl(concertId), { token, body: changes }),
-  ownLine: (token, concertId, settings) =>
-    call("PUT", lineUrl(concertId), { token, body: settings }),
-  refund: (token, id, key) => call("POST", `/admin/reservations/${id}/refund`, { token, key }),
-  cancel: (token, scheduleId) => call("POST", `/admin/schedules/${scheduleId}/cancel`, { token }),
-  sales: (token) => call("GET", "/admin/sales", { token }),
-  fan: (token, query) => call("GET", `/admin/fans?${new URLSearchParams(query)}`, { token }),
-  addConcert: (token, title, venue) =>
-    call("POST", "/admin/concerts", { token, body: { title, venue } }),
-  addSchedule: (token, concertId, concertAt, seatCount, price) =>
-    call("POST", `/admin/concerts/${concertId}/schedules`, {
-      token,
-      body: { concertAt, seatCount, price },
-    }),
 };

@@ -1,5 +1,5 @@
 // Small DOM helpers shared by both pages.
-import { dateTime, hasText, points, t } from "./i18n.js";
+import { hasText, language, points, t } from "./i18n.js";
 
 export const $ = (id) => document.getElementById(id);
 
@@ -40,21 +40,36 @@ export function table(head, rows, ids, empty) {
   );
 }
 
-/** Reservations as a fan and the support desk see them; status(r) is the last cell. */
-export function reservationTable(items, status = (r) => t(`status${r.status}`)) {
-  const cells = (r) => [
-    el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${dateTime(r.concertAt)} · #${r.reservationId}` })),
-    String(r.seatNumber),
-    points(r.price),
-    status(r),
-  ];
-  const head = [t("concert"), t("seat"), t("price"), t("status")];
-  return table(head, items.map(cells), items.map((r) => r.reservationId), "mineEmpty");
+/** Seats bought together share their order's number; a seat bought alone has its
+ * reservation's, told apart by an R. */
+export function bookingNo(r) {
+  const pad = (n) => String(n).padStart(6, "0");
+  return r.orderId ? `BX-${pad(r.orderId)}` : `BX-R${pad(r.reservationId)}`;
 }
 
 export function ledgerTable(items) {
-  const cells = (e) => [dateTime(e.createdAt), t(`type${e.type}`), points(e.amount), points(e.balanceAfter)];
+  const cells = (e) => [venueTime(e.createdAt, HERE), t(`type${e.type}`), points(e.amount), points(e.balanceAfter)];
   return table([t("when"), t("type"), t("amount"), t("balance")], items.map(cells), [], "ledgerEmpty");
+}
+
+// A concert's time is read on the venue's clock wherever its reader is: a 19:00 show
+// in Seoul says 19:00 KST in New York too. Anything else (a payment, a ledger entry)
+// is read on the reader's own clock (HERE), and says which.
+export const HERE = Intl.DateTimeFormat().resolvedOptions().timeZone;
+const SHORT = { "Asia/Seoul": "KST", "Asia/Tokyo": "JST" }; // CLDR says GMT+9
+
+/** iso (or ms) on the clock of timeZone (absent in older answers: Seoul), in the page's
+ * language, with the weekday and the zone: "Mon, Dec 14, 7:00 PM KST", "12월 14일 (월)
+ * 오후 7:00 KST"; the year only when it is not this one. */
+export function venueTime(iso, timeZone) {
+  timeZone ||= "Asia/Seoul";
+  const at = new Date(iso);
+  const of = (options, lang = "en-US") => new Intl.DateTimeFormat(lang, { timeZone, ...options });
+  const year = of({ year: "numeric" });
+  const options = { weekday: "short", month: "short", day: "numeric", hour: "numeric", minute: "2-digit" };
+  if (year.format(at) !== year.format(Date.now())) options.year = "numeric";
+  const name = SHORT[timeZone] ?? of({ timeZoneName: "short" }).formatToParts(at).at(-1).value;
+  return `${of(options, language()).format(at)} ${name}`.replace(/\s/g, " ");
 }
 
 /** Words for a problem in the page's language, from its code (the server's detail is

@@ -1,4 +1,4 @@
-// The fan's visit: sign in, charge, wait in line, pick a seat, hold it, pay; and hand
+// The fan's visit: sign in, charge, wait in line, pick seats, hold them, pay; and hand
 // a ticket back. Each screen is a module of its own (screen-*.js, wallet.js); what
 // they share is in fan-state.js. This one picks the screen to start on, redraws the
 // one on screen in the other language, and wires the page's fixed buttons.
@@ -22,7 +22,8 @@ async function route() {
   if (state.ticket) return showTicket();
   if (state.hold) {
     try {
-      const r = await api.reservation(access, state.hold.reservationId);
+      const { orderId, reservationId } = state.hold;
+      const r = await (orderId ? api.getOrder(access, orderId) : api.reservation(access, reservationId));
       if (r.status === "HELD" && Date.parse(r.heldUntil) > serverNow()) return showHold(r);
     } catch {
       // gone or not ours any more: carry on without it

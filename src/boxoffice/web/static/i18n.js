@@ -1,13 +1,18 @@
 // The language of the page: chosen from the browser, switchable, remembered. Only the
-// language in use is fetched (each has every text: tests/unit/test_page_texts.py).
+// language in use is fetched (each has every text: tests/unit/test_page_texts.py): the
+// texts of both pages, and those of the page's own part named by <html data-texts>
+// (the control room's, text-<lang>-operator.js), which the fan's page never loads.
 const LANGUAGES = ["en", "ko"];
 const KEY = "boxoffice.lang";
+const PART = document.documentElement.dataset.texts;
 const TEXTS = {};
 let lang = pickLanguage();
 TEXTS[lang] = await textsOf(lang);
 
 async function textsOf(name) {
-  return (await import(`./text-${name}.js`)).default;
+  const parts = [import(`./text-${name}.js`)];
+  if (PART) parts.push(import(`./text-${name}-${PART}.js`));
+  return Object.assign({}, ...(await Promise.all(parts)).map((part) => part.default));
 }
 
 function pickLanguage() {
@@ -53,12 +58,6 @@ export const hasText = (key) => key in TEXTS[lang];
 
 export const number = (n) => new Intl.NumberFormat(lang).format(n);
 export const points = (n) => t("points", { n });
-
-export function dateTime(iso) {
-  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(
-    new Date(iso),
-  );
-}
 
 export function clockTime(ms) {
   return new Intl.DateTimeFormat(lang, { timeStyle: "medium" }).format(new Date(ms));

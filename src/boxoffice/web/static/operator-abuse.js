@@ -1,7 +1,8 @@
 // The control room against abuse: each line's defences (how many places one address
 // may hold, the proof of work a join must carry), the addresses holding the most
 // places with a way to take them out, and the requests refused, charted over time.
-import { call, serverNow } from "./api.js";
+import { admin } from "./admin-api.js";
+import { serverNow } from "./api.js";
 import { drawChart } from "./chart.js";
 import { $, changed, confirmed, el } from "./dom.js";
 import { number, t } from "./i18n.js";
@@ -28,15 +29,6 @@ const KNOWN = [
 const COLOURS = ["#a4161a", "#1f3a5f", "#8a4b00", "#1d6b3a", "#6a3d9a", "#0f6e75", "#5b6773", "#b03a74"];
 const DASHES = ["", "6 3", "2 3", "9 3 2 3"];
 
-const lineUrl = (concertId) =>
-  concertId ? `/admin/concerts/${concertId}/waiting-room` : "/admin/waiting-room";
-const calls = {
-  refusals: (token) => call("GET", "/admin/refusals", { token }),
-  removeFan: (token, concertId, userId) =>
-    call("DELETE", `${lineUrl(concertId)}/fans/${userId}`, { token }),
-  removeAddress: (token, concertId, address) =>
-    call("DELETE", `${lineUrl(concertId)}/addresses/${encodeURIComponent(address)}`, { token }),
-};
 
 // The room's own state and helpers: token(), concertId(), lineName(), failed(problem),
 // sticky(text, kind), refresh(), refreshMs.
@@ -127,7 +119,7 @@ async function removeAddress(a) {
   const question = t("confirmRemoveAddress", { address: a.address, n: a.places, line: room.lineName() });
   if (!(await confirmed(question))) return;
   try {
-    const { removedUserIds } = await calls.removeAddress(room.token(), room.concertId(), a.address);
+    const { removedUserIds } = await admin.removeAddress(room.token(), room.concertId(), a.address);
     done("removedAddress", { n: removedUserIds.length, address: a.address });
   } catch (problem) {
     room.failed(problem);
@@ -139,7 +131,7 @@ async function removeFan(event) {
   const id = Number($("remove-fan-id").value);
   if (!(await confirmed(t("confirmRemoveFan", { id, line: room.lineName() })))) return;
   try {
-    await calls.removeFan(room.token(), room.concertId(), id);
+    await admin.removeFan(room.token(), room.concertId(), id);
     $("remove-fan-form").reset();
     done("removedFan", { id });
   } catch (problem) {
@@ -161,7 +153,7 @@ async function poll() {
   clearTimeout(timer);
   const mine = round;
   try {
-    const { reasons } = await calls.refusals(room.token());
+    const { reasons } = await admin.refusals(room.token());
     if (mine !== round) return;
     record(reasons);
     renderRefusals();

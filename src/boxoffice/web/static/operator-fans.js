@@ -1,8 +1,8 @@
 // "Find a fan", for the support desk: by email or user no., who they are and their
 // tickets, holds, payments and points history, newest first.
-import { admin } from "./api.js";
-import { $, el, facts, ledgerTable, reservationTable, table } from "./dom.js";
-import { dateTime, points, t } from "./i18n.js";
+import { admin } from "./admin-api.js";
+import { $, bookingNo, el, facts, HERE, ledgerTable, table, venueTime } from "./dom.js";
+import { points, t } from "./i18n.js";
 
 let found = null;
 
@@ -33,7 +33,7 @@ export function renderFan() {
   const held = (r) => r.status === "HELD" || r.status === "EXPIRED";
   const payments = table(
     [t("paymentNo"), t("refundIdLabel"), t("amount"), t("paidAt")],
-    f.payments.map((p) => [`#${p.paymentId}`, `#${p.reservationId}`, points(p.amount), dateTime(p.paidAt)]),
+    f.payments.map((p) => [`#${p.paymentId}`, `#${p.reservationId}`, points(p.amount), venueTime(p.paidAt, HERE)]),
     [],
     "ledgerEmpty",
   );
@@ -49,4 +49,16 @@ export function renderFan() {
     title("ledgerTitle"),
     ledgerTable(f.ledger),
   );
+}
+
+/** A fan's reservations as the support desk sees them: each show on its venue's clock. */
+function reservationTable(items) {
+  const cells = (r) => [
+    el("span", {}, r.concertTitle, el("br"), el("span", { class: "muted", text: `${venueTime(r.concertAt, r.timeZone)} · ${bookingNo(r)} · #${r.reservationId}` })),
+    [r.section, r.row, r.label ?? r.seatNumber].filter((x) => x != null).join(" · "),
+    points(r.price),
+    t(`status${r.status}`),
+  ];
+  const head = [t("concert"), t("seat"), t("price"), t("status")];
+  return table(head, items.map(cells), items.map((r) => r.reservationId), "mineEmpty");
 }

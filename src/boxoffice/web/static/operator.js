@@ -2,9 +2,10 @@
 // with its controls and opening draw, sales with cancelling and refunds, and the
 // catalog, all on the admin API. The admin token lives in sessionStorage only: it goes
 // when the tab does.
-import { admin, api, newKey, serverNow } from "./api.js";
+import { admin } from "./admin-api.js";
+import { api, newKey, serverNow } from "./api.js";
 import { drawChart } from "./chart.js";
-import { $, changed, confirmed, el, facts, problemText, showNotice } from "./dom.js";
+import { $, changed, confirmed, el, facts, HERE, problemText, showNotice, venueTime } from "./dom.js";
 import { findFan, renderFan } from "./operator-fans.js";
 import {
   defenceChanges,
@@ -16,7 +17,8 @@ import {
   stopRefusals,
   watchRefusals,
 } from "./operator-abuse.js";
-import { applyTexts, clockTime, dateTime, number, points, t, toggleLanguage } from "./i18n.js";
+import { applyTexts, clockTime, number, points, t, toggleLanguage } from "./i18n.js";
+import { knownZone, wallClock, zonedInstant } from "./wall-clock.js";
 
 const TOKEN = "boxoffice.admin";
 const REFRESH_MS = 1_500;
@@ -29,7 +31,7 @@ const STATS = {
   admissionPerMinute: (l) => number(l.admissionPerMinute),
   paused: (l) => t(lineState(l)),
   seatsLeft: (l) => (l.seatsLeft == null ? "–" : number(l.seatsLeft)),
-  salesOpenAt: (l) => (l.salesOpenAt ? dateTime(l.salesOpenAt) : t("openNow")),
+  salesOpenAt: (l) => (l.salesOpenAt ? venueTime(l.salesOpenAt, zoneOf(selected)) : t("openNow")),
   placesPerAddress: (l) => (l.placesPerAddress == null ? t("noCap") : number(l.placesPerAddress)),
   challenge: (l) => levelText(l.challenge),
 };
@@ -50,6 +52,9 @@ let timer = null;
 let round = 0; // answers of an older refresh (another line) are dropped
 let formDirty = false;
 const refundKeys = {};
+
+/** A concert's time zone (an older answer has none: venueTime reads it as Seoul's). */
+const zoneOf = (concertId) => concerts.find((c) => c.concertId === concertId)?.timeZone;
 
 async function signIn(event) {
   event.preventDefault();
@@ -145,6 +150,7 @@ function pickLine() {
   history = [];
   formDirty = false;
   $("applied").textContent = "";
+  showZones();
   for (const dd of document.querySelectorAll("#stats dd")) dd.textContent = "–";
   refresh();
 }
@@ -183,12 +189,12 @@ function render() {
   $("pause-toggle").textContent = t(line.paused ? "resume" : "pause");
   $("resets").hidden = !line.lineResets;
   if (line.lineResets) {
-    $("resets").textContent = t("lineResets", { n: line.lineResets, time: dateTime(line.lineResetAt) });
+    $("resets").textContent = t("lineResets", { n: line.lineResets, time: venueTime(line.lineResetAt, HERE) });
   }
   if (!formDirty) {
     $("capacity").value = line.capacity;
     $("pace").value = line.admissionPerMinute;
-    $("opens").value = line.salesOpenAt ? localInput(line.salesOpenAt) : "";
+    $("opens").value = line.salesOpenAt ? wallClock(Date.parse(line.salesOpenAt), zoneOf(selected)) : "";
     fillDefences(line);
   }
   $("chart-title").textContent = t("chartTitle", { n: CHART_MINUTES });
@@ -207,13 +213,13 @@ function render() {
 function renderDraw() {
   const draw = own ? line?.draw : null;
   $("draw").hidden = !draw;
-  if (!draw || !changed($("draw-facts"), draw)) return;
+  if (!draw || !changed($("draw-facts"), [draw, zoneOf(selected)])) return;
   facts($("draw-facts"), [
-    [t("opensLabel"), dateTime(draw.opensAt)],
+    [t("opensLabel"), venueTime(draw.opensAt, zoneOf(selected))],
     [t("commitment"), draw.seedCommitment],
     [t("seed"), draw.seed ?? t("seedLater")],
     [t("entrants"), draw.entrants == null ? "–" : number(draw.entrants)],
-    ...(draw.drawnAt ? [[t("drawnAt"), dateTime(draw.drawnAt)]] : []),
+    ...(draw.drawnAt ? [[t("drawnAt"), venueTime(draw.drawnAt, zoneOf(selected))]] : []),
   ]);
 }
 
@@ -223,20 +229,16 @@ function chartSpan() {
   return Math.min(CHART_MINUTES * 60_000, Math.max(30_000, watched));
 }
 
-/** An instant as a datetime-local value in the operator's time zone, to the second. */
-function localInput(iso) {
-  const at = new Date(iso);
-  return new Date(at.getTime() - at.getTimezoneOffset() * 60_000).toISOString().slice(0, 19);
-}
-
 function renderSales() {
-  if (!sales || !changed($("sales"), sales)) return;
+  // Drawn again when a concert's time zone comes (or changes), not only its sales.
+  if (!sales || !changed($("sales"), [sales, concerts])) return;
   const head = [t("concert"), t("sold"), t("held"), t("available"), t("revenue"), ""];
   const rows = [];
   for (const c of sales.concerts) {
-    rows.push(salesRow(`${c.title} — ${c.venue}`, c, "concert", c.concertId, ""));
+    const zone = c.timeZone ?? zoneOf(c.concertId) ?? "Asia/Seoul";
+    rows.push(salesRow(`${c.title} — ${c.venue} · ${zone}`, c, "concert", c.concertId, ""));
     for (const s of c.schedules) {
-      const row = salesRow(dateTime(s.concertAt), s, "sub", s.scheduleId, scheduleAction(c, s));
+      const row = salesRow(venueTime(s.concertAt, zone), s, "sub", s.scheduleId, scheduleAction(c, s, zone));
       row.classList.toggle("cancelled", Boolean(s.cancelledAt));
       rows.push(row);
     }
@@ -267,9 +269,9 @@ function salesRow(label, n, kind, id, action) {
   );
 }
 
-function scheduleAction(c, s) {
-  if (s.cancelledAt) return t("cancelledAt", { time: dateTime(s.cancelledAt) });
-  const date = dateTime(s.concertAt);
+function scheduleAction(c, s, zone) {
+  if (s.cancelledAt) return t("cancelledAt", { time: venueTime(s.cancelledAt, zone) });
+  const date = venueTime(s.concertAt, zone);
   return el("button", {
     type: "button",
     class: "link",
@@ -336,8 +338,9 @@ function applyControls(event) {
   const capacity = Number($("capacity").value);
   const admissionPerMinute = Number($("pace").value);
   const typed = $("opens").value;
-  const salesOpenAt = selected !== null && typed ? new Date(typed).toISOString() : null;
-  const opening = salesOpenAt ? t("opensAt", { time: dateTime(salesOpenAt) }) : t("opensNow");
+  const zone = zoneOf(selected) ?? "Asia/Seoul";
+  const salesOpenAt = selected !== null && typed ? new Date(zonedInstant(typed, zone)).toISOString() : null;
+  const opening = salesOpenAt ? t("opensAt", { time: venueTime(salesOpenAt, zone) }) : t("opensNow");
   const words = [];
   const defences = defenceChanges(own ? line : null);
   if (!own) {
@@ -391,15 +394,33 @@ async function loadConcerts(chosen) {
       option("", t("defaultLine"), selected === null),
       ...concerts.map((c) => option(c.concertId, c.title, c.concertId === selected)),
     );
+    showZones();
   } catch (problem) {
     showNotice(problemText(problem));
   }
 }
 
+/** Beside each time typed in: the clock it is read on (the chosen concert's). */
+function showZones() {
+  $("schedule-zone").textContent = t("venueClock", { zone: zoneOf(Number($("schedule-concert").value)) ?? "Asia/Seoul" });
+  $("opens-zone").textContent = t("venueClock", { zone: zoneOf(selected) ?? "Asia/Seoul" });
+}
+
+/** The browser knows which names are time zones: an unknown one is refused here. */
+function checkZone() {
+  const zone = $("concert-zone");
+  zone.setCustomValidity(knownZone(zone.value.trim()) ? "" : t("badTimeZone"));
+}
+
 async function addConcert(event) {
   event.preventDefault();
+  const body = {
+    title: $("concert-title").value.trim(),
+    venue: $("concert-venue").value.trim(),
+    timeZone: $("concert-zone").value.trim(),
+  };
   try {
-    const c = await admin.addConcert(token, $("concert-title").value.trim(), $("concert-venue").value.trim());
+    const c = await admin.addConcert(token, body);
     $("concert-form").reset();
     await loadConcerts(c.concertId);
     sticky(t("concertAdded", { title: c.title }));
@@ -411,19 +432,19 @@ async function addConcert(event) {
 
 async function addSchedule(event) {
   event.preventDefault();
-  const at = new Date($("schedule-at").value); // the operator's local time
-  if (at.getTime() <= serverNow() && !(await confirmed(t("confirmPastShow", { date: dateTime(at) })))) {
+  const concertId = Number($("schedule-concert").value);
+  const zone = zoneOf(concertId) ?? "Asia/Seoul";
+  const at = zonedInstant($("schedule-at").value, zone); // on the venue's clock
+  if (at <= serverNow() && !(await confirmed(t("confirmPastShow", { date: venueTime(at, zone) })))) {
     return;
   }
   try {
-    const s = await admin.addSchedule(
-      token,
-      Number($("schedule-concert").value),
-      at.toISOString(),
-      Number($("schedule-seats").value),
-      Number($("schedule-price").value),
-    );
-    sticky(t("scheduleAdded", { date: dateTime(s.concertAt), n: s.totalSeats }));
+    const s = await admin.addSchedule(token, concertId, {
+      concertAt: new Date(at).toISOString(),
+      seatCount: Number($("schedule-seats").value),
+      price: Number($("schedule-price").value),
+    });
+    sticky(t("scheduleAdded", { date: venueTime(s.concertAt, zone), n: s.totalSeats }));
     refresh();
   } catch (problem) {
     failed(problem);
@@ -444,6 +465,9 @@ function start() {
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", () => signOut());
   $("line-pick").addEventListener("change", pickLine);
+  $("schedule-concert").addEventListener("change", showZones);
+  $("concert-zone").addEventListener("input", checkZone);
+  $("zones").replaceChildren(...Intl.supportedValuesOf("timeZone").map((zone) => el("option", { value: zone })));
   $("controls").addEventListener("submit", applyControls);
   $("controls").addEventListener("input", () => (formDirty = true));
   $("pause-toggle").addEventListener("click", togglePause);
@@ -469,6 +493,7 @@ function start() {
   $("lang").addEventListener("click", async () => {
     await toggleLanguage();
     loadConcerts(Number($("schedule-concert").value));
+    checkZone();
     render();
     renderFan();
     renderRefusals();

@@ -1,8 +1,8 @@
-// The hold: its countdown by the server's clock, releasing it, paying for it (with an
-// offer to charge what is missing), and what happens when it lapses.
+// The hold of one seat or an order's seats: each seat, the total, one countdown by the
+// server's clock, one Pay (or the charge that covers it), release, and the lapse.
 import { api, newKey, serverNow } from "./api.js";
-import { $, facts } from "./dom.js";
-import { clock, dateTime, points, t } from "./i18n.js";
+import { $, el, facts, venueTime } from "./dom.js";
+import { clock, points, t } from "./i18n.js";
 import { every, save, show, state, stop } from "./fan-state.js";
 import { admitted, loadDates, loadSeatsIn } from "./screen-booking.js";
 import { onGatedProblem } from "./screen-line.js";
@@ -10,7 +10,7 @@ import { showTicket } from "./screen-ticket.js";
 import { charge, ledgerChanged, refreshBalance, renderBalance } from "./wallet.js";
 
 const LAPSE_SETTLE_MS = 2_500;
-let holding = null; // the reservation on hold, as the API answered it
+let holding = null; // {orderId (null: one seat), heldUntil, total, reservations}
 
 export const holdingOne = () => holding !== null;
 
@@ -18,41 +18,52 @@ export function forgetHold() {
   holding = null;
 }
 
-export function showHold(reservation) {
+const seatOf = (r) => r.label ?? String(r.seatNumber);
+const payKey = (h) => (h.orderId ? `o${h.orderId}` : h.reservations[0].reservationId);
+
+/** A reservation (one seat) or an order, as the API answered it. */
+export function showHold(hold) {
   stop("seats", "countdown");
-  holding = reservation;
+  holding = hold.reservations ? hold : { orderId: null, heldUntil: hold.heldUntil, total: hold.price, reservations: [hold] };
   show("hold", { focus: true });
   renderHold();
   $("hold-lapsed").hidden = true;
   $("low-balance").hidden = true;
   $("pay").hidden = $("release").hidden = false;
-  tick();
+  // On before the first tick: a hold that lapses at once must stop it (a tick after
+  // the lapse found no hold and threw, leaving the timer stuck).
   every("countdown", tick, 250);
-  offerIfShort(reservation);
+  tick();
+  offerIfShort(holding);
 }
 
-/** A balance short of the price is said at once, with the charge that covers it, in
- * place of a Pay that could only fail. */
-async function offerIfShort(r) {
+/** A balance short of the total: the charge to cover it, not a Pay that fails. */
+async function offerIfShort(h) {
   const balance = await refreshBalance();
-  if (balance != null && balance < r.price && holding === r) await offerCharge(r, balance);
+  if (balance != null && balance < h.total && holding === h) await offerCharge(h, balance);
 }
 
 export function renderHold() {
   if (!holding) return;
-  const r = holding;
-  $("hold-intro").textContent = t("holdIntro", { number: r.seatNumber });
+  const h = holding;
+  const [r] = h.reservations;
+  $("hold-intro").textContent = h.orderId ? t("orderIntro", { n: h.reservations.length }) : t("holdIntro", { number: seatOf(r) });
   facts($("hold-facts"), [
     [t("concert"), r.concertTitle],
-    [t("date"), dateTime(r.concertAt)],
-    [t("seat"), String(r.seatNumber)],
-    [t("price"), points(r.price)],
+    ...(r.venue ? [[t("venueLabel"), r.venue]] : []),
+    [t("date"), venueTime(r.concertAt, r.timeZone)],
+    [t("total"), points(h.total)],
   ]);
-  $("pay").textContent = t("pay", { price: points(r.price) });
+  $("hold-seats").replaceChildren(
+    ...h.reservations.map((s) => el("li", { text: t("seatLine", { ...s, label: seatOf(s), price: points(s.price) }) })),
+  );
+  $("pay").textContent = t("pay", { price: points(h.total) });
+  $("release").textContent = t("release", { n: h.reservations.length });
 }
 
 /** Time left by the server's clock: the hold lapses at heldUntil on the server. */
 function tick() {
+  if (!holding) return stop("countdown");
   const left = Date.parse(holding.heldUntil) - serverNow();
   const seconds = Math.max(0, Math.ceil(left / 1000));
   const out = $("countdown");
@@ -64,7 +75,7 @@ function tick() {
 
 function lapsed() {
   stop("countdown");
-  const number = holding?.seatNumber;
+  const h = holding;
   holding = null;
   state.hold = null;
   save();
@@ -72,7 +83,7 @@ function lapsed() {
   // has surely let the hold go too (our countdown may end a moment before its own).
   show("booking");
   $("hold").hidden = false;
-  $("hold-lapsed").textContent = t("holdLapsed", { number });
+  $("hold-lapsed").textContent = h?.orderId ? t("orderLapsed") : t("holdLapsed", { number: h && seatOf(h.reservations[0]) });
   $("hold-lapsed").hidden = false;
   $("pay").hidden = $("release").hidden = true;
   $("low-balance").hidden = true;
@@ -80,9 +91,11 @@ function lapsed() {
 }
 
 export async function release() {
-  const r = holding;
+  const h = holding;
+  if (!h) return;
   try {
-    await api.release(state.line?.token, r.reservationId);
+    if (h.orderId) await api.releaseOrder(state.line?.token, h.orderId);
+    else await api.release(state.line?.token, h.reservations[0].reservationId);
   } catch (problem) {
     if (problem.status !== 404) return onGatedProblem(problem);
   }
@@ -91,44 +104,41 @@ export async function release() {
   state.hold = null;
   save();
   admitted();
-  $("seat-note").textContent = t("released", { number: r.seatNumber });
+  $("seat-note").textContent = h.orderId ? t("orderReleased") : t("released", { number: seatOf(h.reservations[0]) });
   $("seat-note").hidden = false;
 }
 
 export async function pay() {
-  const r = holding;
-  if (!r) return;
+  const h = holding;
+  if (!h) return;
   $("pay").disabled = true;
-  const key = (state.payKeys[r.reservationId] ||= newKey());
+  const key = (state.payKeys[payKey(h)] ||= newKey());
   save();
   try {
-    const payment = await api.pay(state.line?.token, r.reservationId, key);
-    paid(r, payment);
+    const body = h.orderId ? { orderId: h.orderId } : { reservationId: h.reservations[0].reservationId };
+    paid(h, await api.pay(state.line?.token, body, key));
   } catch (problem) {
-    if (problem.code === "insufficient_balance") await offerCharge(r);
+    if (problem.code === "insufficient_balance") await offerCharge(h);
     else if (problem.code === "hold_expired") lapsed();
-    else if (problem.code === "already_paid") await alreadyPaid(r);
+    else if (problem.code === "already_paid") await alreadyPaid(h);
     else onGatedProblem(problem);
   } finally {
     $("pay").disabled = false;
   }
 }
 
-function paid(r, payment) {
+function paid(h, payment) {
   stop();
   // A payment that leaves no live hold spends the queue token: the visit is over.
   state.ticket = {
-    reservationId: r.reservationId,
-    concertTitle: r.concertTitle,
-    concertAt: r.concertAt,
-    seatNumber: r.seatNumber,
-    price: payment.amount,
+    orderId: h.orderId,
+    reservations: h.reservations.map((r) => ({ ...r, status: "CONFIRMED" })),
     paidAt: payment.paidAt,
     balance: payment.balance,
   };
   state.hold = null;
   state.line = null;
-  delete state.payKeys[r.reservationId];
+  delete state.payKeys[payKey(h)];
   holding = null;
   save();
   renderBalance(payment.balance);
@@ -136,17 +146,17 @@ function paid(r, payment) {
   ledgerChanged();
 }
 
-async function alreadyPaid(r) {
+async function alreadyPaid(h) {
   const balance = await refreshBalance();
-  paid(r, { amount: r.price, paidAt: new Date(serverNow()).toISOString(), balance });
+  paid(h, { paidAt: new Date(serverNow()).toISOString(), balance });
 }
 
-async function offerCharge(r, known = null) {
+async function offerCharge(h, known = null) {
   const balance = known ?? (await refreshBalance());
   if (balance == null) return;
-  const missing = Math.max(1, r.price - balance);
+  const missing = Math.max(1, h.total - balance);
   const amount = Math.ceil(missing / 10_000) * 10_000;
-  $("low-balance-text").textContent = t("lowBalance", { balance: points(balance), price: points(r.price) });
+  $("low-balance-text").textContent = t("lowBalance", { balance: points(balance), price: points(h.total) });
   const button = $("charge-and-pay");
   button.textContent = t("chargeAndPay", { n: amount });
   button.onclick = async () => {

@@ -1,10 +1,9 @@
 // The waiting room: joining a concert's line, asking for our place until we are let
 // in, the countdown to the opening, and leaving or losing the line.
 import { api, serverNow } from "./api.js";
-import { $, el, problemText, showNotice } from "./dom.js";
-import { clock, clockTime, dateTime, t } from "./i18n.js";
+import { $, el, problemText, showNotice, venueTime } from "./dom.js";
+import { clock, clockTime, t } from "./i18n.js";
 import { after, every, onScreen, save, show, state, stop } from "./fan-state.js";
-import { solve } from "./pow.js";
 import { admitted } from "./screen-booking.js";
 import { showConcerts } from "./screen-concerts.js";
 import { signOut } from "./screen-signin.js";
@@ -33,6 +32,7 @@ export async function join(concert, proof = undefined, proofs = 0) {
       token: status.token,
       concertId: concert.concertId,
       title: concert.title,
+      timeZone: concert.timeZone,
       joinedAt: serverNow(),
       startPosition: status.position ?? 0,
       scheduleId: null,
@@ -57,7 +57,11 @@ async function prove(concert, proofs) {
   checking(0);
   let proof;
   try {
-    const challenge = await api.challenge(access, concert.concertId);
+    // Fetched only by a fan whose line asks for proof of work.
+    const [challenge, { solve }] = await Promise.all([
+      api.challenge(access, concert.concertId),
+      import("./pow.js"),
+    ]);
     proof = await solve(challenge, checking);
   } catch (problem) {
     proving = false;
@@ -150,7 +154,7 @@ export function renderLine() {
   stop("opening");
   if (pre) {
     // Before the opening there is no place yet: one draw orders everyone at once.
-    $("prequeue-text").textContent = t("preQueue", { time: dateTime(status.salesOpenAt) });
+    $("prequeue-text").textContent = t("preQueue", { time: venueTime(status.salesOpenAt, line.timeZone) });
     document.title = t("titlePreQueue");
     openingTick();
     every("opening", openingTick, 250);
@@ -195,7 +199,11 @@ function waitText(seconds) {
 
 function lineGone(message, again = true) {
   stop();
-  const concert = state.line && { concertId: state.line.concertId, title: state.line.title };
+  const concert = state.line && {
+    concertId: state.line.concertId,
+    title: state.line.title,
+    timeZone: state.line.timeZone,
+  };
   state.line = null;
   save();
   show("line");

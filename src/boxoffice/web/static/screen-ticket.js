@@ -1,8 +1,10 @@
-// The ticket just bought; and "my tickets": every reservation of this visit, the
-// points history, and handing a paid ticket back.
+// The tickets a fan can show: each seat a card (booking number, concert, venue, the
+// venue's time, section, row, seat, grade, price, status) that prints on its own. The
+// seats just bought; and "my tickets": every reservation of this visit, the points
+// history, and handing a paid ticket back.
 import { api, newKey } from "./api.js";
-import { $, confirmed, el, facts, ledgerTable, problemText, reservationTable, showNotice } from "./dom.js";
-import { dateTime, points, t } from "./i18n.js";
+import { $, bookingNo, confirmed, el, facts, HERE, ledgerTable, problemText, showNotice, venueTime } from "./dom.js";
+import { points, t } from "./i18n.js";
 import { save, show, state } from "./fan-state.js";
 import { access } from "./session.js";
 import { LEDGER_CHANGED, renderBalance } from "./wallet.js";
@@ -14,22 +16,63 @@ document.addEventListener(LEDGER_CHANGED, () => {
   if (!$("mine").hidden) loadMine();
 });
 
+const seatOf = (r) => r.label ?? String(r.seatNumber);
+
+/** One seat's ticket; a field an older answer lacks is left out. */
+function ticketCard(r, status, ...actions) {
+  const no = bookingNo(r);
+  const pairs = [
+    ["venueLabel", r.venue],
+    ["date", venueTime(r.concertAt, r.timeZone)],
+    ["section", r.section],
+    ["row", r.row],
+    ["seat", seatOf(r)],
+    ["grade", r.grade],
+    ["price", points(r.price)],
+  ].filter(([, value]) => value != null);
+  const card = el(
+    "article",
+    { class: "ticket-card", "data-id": r.reservationId, "aria-label": `${t("bookingNo")} ${no}` },
+    el(
+      "p",
+      { class: "row" },
+      el("strong", { class: "grow", "data-field": "booking", text: no }),
+      el("span", { class: "stamp", "data-field": "status", "data-status": status, text: t(`status${status}`) }),
+    ),
+    el("h3", { text: r.concertTitle }),
+    el("dl", {}, ...pairs.map(([key, value]) => el("div", {}, el("dt", { text: t(key) }), el("dd", { "data-field": key, text: value })))),
+  );
+  const print = status === "CONFIRMED" && el("button", { type: "button", class: "link", text: t("print"), onclick: () => printCard(card) });
+  if (print || actions.some(Boolean)) card.append(el("p", { class: "row actions" }, print || null, ...actions));
+  return card;
+}
+
+/** Print this card alone (style.css, @media print). */
+function printCard(card) {
+  for (const other of document.querySelectorAll(".printing")) other.classList.remove("printing");
+  card.classList.add("printing");
+  addEventListener("afterprint", () => card.classList.remove("printing"), { once: true });
+  print();
+}
+
 export function showTicket() {
   show("ticket", { focus: true });
   renderTicket();
 }
 
+const seatsBought = () => state.ticket.reservations ?? [state.ticket];
+
 function renderTicket() {
   const k = state.ticket;
-  facts($("ticket-facts"), [
-    [t("concert"), k.concertTitle],
-    [t("date"), dateTime(k.concertAt)],
-    [t("seat"), String(k.seatNumber)],
-    [t("price"), points(k.price)],
-    [t("paidAt"), dateTime(k.paidAt)],
-    [t("status"), t(k.refunded ? "statusREFUNDED" : "statusCONFIRMED")],
+  const paid = el("dl", { class: "facts" });
+  facts(paid, [
+    [t("paidAt"), venueTime(k.paidAt, HERE)],
     [t("remaining"), points(k.balance)],
   ]);
+  $("ticket-facts").replaceChildren(
+    ...seatsBought().map((s) => ticketCard({ orderId: k.orderId, ...s }, s.status === "REFUNDED" ? "REFUNDED" : "CONFIRMED")),
+    paid,
+  );
 }
 
 export async function toggleMine() {
@@ -47,8 +90,11 @@ export async function toggleMine() {
 export async function loadMine() {
   try {
     const { items: mine } = await api.mine(access);
-    const status = (r) => el("span", {}, t(`status${r.status}`), ...(r.status === "CONFIRMED" ? [el("br"), refundButton(r)] : []));
-    $("mine-list").replaceChildren(reservationTable(mine, status));
+    $("mine-list").replaceChildren(
+      ...(mine.length
+        ? mine.map((r) => ticketCard(r, r.status, r.status === "CONFIRMED" ? refundButton(r) : null))
+        : [el("p", { class: "muted", text: t("mineEmpty") })]),
+    );
     const { items } = await api.ledger(access);
     if (items.length) renderBalance(items[0].balanceAfter); // newest first: the balance now
     $("ledger").replaceChildren(ledgerTable(items));
@@ -62,7 +108,7 @@ function refundButton(r) {
     type: "button",
     class: "link",
     text: t("refund"),
-    "aria-label": t("refundLabel", { title: r.concertTitle, number: r.seatNumber }),
+    "aria-label": t("refundLabel", { title: r.concertTitle, number: seatOf(r) }),
     onclick: () => refund(r),
   });
 }
@@ -72,8 +118,8 @@ function refundButton(r) {
 async function refund(r) {
   const question = t("confirmRefund", {
     title: r.concertTitle,
-    date: dateTime(r.concertAt),
-    number: r.seatNumber,
+    date: venueTime(r.concertAt, r.timeZone),
+    number: seatOf(r),
     price: points(r.price),
   });
   if (!(await confirmed(question))) return;
@@ -82,9 +128,11 @@ async function refund(r) {
   try {
     const done = await api.refund(access, r.reservationId, key);
     renderBalance(done.balance);
-    if (state.ticket?.reservationId === r.reservationId) {
+    const bought = state.ticket && seatsBought().find((s) => s.reservationId === r.reservationId);
+    if (bought) {
       // The card of the ticket just bought says it is refunded, and the balance now.
-      Object.assign(state.ticket, { refunded: true, balance: done.balance });
+      bought.status = "REFUNDED";
+      state.ticket.balance = done.balance;
       renderTicket();
     }
     showNotice(t("refunded", { price: points(done.amount), balance: points(done.balance) }), "ok");
