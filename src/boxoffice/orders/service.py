@@ -69,7 +69,7 @@ async def place(*, db: Database, ask: OrderAsk, sells: Sells) -> Order:
     such fan, schedule, line, seat; the hold limit (each seat counts); seats taken
     (all of them named)."""
 
-    async def work(conn: Conn) -> int:
+    async def work(conn: Conn) -> Order:
         fan_holds = await repository.fan_live_holds(conn, user_id=ask.user_id, now=ask.now)
         found = await _seats(conn, ask, sells, fan_holds)
         order_id = await repository.add_order(
@@ -86,13 +86,10 @@ async def place(*, db: Database, ask: OrderAsk, sells: Sells) -> Order:
             )
             if held is None:  # not free after all: the whole order is rolled back
                 raise _taken([seat])
-        return order_id
+        seats = await reads.of_order(conn, order_id=order_id)
+        return Order(order_id, ask.user_id, ask.schedule_id, seats)
 
-    order_id = await db.run(work)
-    async with db.statement() as conn:
-        return Order(
-            order_id, ask.user_id, ask.schedule_id, await reads.of_order(conn, order_id=order_id)
-        )
+    return await db.run(work)
 
 
 async def _seats(conn: Conn, ask: OrderAsk, sells: Sells, fan_holds: int | None) -> list[SeatAsked]:
