@@ -4,6 +4,7 @@ it was held; and a phone that pans and zooms the map instead of reflowing it."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 
@@ -146,7 +147,8 @@ async def test_a_seat_taken_before_the_order_is_named_and_nothing_is_held_in_kor
     await expect(page.locator("#picked-total")).to_have_text("2석, 합계 286,000포인트")
 
     rival = await server.api.admitted_fan(name="rival")
-    schedule = Show(await stored(page, "line", "concertId"), await stored(page, "line", "scheduleId"), [], 0)
+    concert_id = await stored(page, "line", "concertId")
+    schedule = Show(concert_id, await stored(page, "line", "scheduleId"), [], 0)
     r = await server.api.hold(rival, schedule, seat_number=R_C5)
     assert r.status_code == 201, r.text
 
@@ -192,16 +194,14 @@ async def test_on_a_phone_the_map_pans_and_zooms_and_never_reflows_in_korean(
 
     # A row stays one line: seat 6 is right of seat 5, level with it, and so on.
     row_a = [await box(n) for n in range(1, 16)]
-    for left, right in zip(row_a, row_a[1:], strict=False):
+    for left, right in itertools.pairwise(row_a):
         assert right["x"] > left["x"] + left["width"] / 2, (left, right)
         assert abs(right["y"] - left["y"]) < 1, (left, right)
     assert (await box(16))["y"] > row_a[0]["y"] + 1  # row B is below row A
 
     async def page_width() -> list[float]:
         return list(
-            await page.evaluate(
-                "() => [document.scrollingElement.scrollWidth, window.innerWidth]"
-            )
+            await page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
         )
 
     scroll, inner = await page_width()
