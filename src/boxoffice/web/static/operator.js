@@ -430,8 +430,31 @@ async function addConcert(event) {
   }
 }
 
+// The seat-plan editor, fetched the first time the operator chooses "Seat plan".
+let planner = null;
+async function planEditor() {
+  if (!planner) {
+    planner = await import("./operator-plan.js");
+    planner.setUpPlan();
+  }
+  return planner;
+}
+
+/** One way of seating shown and sent: seats at one price, or a seat plan. */
+function showSeating() {
+  const plan = $("mode-plan").checked;
+  $("simple").hidden = $("simple").disabled = plan;
+  $("plan").hidden = $("plan").disabled = !plan;
+  if (plan) planEditor().catch(failed);
+}
+
 async function addSchedule(event) {
   event.preventDefault();
+  const plan = $("mode-plan").checked ? (await planEditor()).seatPlan() : null;
+  if (plan?.problem) {
+    plan.input?.focus();
+    return sticky(plan.problem, "error");
+  }
   const concertId = Number($("schedule-concert").value);
   const zone = zoneOf(concertId) ?? "Asia/Seoul";
   const at = zonedInstant($("schedule-at").value, zone); // on the venue's clock
@@ -439,15 +462,20 @@ async function addSchedule(event) {
     return;
   }
   try {
-    const s = await admin.addSchedule(token, concertId, {
-      concertAt: new Date(at).toISOString(),
-      seatCount: Number($("schedule-seats").value),
-      price: Number($("schedule-price").value),
-    });
+    const concertAt = new Date(at).toISOString();
+    const s = await admin.addSchedule(
+      token,
+      concertId,
+      plan
+        ? { concertAt, grades: plan.grades, sections: plan.sections }
+        : { concertAt, seatCount: Number($("schedule-seats").value), price: Number($("schedule-price").value) },
+    );
     sticky(t("scheduleAdded", { date: venueTime(s.concertAt, zone), n: s.totalSeats }));
     refresh();
   } catch (problem) {
-    failed(problem);
+    // A plan the server refuses: its reason (in English) beside the page's words.
+    if (plan && problem.code === "validation_error") sticky(`${problemText(problem)} (${problem.detail})`, "error");
+    else failed(problem);
   }
 }
 
@@ -474,6 +502,8 @@ function start() {
   $("refund-form").addEventListener("submit", refundOne);
   $("concert-form").addEventListener("submit", addConcert);
   $("schedule-form").addEventListener("submit", addSchedule);
+  for (const radio of document.querySelectorAll('input[name="seating"]')) radio.addEventListener("change", showSeating);
+  showSeating();
   setUpAbuse({
     token: () => token,
     concertId: () => selected,
@@ -497,6 +527,7 @@ function start() {
     render();
     renderFan();
     renderRefusals();
+    planner?.renderPlan();
   });
   if (token) enter();
   else $("signin").hidden = false;
