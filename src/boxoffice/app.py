@@ -37,6 +37,7 @@ from boxoffice.http.routing import API_V1, add_flat
 from boxoffice.http.timing import RequestRecord, TimedRequests
 from boxoffice.idempotency import service as idempotency
 from boxoffice.metrics import GcPauses, Metrics, RouteMetrics
+from boxoffice.orders.api import direct as orders_direct
 from boxoffice.orders.api import router as orders_router
 from boxoffice.payments.api import direct as payments_direct
 from boxoffice.payments.writers import sales_for
@@ -243,7 +244,7 @@ def _install(app: FastAPI, ctx: AppContext) -> None:
     # join and polls, then admitted fans' seat maps.
     add_flat(app, queue_polls)
     add_flat(app, seat_maps)
-    for direct in (wallet_direct, reservations_direct, payments_direct):
+    for direct in (wallet_direct, reservations_direct, orders_direct, payments_direct):
         add_flat(app, direct)
     for router in (
         queue_router,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from boxoffice.errors import (
     AlreadyPaid,
@@ -16,13 +16,32 @@ from boxoffice.errors import (
     TokenExpired,
     documented,
 )
-from boxoffice.http.deps import AnyUser, Ctx, LivePass, Now, QueueToken
+from boxoffice.http.deps import (
+    AnyUser,
+    Ctx,
+    LivePass,
+    Now,
+    context_of,
+    queue_token_of,
+    request_instant,
+)
+from boxoffice.http.routing import (
+    API_V1,
+    DirectRoute,
+    answers,
+    body_of,
+    body_schema,
+    model_response,
+)
 from boxoffice.http.schemas import PathId
 from boxoffice.orders import service
 from boxoffice.orders.model import Order
 from boxoffice.orders.schemas import OrderCreate, OrderPublic
 from boxoffice.reservations.schemas import ReservationPublic
 
+# Admitted fans order in the same minutes as they hold: routed flat and direct (see
+# boxoffice.http.routing).
+direct = APIRouter(prefix=f"{API_V1}/orders", tags=["orders"], route_class=DirectRoute)
 router = APIRouter(prefix="/orders", tags=["orders"])
 
 
@@ -37,23 +56,29 @@ def _public(order: Order) -> OrderPublic:
     )
 
 
-@router.post(
+@direct.post(
     "",
-    status_code=201,
-    responses=documented(
-        InvalidToken,
-        TokenExpired,
-        NotAdmitted,
-        ScheduleNotFound,
-        SeatNotFound,
-        SeatUnavailable,
-        HoldLimitReached,
-    ),
+    responses={
+        **answers(201, OrderPublic, "Every seat is yours until `heldUntil`."),
+        **documented(
+            InvalidToken,
+            TokenExpired,
+            NotAdmitted,
+            ScheduleNotFound,
+            SeatNotFound,
+            SeatUnavailable,
+            HoldLimitReached,
+        ),
+    },
+    openapi_extra={"security": [{"QueueToken": []}], "requestBody": body_schema(OrderCreate)},
 )
-async def place(body: OrderCreate, claims: QueueToken, ctx: Ctx, now: Now) -> OrderPublic:
+async def place(request: Request) -> Response:
     """Hold several seats of one schedule together: every seat or none (409
     `seat_unavailable` names the seats taken in `seatIds` and `seatNumbers`). Each seat
     counts toward the hold limit. Pay them with one payment of the `orderId`."""
+    _token, claims = queue_token_of(request)
+    body = await body_of(request, OrderCreate)
+    ctx, now = context_of(request), request_instant(request)
     order = await service.place_admitted(
         db=ctx.db,
         waiting_room=ctx.waiting_room,
@@ -67,7 +92,7 @@ async def place(body: OrderCreate, claims: QueueToken, ctx: Ctx, now: Now) -> Or
     )
     ctx.metrics.holds.inc(len(order.reservations))
     ctx.catalog_cache.forget(order.concert_id)
-    return _public(order)
+    return model_response(_public(order), status_code=201)
 
 
 @router.get("/{order_id}", responses=documented(InvalidToken, TokenExpired, OrderNotFound))
