@@ -8,7 +8,7 @@ import itertools
 import json
 from collections.abc import Callable
 
-from playwright.async_api import Page, Request, Route, expect
+from playwright.async_api import FloatRect, Page, Request, Route, expect
 
 from tests.browser.conftest import Pages, Server
 from tests.browser.steps import join, open_first_date, seat, sign_in, stored
@@ -187,10 +187,10 @@ async def test_on_a_phone_the_map_pans_and_zooms_and_never_reflows_in_korean(
     await join(page, label=f"{NEON} 대기열 입장")
     await open_first_date(page, seats=PLAN_SEATS)
 
-    async def box(number: int) -> dict[str, float]:
+    async def box(number: int) -> FloatRect:
         found = await seat(page, number).bounding_box()
         assert found is not None
-        return dict(found)
+        return found
 
     # A row stays one line: seat 6 is right of seat 5, level with it, and so on.
     row_a = [await box(n) for n in range(1, 16)]
