@@ -112,12 +112,13 @@ class Pages:
         name: str = "fan",
         locale: str = "en-US",
         phone: bool = False,
+        timezone_id: str = "Asia/Seoul",
     ) -> Watched:
         context = await self.browser.new_context(
             base_url=server.url,
             locale=locale,
             viewport=PHONE if phone else DESKTOP,
-            timezone_id="Asia/Seoul",
+            timezone_id=timezone_id,
         )
         page = await context.new_page()
         watched = Watched(name, page)

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.browser.conftest import DESKTOP, Pages, Server, Watched
+from tests.browser.conftest import Pages, Server, Watched
 from tests.browser.steps import AURORA, buy, join, open_first_date, sign_in, stored
 from tests.browser.test_operator import operator_signs_in
 from tests.support import ADMIN_TOKEN
@@ -51,19 +51,8 @@ async def open_in(
     name: str = "fan",
     locale: str = "en-US",
 ) -> Watched:
-    """Pages.open with a browser in the given time zone, watched like every other page."""
-    context = await pages.browser.new_context(
-        base_url=server.url, locale=locale, viewport=DESKTOP, timezone_id=zone
-    )
-    page = await context.new_page()
-    watched = Watched(name, page)
-    page.on("console", watched.on_console)
-    page.on("pageerror", watched.on_page_error)
-    page.on("requestfailed", watched.on_request_failed)
-    page.on("response", watched.on_response)
-    pages.watched.append(watched)
-    await page.goto(path)
-    return watched
+    """Pages.open with a browser in the given time zone."""
+    return await pages.open(server, path, name=name, locale=locale, timezone_id=zone)
 
 
 async def sales(server: Server) -> list[dict[str, Any]]:
