@@ -133,6 +133,12 @@ class HoldExpired(DomainError):
     title = "The hold has lapsed"
 
 
+class PartOfOrder(DomainError):
+    code = "part_of_order"
+    status = 409
+    title = "The seat is held in an order"
+
+
 class AlreadyPaid(DomainError):
     code = "already_paid"
     status = 409

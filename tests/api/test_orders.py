@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tests.support import Api, Fan, Show
 
@@ -234,3 +234,44 @@ async def test_my_tickets_say_where_each_seat_is_and_its_order(api: Api) -> None
     }
     assert sorted(i["label"] for i in items) == ["1", "2"]
     assert {i["timeZone"] for i in items} == {"Asia/Seoul"}
+
+
+async def test_a_seat_of_an_order_is_not_paid_alone(api: Api) -> None:
+    show = await api.make_show(price=10_000)
+    fan = await api.admitted_fan(balance=50_000)
+    placed = (await api.order(fan, show, seat_numbers=[1, 2])).json()
+    first = placed["reservations"][0]["reservationId"]
+    r = await api.pay(fan, first)
+    assert (r.status_code, r.json()["code"]) == (409, "part_of_order")
+    assert str(placed["orderId"]) in r.json()["detail"]
+    assert await api.balance(fan) == 50_000
+    assert sorted(await _live_holds(api, fan)) == [1, 2]
+    assert (await api.pay_order(fan, placed["orderId"])).status_code == 201
+    assert await api.balance(fan) == 30_000
+
+
+async def test_each_seat_of_a_paid_order_has_its_own_ledger_entry(api: Api) -> None:
+    cheap = await api.make_show(price=10_000)
+    fan = await api.admitted_fan(balance=100_000)
+    r = await api.client.post(
+        f"/api/v1/admin/concerts/{cheap.concert_id}/schedules",
+        json={
+            "concertAt": (api.clock.now + timedelta(days=9)).isoformat(),
+            "grades": [{"grade": "VIP", "price": 30_000}, {"grade": "A", "price": 7_000}],
+            "sections": [
+                {"section": "Floor", "rows": [{"row": "A", "seats": 2, "grade": "VIP"}]},
+                {"section": "Balcony", "rows": [{"row": "A", "seats": 2, "grade": "A"}]},
+            ],
+        },
+        headers=api.admin,
+    )
+    assert r.status_code == 201, r.text
+    dear = Show(cheap.concert_id, r.json()["scheduleId"], [], 0)
+    placed = (await api.order(fan, dear, seat_numbers=[1, 3])).json()
+    assert placed["total"] == 37_000
+    paid = (await api.pay_order(fan, placed["orderId"])).json()
+    assert (paid["amount"], paid["balance"]) == (37_000, 63_000)
+    ledger = (await api.client.get("/api/v1/wallet/transactions", headers=fan.access)).json()
+    entries = {(e["amount"], e["balanceAfter"]) for e in ledger["items"] if e["type"] == "PAYMENT"}
+    # Sold in seat order: the VIP seat first, then the balcony seat, each its price.
+    assert entries == {(-30_000, 70_000), (-7_000, 63_000)}

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from boxoffice.orders import service as orders_service
 from boxoffice.orders.model import Order
@@ -17,13 +17,13 @@ from boxoffice.orders.service import OrderAsk
 from boxoffice.payments import order_sale
 from boxoffice.payments import repository as sales_repo
 from boxoffice.payments.model import OrderPaymentResult, PaymentStatus
-from boxoffice.payments.repository import Selling
 from boxoffice.queue.model import Sells
 from boxoffice.reservations import service as reservations_service
+from boxoffice.reservations.repository import the_fans_live_hold
 from boxoffice.reservations.writers import HoldWriter, holds_for
 from boxoffice.storage import audit
 from boxoffice.storage.db import Database
-from boxoffice.storage.query import Conn
+from boxoffice.storage.query import Conn, Query
 from boxoffice.storage.tables import reservations
 from boxoffice.wallet import repository as wallet
 from tests.support import Api
@@ -153,6 +153,14 @@ async def test_control_seat_by_seat_an_order_losing_to_a_hold_keeps_half(api: Ap
 # --- paying an order while a seat of it is released ----------------------------------
 
 
+# A seat's hold confirmed as a one-seat payment confirms it, the order's seats too.
+CONFIRM_ONE = Query(
+    update(reservations)
+    .where(*the_fans_live_hold(sales_repo.RESERVATION, sales_repo.USER, sales_repo.NOW))
+    .values(status=sales_repo.CONFIRMED, confirmed_at=sales_repo.NOW)
+)
+
+
 async def pay_what_is_left(
     conn: Conn, *, order_id: int, user_id: int, now: datetime, sells: Sells
 ) -> tuple[OrderPaymentResult, int]:
@@ -162,8 +170,8 @@ async def pay_what_is_left(
     await asyncio.sleep(0.005)
     paid, amount = [], 0
     for r in order.reservations:
-        selling = Selling(r.reservation_id, user_id, now, None)
-        if await sales_repo.confirm(conn, selling) and await sales_repo.sell_seat(
+        mine = {"reservation": r.reservation_id, "user": user_id, "now": now}
+        if await conn.execute(CONFIRM_ONE, **mine) == 1 and await sales_repo.sell_seat(
             conn, seat_id=r.seat_id, reservation_id=r.reservation_id, now=now
         ):
             paid.append(r.reservation_id)

@@ -117,6 +117,6 @@ async def hold(
 async def release(conn: Conn, *, order_id: int, user_id: int, now: datetime) -> int:
     """Every live hold of the fan's order ended and its seat freed; how many."""
     ended = await conn.fetch(END_HOLDS, order=order_id, user=user_id, now=now)
-    for row in ended:
+    for row in sorted(ended, key=lambda row: row["seat_id"]):  # seats in the order of their ids
         await holds.free_seat(conn, seat_id=row["seat_id"], reservation_id=row["id"])
     return len(ended)

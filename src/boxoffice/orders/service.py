@@ -127,8 +127,7 @@ async def _seats(conn: Conn, ask: OrderAsk, sells: Sells, fan_holds: int | None)
 def _taken(taken: Sequence[SeatAsked]) -> SeatUnavailable:
     numbers = [seat.seat_number for seat in taken]
     return SeatUnavailable(
-        f"someone else holds or bought seat numbers {', '.join(map(str, numbers))}: "
-        "nothing was held",
+        f"seat numbers {', '.join(map(str, numbers))} are held or sold already: nothing was held",
         seat_ids=[seat.seat_id for seat in taken],
         seat_numbers=numbers,
     )

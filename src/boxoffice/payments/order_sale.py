@@ -61,7 +61,8 @@ async def pay_order(
     order = await _payable(conn, order_id=order_id, user_id=user_id, now=now)
     require_sold_through(sells, order.concert_id)
     mine = {"order": order_id, "user": user_id, "now": now}
-    confirmed = sorted(await conn.fetch(CONFIRM_ORDER, **mine), key=lambda row: row["id"])
+    # Sold in the order of their seats, as every write of seats takes them.
+    confirmed = sorted(await conn.fetch(CONFIRM_ORDER, **mine), key=lambda row: row["seat_id"])
     if len(confirmed) != len(order.reservations):
         raise Transient(CHANGED_UNDER_IT)
     for row in confirmed:
@@ -108,8 +109,10 @@ async def _payable(conn: Conn, *, order_id: int, user_id: int, now: datetime) ->
     statuses = {r.status for r in order.reservations}
     if statuses <= {ReservationStatus.CONFIRMED, ReservationStatus.REFUNDED}:
         raise AlreadyPaid(f"order {order_id} is already paid")
-    if statuses != {ReservationStatus.HELD}:
-        raise HoldExpired(f"a hold of order {order_id} has lapsed or was released: nothing paid")
     if any(r.show_cancelled for r in order.reservations):
         raise HoldExpired(f"the show of order {order_id} was cancelled")
+    if statuses != {ReservationStatus.HELD}:
+        raise HoldExpired(
+            f"a hold of order {order_id} has lapsed, was released or was paid alone: nothing paid"
+        )
     return order

@@ -53,8 +53,13 @@ _CANCELLED_SHOW = (
 def payable(
     reservation: ColumnElement[int], user: ColumnElement[int], now: SqlNow
 ) -> tuple[ColumnElement[bool], ...]:
-    """A reservation a fan may pay: their own live hold, on a show not cancelled."""
-    return (*the_fans_live_hold(reservation, user, now), show_on())
+    """A reservation a fan may pay alone: their own live hold, on a show not cancelled,
+    not held in an order (an order is paid whole, by its own payment)."""
+    return (
+        *the_fans_live_hold(reservation, user, now),
+        show_on(),
+        reservations.c.order_id.is_(None),
+    )
 
 
 def show_on() -> ColumnElement[bool]:

@@ -174,7 +174,10 @@ async def _refuse(db: Database, sale: Sale | None, selling: Selling, sells: Sell
     if sale is None or not sale.live:
         async with db.statement() as conn:
             raise await reservations.why_not_payable(
-                conn, user_id=selling.user_id, reservation_id=selling.reservation_id
+                conn,
+                user_id=selling.user_id,
+                reservation_id=selling.reservation_id,
+                now=selling.now,
             )
     require_sold_through(sells, sale.concert_id)
     if not sale.seat_held:

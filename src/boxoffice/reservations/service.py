@@ -13,6 +13,7 @@ from boxoffice.errors import (
     HoldExpired,
     HoldLimitReached,
     NotPaid,
+    PartOfOrder,
     ReservationNotFound,
     ScheduleNotFound,
     SeatNotFound,
@@ -136,7 +137,9 @@ def seat_lost(reservation_id: int) -> HoldExpired:
     return HoldExpired(f"the hold on reservation {reservation_id} no longer covers the seat")
 
 
-async def why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> Exception:
+async def why_not_payable(
+    conn: Conn, *, user_id: int, reservation_id: int, now: datetime
+) -> Exception:
     """The error a payment gets for a reservation its confirmation did not take."""
     reservation = await reads.get(conn, reservation_id=reservation_id)
     if reservation is None or reservation.user_id != user_id:
@@ -147,6 +150,10 @@ async def why_not_payable(conn: Conn, *, user_id: int, reservation_id: int) -> E
         return AlreadyPaid(f"reservation {reservation_id} was paid and refunded")
     if reservation.show_cancelled:
         return HoldExpired(f"the show of reservation {reservation_id} was cancelled")
+    if reservation.order_id is not None and reservation.as_of(now).status is ReservationStatus.HELD:
+        return PartOfOrder(
+            f"reservation {reservation_id} is held in order {reservation.order_id}: pay the order"
+        )
     return HoldExpired(f"the hold on reservation {reservation_id} has lapsed or was released")
 
 

@@ -195,6 +195,7 @@ export default {
   problem_hold_limit_reached: "You already hold as many seats as one fan may. Pay or cancel one first.",
   problem_hold_expired: "The seat's hold has ended; it is on sale again. Choose a seat again.",
   problem_already_paid: "This is paid already.",
+  problem_part_of_order: "This seat is part of an order: pay the order.",
   problem_email_taken: "An account with this email exists already. Sign in instead.",
   problem_balance_limit_exceeded: "That would take your balance over the most it may hold.",
   problem_sold_out: "This concert is sold out.",

@@ -195,6 +195,7 @@ export default {
   problem_hold_limit_reached: "한 사람이 선택할 수 있는 좌석 수를 모두 선택했습니다. 먼저 결제하거나 선택을 취소해 주세요.",
   problem_hold_expired: "좌석 선택 시간이 끝나 다시 판매 중입니다. 좌석을 다시 골라 주세요.",
   problem_already_paid: "이미 결제되었습니다.",
+  problem_part_of_order: "묶음 예매에 포함된 좌석입니다. 묶음 전체를 결제해 주세요.",
   problem_email_taken: "이 이메일로 만든 계정이 이미 있습니다. 로그인해 주세요.",
   problem_balance_limit_exceeded: "충전하면 잔액 한도를 넘습니다.",
   problem_sold_out: "매진된 공연입니다.",
