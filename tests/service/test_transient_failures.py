@@ -168,12 +168,16 @@ async def test_control_the_driver_reports_some_cut_sessions_as_its_own_internal_
     postgres_url: str,
 ) -> None:
     """Why the classification above matters: asyncpg raises InternalClientError, not a
-    connection error, for some of these cuts: read as a refusal, each was a 500."""
+    connection error, for some of these cuts: read as a refusal, each was a 500. Which
+    one a cut gets is a matter of timing: cut until one shows (seen within 40 cuts on
+    most runs, not all), or give up after many more."""
     db = Database(postgres_url, pool_size=2)
     admin = await asyncpg.connect(postgres_url)
     raised: list[type[BaseException]] = []
     try:
-        for _ in range(CUT_SESSIONS):
+        for _ in range(10 * CUT_SESSIONS):
+            if asyncpg.InternalClientError in raised:
+                break
             with pytest.raises(Exception) as caught:
                 async with db.transaction() as conn:
                     await _cut(conn, admin)
