@@ -117,6 +117,36 @@ async def test_joining_by_concert_goes_to_the_default_line_without_one_and_check
         assert (r.status_code, r.json()["code"]) == (422, "validation_error"), body
 
 
+async def test_a_join_reads_its_body_however_it_is_framed(api: Api) -> None:
+    """An empty POST is not waited on for a body; a body of a given length and one
+    sent in chunks (no length) are both read and name the concert's line."""
+    show = await api.make_show()
+    await _own_line(api, show, capacity=5)
+
+    async def chunks() -> Any:
+        yield b'{"concertId":'
+        yield str(show.concert_id).encode() + b"}"
+
+    framings: list[dict[str, Any]] = [
+        {"content": b'{"concertId": %d}' % show.concert_id},
+        {"content": chunks()},
+    ]
+    for framing in framings:
+        fan = await api.register()
+        r = await api.client.post(
+            "/api/v1/queue/tokens",
+            headers={**fan.access, "Content-Type": "application/json"},
+            **framing,
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["concertId"] == show.concert_id
+        assert ("transfer-encoding" in r.request.headers) == (framing is framings[1])
+    fan = await api.register()
+    r = await api.client.post("/api/v1/queue/tokens", headers=fan.access)
+    assert r.status_code == 201 and "concertId" not in r.json()  # the default line
+    assert r.request.headers["content-length"] == "0"
+
+
 async def test_fans_before_the_opening_are_drawn_into_order_at_it(
     make_settings: Callable[..., Settings], clock: FakeClock, database_url: str
 ) -> None:

@@ -33,7 +33,14 @@ from boxoffice.http.deps import (
     request_instant,
 )
 from boxoffice.http.rate_limits import address_key
-from boxoffice.http.routing import API_V1, DirectRoute, answers, body_schema, problem_text
+from boxoffice.http.routing import (
+    API_V1,
+    DirectRoute,
+    answers,
+    body_schema,
+    problem_text,
+    raw_body,
+)
 from boxoffice.http.schemas import MAX_INT64, PathId, json_response
 from boxoffice.queue.challenge import ChallengeLevel
 from boxoffice.queue.control import Defences, Keep
@@ -87,7 +94,7 @@ async def join(request: Request) -> Response:
     a valid, unused one); an address holding the line's most places, or joining too
     often, is answered 429 `rate_limited`."""
     user = await access_of(request)
-    ask = _join_body(await request.body())
+    ask = _join_body(await raw_body(request))
     ctx = context_of(request)
     address = counted_address(request)
     await ctx.limits.hit("join_address", address)
