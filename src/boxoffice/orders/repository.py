@@ -46,16 +46,21 @@ SEATS_ASKED = Query(
 ADD_ORDER = Query(
     insert(orders).values(user_id=USER, schedule_id=SCHEDULE, created_at=NOW).returning(orders.c.id)
 )
+# A seat's hold, written as every hold is (``holds.hold_values``), for the order.
 ADD_HOLD = Query(
     insert(reservations)
-    .values(
-        user_id=USER,
-        seat_id=bindparam("seat", type_=BigInteger()),
-        price=bindparam("price", type_=BigInteger()),
-        status=ReservationStatus.HELD.value,
-        held_until=bindparam("until", type_=UTCDateTime()),
-        created_at=NOW,
-        order_id=ORDER,
+    .from_select(
+        [*holds.HOLD_COLUMNS, "order_id"],
+        select(
+            *holds.hold_values(
+                USER,
+                bindparam("seat", type_=BigInteger()),
+                bindparam("price", type_=BigInteger()),
+                bindparam("until", type_=UTCDateTime()),
+                NOW,
+            ),
+            ORDER,
+        ),
     )
     .returning(reservations.c.id)
 )

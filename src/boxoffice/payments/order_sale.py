@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, bindparam, insert, update
+from sqlalchemy import BigInteger, bindparam, update
 
 from boxoffice.errors import AlreadyPaid, HoldExpired
 from boxoffice.orders import service as orders
 from boxoffice.orders.model import Order
 from boxoffice.payments.model import OrderPaymentResult, PaymentStatus
-from boxoffice.payments.repository import CONFIRMED, sell_seat, show_on
+from boxoffice.payments.repository import ADD_PAYMENT, CONFIRMED, sell_seat, show_on
 from boxoffice.payments.sale_statement import CHANGED_UNDER_IT
 from boxoffice.queue.model import Sells
 from boxoffice.queue.service import require_sold_through
@@ -23,7 +23,7 @@ from boxoffice.reservations import repository as holds
 from boxoffice.reservations.model import ReservationStatus
 from boxoffice.storage.errors import Transient
 from boxoffice.storage.query import Conn, Query
-from boxoffice.storage.tables import UTCDateTime, payments, reservations
+from boxoffice.storage.tables import UTCDateTime, reservations
 from boxoffice.wallet import repository as wallet
 from boxoffice.wallet import service as wallets
 from boxoffice.wallet.model import EntryType
@@ -37,17 +37,6 @@ CONFIRM_ORDER = Query(
     .where(reservations.c.order_id == ORDER, *holds.the_fans_live_holds(USER, NOW), show_on())
     .values(status=CONFIRMED, confirmed_at=NOW)
     .returning(reservations.c.id, reservations.c.seat_id, reservations.c.price)
-)
-ADD_PAYMENT = Query(
-    insert(payments)
-    .values(
-        reservation_id=bindparam("reservation", type_=BigInteger()),
-        user_id=USER,
-        amount=bindparam("amount", type_=BigInteger()),
-        paid_at=NOW,
-        order_id=ORDER,
-    )
-    .returning(payments.c.id)
 )
 
 

@@ -203,6 +203,7 @@ SELL_SEAT = Query(
     .where(seats.c.id == SEAT, *held_for_sale(RESERVATION, NOW))
     .values(sold_to(RESERVATION))
 )
+# A seat's payment; ``order`` names the order it was paid with (None: paid alone).
 ADD_PAYMENT = Query(
     insert(payments)
     .values(
@@ -210,6 +211,7 @@ ADD_PAYMENT = Query(
         user_id=USER,
         amount=bindparam("amount", type_=BigInteger()),
         paid_at=NOW,
+        order_id=bindparam("order", type_=BigInteger()),
     )
     .returning(payments.c.id)
 )
@@ -242,5 +244,6 @@ async def add_payment(conn: Conn, selling: Selling, *, amount: int) -> int:
         user=selling.user_id,
         amount=amount,
         now=selling.now,
+        order=None,
     )
     return int(found)
