@@ -59,11 +59,17 @@ READ_BLOCK_MS = 1_000
 READ_BATCH = 10_000
 EPOCH_CHECK_SECONDS = 1.0
 # After a read that found events, the next waits this long, so that one read carries
-# many events (a read's cost is most of an event's at a sale's rate of joins).
-GATHER_SECONDS = 0.01
-# Tickets per page of a load: about a millisecond of Redis's time each (bench memory
-# measured 2.6 ms for 500), which is what another client may wait behind one.
-LOAD_PAGE = 200
+# many events (a read's cost is most of an event's at a sale's rate of joins). What
+# the wait delays is what this instance hears of other instances' steps; a fan's
+# next poll is a second or more away. In process, 50 ms against 10 ms took about 9%
+# off a join's CPU at sixteen joins at a time.
+GATHER_SECONDS = 0.05
+# Tickets per page of a load. A command another client sends during a page waits for
+# the rest of it: about 5 us a ticket (bench memory: 2.6 ms for 500 on an idle machine,
+# 0.7 ms for 50 on a busy one). Pages of 50 load as fast as pages of 200, pages of 25
+# a third slower; pauses between pages (1 ms at least: the event loop's timers) only
+# made the load longer (docs/benchmarks.md, Memory).
+LOAD_PAGE = 50
 # A failed read or load is tried again after this, doubled each time up to the most.
 RETRY_FIRST_SECONDS = 0.5
 RETRY_MOST_SECONDS = 8.0
