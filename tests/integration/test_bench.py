@@ -24,6 +24,7 @@ from boxoffice.queue.scripts import LineKeys
 from boxoffice_bench import server_timing
 from boxoffice_bench.abuse_report import HEADING
 from boxoffice_bench.drop import run_drop
+from boxoffice_bench.hotpath import REFERENCE_CEILING, HotPathRow
 from boxoffice_bench.invariants import EventLog, admission_order, check_invariants, draw_problems
 from boxoffice_bench.opening import JOIN_REFUSED, TOLD_SOLD_OUT, FanLog, Told
 from boxoffice_bench.report import rewrite_section
@@ -31,6 +32,7 @@ from boxoffice_bench.serve import CEILING_BODY, CEILING_PATH, bench_app
 from boxoffice_bench.server import BenchServer
 from boxoffice_bench.visit import DropStats, Visit
 from boxoffice_bench.writes import ENDPOINTS
+from boxoffice_bench.wrk import WrkResult
 from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.integration.instances import BOXOFFICE, free_port
 from tests.support import serve
@@ -456,3 +458,18 @@ def test_the_abuse_smoke_run_caps_the_flooder_refuses_no_fan_and_rewrites_its_se
     if "<!-- measured: abuse -->" not in REPORT.read_text():
         before += "\n\n" + HEADING
     assert _prose(report.read_text()).rstrip() == before
+
+
+def test_a_hot_path_target_is_met_by_its_rate_or_by_its_share_of_the_ceiling() -> None:
+    """On a slower phase of the machine a target is judged by the share of the ceiling
+    it stands for; below both it is not met."""
+
+    def row(name: str, rate: float, share: float) -> HotPathRow:
+        result = WrkResult(name, 16, int(rate * 5), 5.0, 1.0, 2.0, 0, 0)
+        return HotPathRow(result=result, share=share, shares=[share], rates=[rate])
+
+    share = 12_000 / REFERENCE_CEILING
+    assert row("join", 12_000, 0.10).met  # the rate itself
+    assert row("join", 3_000, share + 0.01).met  # a slow machine, the share reached
+    assert not row("join", 3_000, share - 0.01).met
+    assert row("ceiling", 1, 1.0).met  # no target

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from boxoffice_bench.abuse import FLOODER_ADDRESS, AbuseResult, ScenarioResult
-from boxoffice_bench.abuse_polls import TARGET_SHARE, THROTTLE
-from boxoffice_bench.hotpath import CONNECTIONS
+from boxoffice_bench.abuse_polls import CONNECTIONS, TARGET_SHARE, THROTTLE
 
 SECTION = "abuse"
 HEADING = "## Abuse: one flooder against 200 fans"

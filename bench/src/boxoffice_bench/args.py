@@ -83,6 +83,12 @@ def _wrk(parser: argparse.ArgumentParser) -> None:
         help="writes: wrk connections, each measured every round (default: 16 64)",
     )
     wrk.add_argument(
+        "--hot-connections",
+        type=int,
+        default=16,
+        help="hot-path: wrk connections (default: 16)",
+    )
+    wrk.add_argument(
         "--compare-servers",
         action="store_true",
         help="hot-path: also measure uvicorn without its access log and granian (always in all)",
@@ -104,6 +110,13 @@ def _drop(parser: argparse.ArgumentParser) -> None:
         "--default-line",
         action="store_true",
         help="sell through the default line instead: no opening, no sold-out notice",
+    )
+    drop.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="boxoffice processes sharing the drop's database and Redis prefix, on --port"
+        " and the ports after it; fan i talks to instance i %% N (default: 1)",
     )
 
 

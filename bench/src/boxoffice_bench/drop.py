@@ -16,14 +16,14 @@ import contextlib
 import gc
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 import uvloop
 
-from boxoffice_bench import server_timing
+from boxoffice_bench import instances, server_timing
 from boxoffice_bench.fixtures import ADMIN, make_concert, make_fans
 from boxoffice_bench.invariants import check_invariants
 from boxoffice_bench.opening import FanLog, OpeningReport, Told, open_line, read_opening
@@ -63,7 +63,9 @@ class DropResult:
     stats: DropStats
     violations: list[str]
     opening: OpeningReport | None = None
-    server: list[ServerTiming] = field(default_factory=list)  # as the server timed it
+    server: list[ServerTiming] = field(default_factory=list)  # as the server(s) timed it
+    instances: int = 1  # fan i talked to instance i % instances
+    per_instance: list[list[ServerTiming]] = field(default_factory=list)  # if more than one
 
     @property
     def sold_out_seconds(self) -> float | None:
@@ -97,9 +99,13 @@ async def _watch(
     sys.stdout.write("\n")
 
 
-async def _arrive(visit: Visit, people: list[tuple[int, str]], rate: float) -> tuple[Any, int]:
+async def _arrive(
+    visits: list[Visit], people: list[tuple[int, str]], rate: float
+) -> tuple[Any, int]:
     """Every fan at their arrival time, then until each visit is over: the visits'
-    results, and how many were still going when the drop stopped waiting."""
+    results, and how many were still going when the drop stopped waiting. Fan i
+    talks to instance i % instances throughout, as behind a sticky load balancer."""
+    visit = visits[0]
     stats = visit.stats
     started = time.perf_counter()
     tasks = []
@@ -110,7 +116,7 @@ async def _arrive(visit: Visit, people: list[tuple[int, str]], rate: float) -> t
         fan = FanLog(user_id, arrived_at=stats.clock.now())
         stats.fans.append(fan)
         stats.arrived += 1
-        tasks.append(asyncio.create_task(visit.run(fan, access)))
+        tasks.append(asyncio.create_task(visits[i % len(visits)].run(fan, access)))
     everyone: asyncio.Future[list[Any]] = asyncio.gather(*tasks, return_exceptions=True)
     if visit.told is None:
         # Nobody tells the default line's fans that every seat is sold: at the
@@ -128,15 +134,58 @@ async def _arrive(visit: Visit, people: list[tuple[int, str]], rate: float) -> t
     return await everyone, unfinished
 
 
+Timings = tuple[list[ServerTiming], list[list[ServerTiming]]]
+
+
+async def _crowd(
+    servers: Sequence[BenchServer],
+    stats: DropStats,
+    people: list[tuple[int, str]],
+    *,
+    rate: float,
+    room: str,
+    concert_id: int,
+    told: Told | None,
+) -> tuple[int, Timings]:
+    """The fans' run from the first arrival until every visit is over: how many were
+    still going when the drop stopped waiting, and the calls as the servers timed them."""
+    # Every fan a browser of their own: no pool of sockets shared between fans, whose
+    # wait for one would be counted in their calls (with 256, the opening's burst of
+    # polls put a poll's p95 at 127 ms, against 29-65 ms without the pool's wait).
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        with _no_collector_pauses():
+            before = await instances.read_all(session, servers)
+            stats.started_at = stats.clock.now()
+            done = asyncio.Event()
+            watcher = asyncio.create_task(_watch(session, room, stats, len(people), done))
+            visits = [
+                Visit(session, f"{server.url}/api/v1", stats, concert_id, told)
+                for server in servers
+            ]
+            results, unfinished = await _arrive(visits, people, rate)
+            stats.errors += sum(
+                1
+                for r in results
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
+            )
+            done.set()
+            await watcher
+            after = await instances.read_all(session, servers)
+    return unfinished, instances.between(before, after)
+
+
 async def _drop(
-    server: BenchServer,
+    servers: Sequence[BenchServer],
     *,
     fans: int,
     rate: float,
     concert_id: int,
     total_seats: int,
     opens_after: float | None,
-) -> tuple[DropStats, OpeningReport | None, list[ServerTiming]]:
+) -> tuple[DropStats, OpeningReport | None, Timings]:
+    server = servers[0]  # the operator's calls, and the one the checks read through
     people = await make_fans(server.database_url, fans, balance=100_000)
     stats = DropStats(seats=total_seats)
     told = None
@@ -145,27 +194,9 @@ async def _drop(
         opens_at = await open_line(server.url, concert_id, opens_at=stats.clock.now() + opens_after)
         told = Told(opens_at)
         room = f"{server.url}/api/v1/admin/concerts/{concert_id}/waiting-room"
-    # Every fan a browser of their own: no pool of sockets shared between fans, whose
-    # wait for one would be counted in their calls (with 256, the opening's burst of
-    # polls put a poll's p95 at 127 ms, against 29-65 ms without the pool's wait).
-    connector = aiohttp.TCPConnector(limit=0)
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        with _no_collector_pauses():
-            before = await server_timing.read(session, server.url)
-            stats.started_at = stats.clock.now()
-            done = asyncio.Event()
-            watcher = asyncio.create_task(_watch(session, room, stats, fans, done))
-            visit = Visit(session, f"{server.url}/api/v1", stats, concert_id, told)
-            results, unfinished = await _arrive(visit, people, rate)
-            stats.errors += sum(
-                1
-                for r in results
-                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError)
-            )
-            done.set()
-            await watcher
-            timed = server_timing.between(before, await server_timing.read(session, server.url))
+    unfinished, timed = await _crowd(
+        servers, stats, people, rate=rate, room=room, concert_id=concert_id, told=told
+    )
     if told is None:
         stats.unserved = unfinished
         return stats, None, timed
@@ -190,9 +221,12 @@ def run_drop(
     schedules: int,
     seats_per_schedule: int,
     opens_after: float | None,
+    others: Sequence[BenchServer] = (),
 ) -> DropResult:
     """The drop on a concert's own line opening ``opens_after`` seconds into the run,
-    or on the default line (None)."""
+    or on the default line (None); ``others``: further instances on ``server``'s
+    database and key prefix, the fans spread over all of them."""
+    servers = [server, *others]
     concert_id, _ = make_concert(
         server.url, schedules=schedules, seats=seats_per_schedule, price=10_000
     )
@@ -202,16 +236,18 @@ def run_drop(
         if opens_after is None
         else f"the concert's own line, opening {opens_after:g} s in"
     )
+    spread = "" if not others else f", fan i on instance i % {len(servers)}"
     print(
         f"drop: {fans} fans arriving at {rate:.0f}/s for {total} seats "
-        f"({schedules} schedule(s) of {seats_per_schedule}), on {line}"
+        f"({schedules} schedule(s) of {seats_per_schedule}), on {line}{spread}"
     )
     started = time.perf_counter()
+    cpu = [s.cpu_seconds() for s in servers], time.process_time()
     # The fans' loop is the server's (uvloop): the default loop's own cost per call
     # showed in the fans' timings at the opening (a poll's p95 413 ms against 70 ms).
-    stats, opening, timed = uvloop.run(
+    stats, opening, (timed, each) = uvloop.run(
         _drop(
-            server,
+            servers,
             fans=fans,
             rate=rate,
             concert_id=concert_id,
@@ -220,8 +256,17 @@ def run_drop(
         )
     )
     seconds = time.perf_counter() - started
+    if others:
+        used = [s.cpu_seconds() - before for s, before in zip(servers, cpu[0], strict=True)]
+        print(
+            f"  CPU over the drop ({seconds:.0f} s): "
+            + ", ".join(f"instance {n} {c:.0f} s" for n, c in enumerate(used, start=1))
+            + f", the fans' process {time.process_time() - cpu[1]:.0f} s"
+        )
     violations = asyncio.run(check_invariants(server))
-    return DropResult(fans, total, rate, seconds, stats, violations, opening, timed)
+    return DropResult(
+        fans, total, rate, seconds, stats, violations, opening, timed, len(servers), each
+    )
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -248,12 +293,10 @@ def print_drop(result: DropResult) -> None:
             f"  p95 {p95:7.1f} ms  p99 {p99:7.1f} ms"
             f"  statuses {dict(sorted(s.statuses[name].items()))}"
         )
-    for timed in result.server:
-        print(
-            f"  as the server timed it: {timed.method} {timed.route}  {timed.requests} requests"
-            f"  p50 {server_timing.bound_text(timed.p50_at_most)}"
-            f"  p99 {server_timing.bound_text(timed.p99_at_most)}"
-        )
+    together = "as the instances together timed it" if result.per_instance else ""
+    _print_timed(together or "as the server timed it", result.server)
+    for n, timed in enumerate(result.per_instance, start=1):
+        _print_timed(f"as instance {n} timed it", timed)
     if result.violations:
         print("  INVARIANTS VIOLATED:")
         for line in result.violations:
@@ -262,3 +305,12 @@ def print_drop(result: DropResult) -> None:
         print("  invariants: each seat sold at most once, payments == seats sold, every ledger")
         print("  sums to its balance, no admission out of line order, every draw as its seed")
         print("  gives — all hold")
+
+
+def _print_timed(who: str, timings: list[ServerTiming]) -> None:
+    for timed in timings:
+        print(
+            f"  {who}: {timed.method} {timed.route}  {timed.requests} requests"
+            f"  p50 {server_timing.bound_text(timed.p50_at_most)}"
+            f"  p99 {server_timing.bound_text(timed.p99_at_most)}"
+        )

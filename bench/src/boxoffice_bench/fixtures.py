@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 import httpx
 from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from boxoffice.storage.db import Database
 from boxoffice.storage.tables import users, wallet_transactions, wallets
@@ -17,6 +18,7 @@ from boxoffice.tokens import TokenSigner
 from boxoffice_bench.server import ADMIN_TOKEN, SECRET_KEY
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+FANS_PER_STATEMENT = 20_000
 
 
 class Request(NamedTuple):
@@ -41,24 +43,11 @@ async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[
             ).scalar()
             start = int(first or 0) + 1
             ids = list(range(start, start + count))
-            await conn.execute(
-                insert(users), [{"id": i, "name": f"fan{i}", "created_at": now} for i in ids]
-            )
-            await conn.execute(insert(wallets), [{"user_id": i, "balance": balance} for i in ids])
-            if balance:
-                await conn.execute(
-                    insert(wallet_transactions),
-                    [
-                        {
-                            "user_id": i,
-                            "type": "CHARGE",
-                            "amount": balance,
-                            "balance_after": balance,
-                            "created_at": now,
-                        }
-                        for i in ids
-                    ],
-                )
+            # In slices: one statement of a few hundred thousand rows outlasts the
+            # database's statement timeout on a slow machine.
+            for at in range(0, count, FANS_PER_STATEMENT):
+                part = ids[at : at + FANS_PER_STATEMENT]
+                await _add_fans(conn, part, balance=balance, now=now)
             if not db.is_sqlite:
                 await conn.exec_driver_sql(
                     "SELECT setval(pg_get_serial_sequence('users', 'id'), "
@@ -69,6 +58,19 @@ async def make_fans(database_url: str, count: int, *, balance: int = 0) -> list[
     signer = TokenSigner(SECRET_KEY)
     ttl = timedelta(days=1)
     return [(i, signer.access_token(user_id=i, now=now, ttl=ttl)) for i in ids]
+
+
+async def _add_fans(conn: AsyncConnection, ids: list[int], *, balance: int, now: datetime) -> None:
+    await conn.execute(
+        insert(users), [{"id": i, "name": f"fan{i}", "created_at": now} for i in ids]
+    )
+    await conn.execute(insert(wallets), [{"user_id": i, "balance": balance} for i in ids])
+    if balance:
+        charge = {"type": "CHARGE", "amount": balance, "balance_after": balance}
+        await conn.execute(
+            insert(wallet_transactions),
+            [{"user_id": i, **charge, "created_at": now} for i in ids],
+        )
 
 
 def write_requests(path: Path, requests: Iterable[Request]) -> Path:

@@ -23,13 +23,18 @@ from boxoffice_bench.serve import CEILING_PATH
 from boxoffice_bench.server import BenchServer
 from boxoffice_bench.wrk import WrkResult, run_wrk
 
-# Requests a second each endpoint is to reach (the performance issue's targets: three
-# times a peer implementation's rate on this machine, access log on).
-TARGETS = {"status": 7_500, "schedules": 7_500, "seat map": 3_990, "join": 7_300}
+# Requests a second each endpoint is to reach at 16 connections, access log on: the
+# performance issues' targets, three times a peer implementation's rate on this
+# machine (joins and listings raised when the peer was measured again).
+TARGETS = {"status": 7_500, "schedules": 13_000, "seat map": 3_990, "join": 12_000}
+# "...or the same shares of the bench's ceiling": the share of the ceiling each rate
+# is, taken on the fastest ceiling this machine has recorded (35,085/s, `bench all`,
+# 2026-12-06), so that a slower phase of the machine is judged by share instead.
+REFERENCE_CEILING = 35_085
+TARGET_SHARES = {name: rate / REFERENCE_CEILING for name, rate in TARGETS.items()}
 # More than one process on this machine could join in a round, so a join is never
 # a fan already in line.
-JOINS_PER_SECOND_BOUND = 6_000
-CONNECTIONS = 64
+JOINS_PER_SECOND_BOUND = 16_000
 
 
 @dataclass(frozen=True)
@@ -46,8 +51,15 @@ class HotPathRow:
         return TARGETS.get(self.result.name)
 
     @property
+    def target_share(self) -> float | None:
+        return TARGET_SHARES.get(self.result.name)
+
+    @property
     def met(self) -> bool:
-        return self.target is None or self.result.requests_per_second >= self.target
+        """The rate reached, or its share of the ceiling measured beside it."""
+        if self.target is None or self.result.requests_per_second >= self.target:
+            return True
+        return self.target_share is not None and self.share >= self.target_share
 
     @property
     def spread(self) -> str:
@@ -115,11 +127,11 @@ def _median_rows(by_name: dict[str, list[tuple[WrkResult, float]]]) -> list[HotP
 
 
 def run_hot_path(
-    server: BenchServer, *, seconds: int, rounds: int, workdir: Path
+    server: BenchServer, *, seconds: int, rounds: int, connections: int, workdir: Path
 ) -> list[HotPathRow]:
     fans = _prepare(server, seconds=seconds, rounds=rounds)
     print(
-        f"hot-path: wrk, 1 thread, {CONNECTIONS} connections, {rounds} rounds of {seconds} s"
+        f"hot-path: wrk, 1 thread, {connections} connections, {rounds} rounds of {seconds} s"
         " per endpoint, the ceiling between every two"
     )
     by_name: dict[str, list[tuple[WrkResult, float]]] = {}
@@ -129,7 +141,7 @@ def run_hot_path(
             name,
             url,
             seconds=seconds,
-            connections=CONNECTIONS,
+            connections=connections,
             workdir=workdir,
             cpu=server.cpu_seconds,
             **options,
@@ -183,7 +195,8 @@ def print_row(row: HotPathRow) -> None:
     verdict = (
         ""
         if row.target is None
-        else f"  target {row.target:,} req/s: {'met' if row.met else 'NOT met'}"
+        else f"  target {row.target:,} req/s or {row.target_share:.0%} of the ceiling:"
+        f" {'met' if row.met else 'NOT met'}"
     )
     cpu = r.cpu_us_per_request
     print(

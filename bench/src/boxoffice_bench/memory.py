@@ -1,28 +1,20 @@
 """A long line, measured: what a waiting fan costs Redis (bytes, and Redis CPU per
 join and per liveness write), what the line costs an instance's mirror, and what a
 fresh instance goes through to take the line in (its start-up until it answers
-/readyz and until its mirror is synced, its RSS, and the longest Redis call meanwhile).
+/readyz and until its mirror is synced, its RSS, the longest Redis call meanwhile, and
+what other clients and fans see while it loads: ``startup.py``).
 
 The scenario runs on a redis-server of its own (a free port, nothing saved), so that
 its SLOWLOG, its CPU figures and its clients are this run's alone, and the slow log
 can be set to record every call over 0.1 ms without touching a Redis anyone else
-uses.
-
-How a mirror's sync is seen from outside: a mirror reads its lines' event streams
-(``XREAD ... BLOCK``) only once a line is loaded (``mirror.py``), so the first XREAD
-from a connection the new instance opened is the moment its line is in. Redis's
-CLIENT LIST names each client's last command; the new instance's clients are those
-with an id above every id Redis had given out before it started."""
+uses."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
-import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,10 +30,17 @@ from boxoffice.queue.model import DEFAULT_LINE
 from boxoffice.queue.redis_store import DRAW_PAGE, RedisQueueStore
 from boxoffice.queue.scripts import LineKeys, Scripts
 from boxoffice.queue.store import LineMissing, Refused, Seen
-from boxoffice.tokens import QueueClaims, TokenSigner
 from boxoffice_bench.fixtures import Request, write_requests
 from boxoffice_bench.serve import CEILING_PATH
-from boxoffice_bench.server import SECRET_KEY, BenchServer, cpu_seconds
+from boxoffice_bench.server import BenchServer, cpu_seconds
+from boxoffice_bench.startup import (
+    FIRST_USER,
+    StartUp,
+    free_port,
+    poll_tokens,
+    print_startup,
+    start_second,
+)
 from boxoffice_bench.wrk import WrkResult, run_wrk
 
 # Joins sent together, as many concurrent joins on one instance share one join.lua
@@ -52,20 +50,11 @@ FILL_BATCHES = ((1, 2_000), (16, 8_000))
 FILL_BATCH = 1_000
 # Liveness triples per seen.lua call (an instance's flush of its polls' liveness).
 SEEN_BATCH = 1_000
-FIRST_USER = 10_000_000
 # Status polls on the full line: wrk as the hot path runs it, over fans spread evenly.
 POLL_TOKENS = 50_000
 POLL_SECONDS = 5
 POLL_CONNECTIONS = 64
 TOKEN_SECONDS = 43_200
-# How often the start-up of the second instance is looked at.
-LOOK_EVERY_SECONDS = 0.02
-START_AT_MOST_SECONDS = 600.0
-# The slow log records every call over this while the second instance starts: a
-# threshold of 0 would also record each command a script runs (Redis 7 does), a
-# million HGETs for a line of a million, and slow the load it measures.
-SLOWLOG_OVER_USEC = 100
-SLOWLOG_MAX_LEN = 100_000
 
 
 @dataclass(frozen=True)
@@ -88,43 +77,6 @@ class Cost:
     @property
     def cpu_usec_per_item(self) -> float:
         return self.cpu_seconds * 1e6 / max(1, self.items)
-
-
-@dataclass(frozen=True)
-class SlowCall:
-    usec: int
-    command: str  # a script's step name for an EVALSHA of one
-
-
-@dataclass(frozen=True)
-class Latency:
-    samples: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-
-
-@dataclass(frozen=True)
-class StartUp:
-    """A second instance started with the line full."""
-
-    ready_seconds: float  # from its start until /readyz answered 200
-    synced_seconds: float | None  # until its mirror's first XREAD (None: not seen)
-    rss_ready: int
-    rss_synced: int
-    peak_rss: int  # VmHWM once synced
-    calls: int  # Redis calls over SLOWLOG_OVER_USEC the slow log recorded meanwhile
-    longest: list[SlowCall]  # the longest few, longest first
-    over_1ms: int
-    over_10ms: int
-    snapshot_calls: int  # snapshot.lua calls over SLOWLOG_OVER_USEC: every page of waiting fans
-    snapshot_p50_usec: float
-    snapshot_max_usec: int
-    ping_before: Latency | None  # another client's PINGs, before the start
-    ping_during: Latency | None  # ...and while the instance started and loaded
-    last_fan_position: int | None  # the last fan's position as the new instance told it
-    # Each command (a script by its step): entries, the longest and the total usec.
-    by_command: list[tuple[str, int, int, int]]
 
 
 @dataclass(frozen=True)
@@ -174,12 +126,6 @@ class MemoryResult:
 # --- a redis-server of the scenario's own ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def own_redis() -> Iterator[str]:
     """A redis-server on a free port, persisting nothing, stopped on the way out; its
@@ -187,7 +133,7 @@ def own_redis() -> Iterator[str]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("bench memory starts a redis-server of its own: none on PATH")
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen(
             [
@@ -331,199 +277,8 @@ async def _key_sizes(redis_url: str, prefix: str) -> list[tuple[str, int]]:
         await redis.aclose()
 
 
-# --- watching a second instance start ----------------------------------------------
-
-
-def _rss(pid: int, field_name: str = "VmRSS") -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-class _PingProbe:
-    """Another Redis client's view: a PING at a time, each one's round trip."""
-
-    def __init__(self, url: str) -> None:
-        self._url = url
-        self._stop = threading.Event()
-        self.samples: list[tuple[float, float]] = []  # (when, seconds)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with SyncRedis.from_url(self._url) as redis:
-            while not self._stop.is_set():
-                t = time.monotonic()
-                redis.ping()
-                self.samples.append((t, time.monotonic() - t))
-                time.sleep(0.002)
-
-    def __enter__(self) -> _PingProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def between(self, start: float, end: float) -> Latency | None:
-        got = sorted(s for t, s in self.samples if start <= t < end)
-        if not got:
-            return None
-        return Latency(
-            len(got),
-            got[len(got) // 2] * 1e3,
-            got[min(len(got) - 1, int(len(got) * 0.99))] * 1e3,
-            got[-1] * 1e3,
-        )
-
-
-def _script_names() -> dict[str, str]:
-    """Each step's SHA, as the store sends it: its name."""
-    scripts = Scripts(Redis())  # only its SHAs are read; it connects to nothing
-    return {script.sha: name for name, script in scripts._steps.items()}
-
-
-def _last_fan_position(url: str, seen: Seen) -> int | None:
-    t = seen.ticket
-    token = TokenSigner(SECRET_KEY).queue_token(
-        QueueClaims(
-            user_id=t.user_id,
-            jti=t.jti,
-            seq=t.seq,
-            issued_at=t.issued_at,
-            expires_at=t.token_expires_at,
-        )
-    )
-    r = httpx.get(
-        f"{url}/api/v1/queue/status", headers={"Authorization": f"Bearer {token}"}, timeout=30
-    )
-    if r.status_code != 200:
-        print(f"  the last fan's status through the new instance: {r.status_code} {r.text}")
-        return None
-    position = r.json().get("position")
-    return None if position is None else int(position)
-
-
-def _start_second(server: BenchServer, last: Seen, log: Path) -> StartUp:
-    """A second instance on the same database and key space, started now; watched
-    until its mirror reads the stream, with every Redis call meanwhile in the slow log."""
-    second = replace(server, port=_free_port(), proc=None)
-    redis = SyncRedis.from_url(server.redis_url, decode_responses=True)
-    names = _script_names()
-    saved = redis.config_get("slowlog-*")
-    mine = int(redis.client_id())
-    redis.config_set("slowlog-log-slower-than", SLOWLOG_OVER_USEC)
-    redis.config_set("slowlog-max-len", SLOWLOG_MAX_LEN)
-    try:
-        with _PingProbe(server.redis_url) as probe:
-            time.sleep(2)
-            highest = max(int(c["id"]) for c in redis.client_list())
-            redis.slowlog_reset()
-            started = time.monotonic()
-            proc = subprocess.Popen(
-                second._command(second.env),
-                env=second.env,
-                stdout=log.open("wb"),
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                ready = synced = None
-                rss_ready = rss_synced = 0
-                while synced is None or ready is None:
-                    now = time.monotonic()
-                    if now - started > START_AT_MOST_SECONDS:
-                        break
-                    if proc.poll() is not None:
-                        raise RuntimeError(f"the second instance exited:\n{log.read_text()}")
-                    if ready is None:
-                        try:
-                            if httpx.get(f"{second.url}/readyz", timeout=1).status_code == 200:
-                                ready = time.monotonic() - started
-                                rss_ready = _rss(proc.pid)
-                        except httpx.HTTPError:
-                            pass
-                    if synced is None and any(
-                        int(c["id"]) > highest and int(c["id"]) != mine and c["cmd"] == "xread"
-                        for c in redis.client_list()
-                    ):
-                        synced = time.monotonic() - started
-                        rss_synced = _rss(proc.pid)
-                    time.sleep(LOOK_EVERY_SECONDS)
-                during_end = time.monotonic()
-                position = _last_fan_position(second.url, last) if synced is not None else None
-                time.sleep(1)
-                entries = redis.slowlog_get(SLOWLOG_MAX_LEN)
-                peak = _rss(proc.pid, "VmHWM")
-            finally:
-                proc.terminate()
-                proc.wait(timeout=60)
-        before = probe.between(started - 2, started)
-        during = probe.between(started, during_end)
-    finally:
-        for name, value in saved.items():
-            redis.config_set(str(name), str(value))
-        redis.close()
-
-    calls: list[SlowCall] = []
-    snapshots: list[int] = []
-    for entry in entries:
-        command = entry["command"]
-        if isinstance(command, bytes):
-            command = command.decode(errors="replace")
-        words = str(command).split()
-        head = words[0].lower() if words else "?"
-        name = names.get(words[1], "a script") if head == "evalsha" and len(words) > 1 else head
-        usec = int(entry["duration"])
-        calls.append(SlowCall(usec, name))
-        if name == "snapshot":
-            snapshots.append(usec)
-    calls.sort(key=lambda c: -c.usec)
-    kinds: dict[str, tuple[int, int, int]] = {}
-    for c in calls:
-        n, most, total = kinds.get(c.command, (0, 0, 0))
-        kinds[c.command] = (n + 1, max(most, c.usec), total + c.usec)
-    return StartUp(
-        ready_seconds=ready if ready is not None else float("nan"),
-        synced_seconds=synced,
-        rss_ready=rss_ready,
-        rss_synced=rss_synced,
-        peak_rss=peak,
-        calls=len(calls),
-        longest=calls[:5],
-        over_1ms=sum(c.usec > 1_000 for c in calls),
-        over_10ms=sum(c.usec > 10_000 for c in calls),
-        snapshot_calls=len(snapshots),
-        snapshot_p50_usec=statistics.median(snapshots) if snapshots else 0.0,
-        snapshot_max_usec=max(snapshots, default=0),
-        ping_before=before,
-        ping_during=during,
-        last_fan_position=position,
-        by_command=sorted(((k, *v) for k, v in kinds.items()), key=lambda x: -x[1]),
-    )
-
-
-def _poll_tokens(server: BenchServer, fans: int, count: int) -> list[str]:
-    """Queue tokens of ``count`` fans spread evenly over the line, signed from their
-    tickets as Redis keeps them (jti|seq|iat|exp|address)."""
-    keys = LineKeys.of(server.prefix, DEFAULT_LINE)
-    step = max(1, fans // count)
-    users = [FIRST_USER + i for i in range(0, fans, step)][:count]
-    signer = TokenSigner(SECRET_KEY)
-    tokens = []
-    with SyncRedis.from_url(server.redis_url, decode_responses=True) as redis:
-        for start in range(0, len(users), 1_000):
-            chunk = users[start : start + 1_000]
-            packed: Any = redis.hmget(keys.tickets, chunk)
-            for user, ticket in zip(chunk, packed, strict=True):
-                jti, seq, iat, exp = str(ticket).split("|")[:4]
-                claims = QueueClaims(user, jti, int(seq), int(iat), int(exp))
-                tokens.append(signer.queue_token(claims))
-    return tokens
-
-
 def _measure_polls(server: BenchServer, fans: int, workdir: Path) -> Polls:
-    tokens = _poll_tokens(server, fans, min(fans, POLL_TOKENS))
+    tokens = poll_tokens(server, fans, min(fans, POLL_TOKENS))
     requests = write_requests(workdir / "polls.txt", (Request(t) for t in tokens))
 
     def wrk(name: str, url: str, requests: Path | None = None) -> WrkResult:
@@ -608,7 +363,7 @@ def run_memory(server: BenchServer, *, fans: int) -> MemoryResult:
         f"-> {rss_after / 2**20:.0f} MiB with {fans:,} fans in line (idle after {took:.0f} s)"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        startup = _start_second(server, last, Path(tmp) / "second.log")
+        startup = start_second(server, fans, last, Path(tmp) / "second.log")
     with tempfile.TemporaryDirectory() as tmp:
         polls = _measure_polls(server, fans, Path(tmp))
     p = polls.status
@@ -624,32 +379,7 @@ def run_memory(server: BenchServer, *, fans: int) -> MemoryResult:
     result = MemoryResult(
         fans, per_fan, rss_before, rss_after, follow, fill_seconds, costs, keys, startup, polls
     )
-    s = startup
-    print(
-        f"  a second instance: /readyz after {s.ready_seconds:.2f} s, mirror synced after "
-        f"{s.synced_seconds if s.synced_seconds is not None else float('nan'):.2f} s; RSS "
-        f"{s.rss_ready / 2**20:.0f} MiB ready, {s.rss_synced / 2**20:.0f} MiB synced "
-        f"(peak {s.peak_rss / 2**20:.0f} MiB): "
-        f"{result.mirror_bytes_per_fan or 0:.0f} bytes per fan in its mirror"
-    )
-    print(
-        f"  Redis calls over {SLOWLOG_OVER_USEC} us meanwhile: {s.calls:,}, longest "
-        + ", ".join(f"{c.command} {c.usec:,} us" for c in s.longest)
-        + f"; over 1 ms: {s.over_1ms}, over 10 ms: {s.over_10ms}; snapshot pages "
-        f"{s.snapshot_calls:,}, median {s.snapshot_p50_usec:.0f} us, "
-        f"longest {s.snapshot_max_usec} us"
-    )
-    if s.ping_before and s.ping_during:
-        print(
-            f"  another client's PING p50/p99/max: before {s.ping_before.p50_ms:.2f}/"
-            f"{s.ping_before.p99_ms:.2f}/{s.ping_before.max_ms:.2f} ms, during "
-            f"{s.ping_during.p50_ms:.2f}/{s.ping_during.p99_ms:.2f}/{s.ping_during.max_ms:.2f} ms"
-        )
-    print(
-        "  by command (entries, mean us, longest us): "
-        + ", ".join(f"{k} {n:,} {t / n:,.0f} {m:,}" for k, n, m, t in s.by_command)
-    )
-    print(f"  the last fan's position through it: {s.last_fan_position}")
+    print_startup(startup, result.mirror_bytes_per_fan)
     for name, size in keys:
         print(f"  key {name}: {size / 2**20:.1f} MiB ({size / fans:.0f} bytes per fan)")
     return result

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from boxoffice_bench import tables
+from boxoffice_bench import instances, tables
 from boxoffice_bench.args import command_line, rounds, seconds
 from boxoffice_bench.drop import DropResult, print_drop, run_drop
 from boxoffice_bench.hotpath import HotPathRow, run_hot_path
@@ -20,7 +20,7 @@ from boxoffice_bench.memory import own_redis, run_memory
 from boxoffice_bench.prepare import WRITES_ENV
 from boxoffice_bench.report import plot_drop, write_sections
 from boxoffice_bench.server import BenchServer
-from boxoffice_bench.signin import SIGNIN_ENV, run_signin
+from boxoffice_bench.signin import SIGNIN_ENV, run_signin, signin_table
 from boxoffice_bench.writes import run_writes
 from boxoffice_bench.wrk import require_wrk
 
@@ -74,6 +74,7 @@ def hot_path(args: argparse.Namespace, workdir: Path) -> Outcome:
             server,
             seconds=seconds(args, "hot-path"),
             rounds=rounds(args, "hot-path"),
+            connections=args.hot_connections,
             workdir=workdir,
         )
 
@@ -105,18 +106,20 @@ def writes(args: argparse.Namespace, workdir: Path) -> Outcome:
 
 
 def _drop(args: argparse.Namespace, *, fans: int, schedules: int) -> DropResult:
-    result = _on_server(
-        args,
-        DROP_ENV,
-        lambda s: run_drop(
-            s,
+    first = BenchServer(args.postgres_url, args.redis_url, port=args.port, extra_env=DROP_ENV)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        instances.running(first, args.instances, Path(tmp)) as (server, *others),
+    ):
+        result = run_drop(
+            server,
             fans=fans,
             rate=args.rate,
             schedules=schedules,
             seats_per_schedule=50,
             opens_after=None if args.default_line else args.opens_after,
-        ),
-    )
+            others=others,
+        )
     print_drop(result)
     if result.opening is not None:
         for line in tables.opening(result.opening):
@@ -168,7 +171,7 @@ def signin(args: argparse.Namespace, workdir: Path) -> Outcome:
     )
     for problem in result.problems:
         print(f"  NOT A MEASUREMENT: {problem}")
-    return Outcome({"signin": tables.signin(result)}, result.problems)
+    return Outcome({"signin": signin_table(result)}, result.problems)
 
 
 SCENARIOS: dict[str, Callable[[argparse.Namespace, Path], Outcome]] = {

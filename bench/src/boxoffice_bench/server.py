@@ -8,7 +8,7 @@ import secrets
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import asyncpg
@@ -76,7 +76,9 @@ def cpu_seconds(pid: int) -> float:
 class BenchServer:
     """One app process on a fresh database: boxoffice with the bench's ceiling route
     (``python -m boxoffice_bench.serve``, uvicorn as ``boxoffice serve`` runs it), or
-    the same app under granian when the benchmark compares servers."""
+    the same app under granian when the benchmark compares servers. A server that
+    ``joins`` another (``sibling``) runs on its database and key prefix, as a second
+    instance of a deployment does: it neither creates nor drops them."""
 
     postgres_url: str
     redis_url: str
@@ -86,6 +88,11 @@ class BenchServer:
     database: str = field(default_factory=lambda: f"boxoffice_bench_{secrets.token_hex(4)}")
     prefix: str = field(default_factory=lambda: f"boxoffice-bench:{secrets.token_hex(4)}:")
     proc: subprocess.Popen[bytes] | None = None
+    joins: bool = False
+
+    def sibling(self, port: int) -> BenchServer:
+        """Another instance on this one's database and Redis prefix, at ``port``."""
+        return replace(self, port=port, proc=None, joins=True)
 
     @property
     def url(self) -> str:
@@ -145,7 +152,8 @@ class BenchServer:
         ]
 
     def start(self, log: Path) -> None:
-        asyncio.run(self._admin(f"CREATE DATABASE {self.database}"))
+        if not self.joins:
+            asyncio.run(self._admin(f"CREATE DATABASE {self.database}"))
         env = self.env
         self.proc = subprocess.Popen(
             self._command(env), env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
@@ -188,5 +196,7 @@ class BenchServer:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=30)
+        if self.joins:
+            return  # the database and the keys are the first instance's to drop
         asyncio.run(self._admin(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)"))
         asyncio.run(self._forget_line())

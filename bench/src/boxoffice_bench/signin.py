@@ -26,6 +26,7 @@ from boxoffice.users.passwords import HASHER
 from boxoffice_bench.drop import percentile
 from boxoffice_bench.fixtures import Request, make_fans, write_requests
 from boxoffice_bench.server import BenchServer
+from boxoffice_bench.tables import cpu_text
 from boxoffice_bench.wrk import WrkResult, run_wrk
 
 # One fan admitted and the rest waiting, still in line however long the set-up takes.
@@ -265,3 +266,54 @@ def print_round(n: int, alone: WrkResult, during: WrkResult, storm: Storm) -> No
         f" ok p50 {storm.latency_ms(0.5):.0f} ms p99 {storm.latency_ms(0.99):.0f} ms",
         flush=True,
     )
+
+
+def _many(n: int, thing: str) -> str:
+    return f"{n:,} {thing}" + ("" if n == 1 else "s")
+
+
+def signin_table(result: SignInResult) -> list[str]:
+    h, v, storm = result.hash, result.verify, result.storm
+    lines = [
+        "argon2id as the server hashes (argon2-cffi; 2 passes, 19 MiB, 1 lane), in process,"
+        f" {SAMPLES} of each: **one hash {h.median_ms:.1f} ms** (p95 {h.p95_ms:.1f} ms),"
+        f" **one verify {v.median_ms:.1f} ms** (p95 {v.p95_ms:.1f} ms).",
+        "",
+        f"Status polls by wrk (`-t1`, {CONNECTIONS} connections, {result.pollers:,} fans in"
+        f" line), {result.seconds} s alone then {result.seconds} s while"
+        f" {storm.rate:.0f} sign-ins a second arrive (correct passwords over"
+        f" {result.accounts:,} accounts; the server's password pool:"
+        f" {_many(result.workers, 'thread')}, at most {result.queue} waiting), alternated in"
+        f" {_many(len(result.rounds), 'round')};"
+        " the median round of each. Server CPU: user plus system, all threads.",
+        "",
+        "| status poll | req/s | p50 | p99 | server CPU | CPU per poll | each round (req/s, p99) |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    alone = [run for run, _, _ in result.rounds]
+    during = [run for _, run, _ in result.rounds]
+    for label, r, runs in (
+        ("alone", result.alone, alone),
+        ("during the storm", result.during, during),
+    ):
+        rounds = ", ".join(f"{run.requests_per_second:,.0f} / {run.p99_ms:.1f} ms" for run in runs)
+        cores = (r.cpu_seconds or 0) / r.seconds if r.seconds else 0.0
+        lines.append(
+            f"| {label} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.1f} ms "
+            f"| {cores:.2f} cores | {cpu_text(r)} | {rounds} |"
+        )
+    others = ", ".join(f"{n} {status}" for status, n in storm.others.items()) or "none"
+    lines += [
+        "",
+        f"The sign-ins beside the median round: {len(storm.answers):,} sent,"
+        f" **{storm.count(200):,} signed in (200)**, {storm.count(BUSY):,} busy (503),"
+        f" other answers: {others}. Signed in: p50 {storm.latency_ms(0.5):,.0f} ms,"
+        f" p95 {storm.latency_ms(0.95):,.0f} ms, p99 {storm.latency_ms(0.99):,.0f} ms"
+        " from when each was due"
+        + (
+            f"; busy answered in p50 {storm.latency_ms(0.5, BUSY):,.0f} ms."
+            if storm.count(BUSY)
+            else "."
+        ),
+    ]
+    return lines

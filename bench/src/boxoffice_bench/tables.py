@@ -5,18 +5,23 @@ from __future__ import annotations
 
 from boxoffice_bench.drop import DropResult, percentile
 from boxoffice_bench.hotpath import HotPathRow
-from boxoffice_bench.memory import SLOWLOG_OVER_USEC, MemoryResult
+from boxoffice_bench.instances import timing_lines
+from boxoffice_bench.memory import MemoryResult
 from boxoffice_bench.opening import OpeningReport
-from boxoffice_bench.server_timing import bound_text
-from boxoffice_bench.signin import BUSY, CONNECTIONS, SAMPLES, SignInResult
+from boxoffice_bench.startup import SLOWLOG_OVER_USEC
 from boxoffice_bench.writes import WritesResult
 from boxoffice_bench.wrk import WrkResult
 
+# What the fans' requests during a start-up ask (bench memory).
+FAN_REQUESTS = {
+    "join": "join (`POST /api/v1/queue/tokens`, a fan not in line yet: a Redis call)",
+    "status": "status poll (a fan in line: answered from the mirror)",
+}
 HOT_NAMES = ("ceiling", "status", "schedules", "seat map", "join")
 DROP_PLOT = "drop-timeline.png"
 
 
-def _cpu(result: WrkResult) -> str:
+def cpu_text(result: WrkResult) -> str:
     per_request = result.cpu_us_per_request
     return "—" if per_request is None else f"{per_request:,.0f} us"
 
@@ -32,11 +37,12 @@ def hot_path(rows: list[HotPathRow]) -> list[str]:
         verdict = (
             "—"
             if row.target is None
-            else f"≥ {row.target:,}: {'met' if row.met else '**not met**'}"
+            else f"≥ {row.target:,} or {row.target_share or 0:.0%}: "
+            f"{'met' if row.met else '**not met**'}"
         )
         lines.append(
             f"| {r.name} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.2f} ms "
-            f"| {row.share:.0%} | {row.spread} | {_cpu(r)} | {verdict} |"
+            f"| {row.share:.0%} | {row.spread} | {cpu_text(r)} | {verdict} |"
         )
     return lines
 
@@ -93,7 +99,7 @@ def writes(result: WritesResult) -> list[str]:
         cores = "—" if r.cpu_seconds is None else f"{r.cpu_seconds / r.seconds:.2f} cores"
         lines.append(
             f"| {row.endpoint} | {row.connections} | {r.requests_per_second:,.0f} | {each} "
-            f"| {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.ok:,} | {others} | {_cpu(r)} "
+            f"| {r.p50_ms:.1f} ms | {r.p99_ms:.1f} ms | {r.ok:,} | {others} | {cpu_text(r)} "
             f"| {cores} |"
         )
     if result.problems:
@@ -129,21 +135,15 @@ def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
         else "in line when the last seat sold"
     )
     verdict = "all hold" if not result.violations else "VIOLATED: " + "; ".join(result.violations)
-    timed = [
-        "",
-        "The same calls as the server timed them (reading a request to sending its answer,"
-        " by its request-duration histogram: a bucket's bound):",
-        "",
-        "| route | requests | p50 | p99 |",
-        "|---|---:|---:|---:|",
-        *(
-            f"| `{t.method} {t.route}` | {t.requests:,} | {bound_text(t.p50_at_most)} "
-            f"| {bound_text(t.p99_at_most)} |"
-            for t in result.server
-        ),
-    ]
+    spread = (
+        ""
+        if result.instances == 1
+        else f" on {result.instances} instances (fan i always on instance i % {result.instances},"
+        " as behind a sticky load balancer; one database, one Redis key prefix)"
+    )
     lines = [
-        f"- {result.fans:,} fans arriving at {result.rate:,.0f}/s for {result.seats:,} seats; "
+        f"- {result.fans:,} fans arriving at {result.rate:,.0f}/s{spread} "
+        f"for {result.seats:,} seats; "
         f"sold {result.stats.bought:,}; time to sell out: {sold_out}; "
         f"whole run {result.seconds:.1f} s; {in_line}: {result.stats.unserved:,}; "
         f"errors {result.stats.errors}.",
@@ -151,7 +151,7 @@ def drop(result: DropResult, *, plot: str | None = None) -> list[str]:
         f"- Invariants checked from storage afterwards: {verdict}.",
         "",
         *rows,
-        *(timed if result.server else []),
+        *timing_lines(result.server, result.per_instance),
     ]
     if plot is not None:
         lines += ["", f"![Waiting and admitted fans during the drop]({plot})"]
@@ -285,7 +285,20 @@ def memory(result: MemoryResult) -> list[str]:
                 "- Another client's PINGs (one at a time), before the start and during it:"
                 f" p50 {b.p50_ms:.2f} / {d.p50_ms:.2f} ms, p99 {b.p99_ms:.2f} /"
                 f" {d.p99_ms:.2f} ms, longest {b.max_ms:.2f} / {d.max_ms:.2f} ms"
-                f" ({b.samples:,} and {d.samples:,} PINGs)."
+                f" ({b.samples:,} and {d.samples:,} PINGs);"
+                f" **{d.over_share:.1%} of those during it slower than the p99 before**."
+            )
+        for what, (before, during) in s.fans.items():
+            if before is None or during is None:
+                continue
+            request = FAN_REQUESTS.get(what, what)
+            lines.append(
+                f"- A fan's {request} on the first instance,"
+                " one request at a time, before the start and during it:"
+                f" p50 {before.p50_ms:.2f} / {during.p50_ms:.2f} ms, **p99 {before.p99_ms:.2f} /"
+                f" {during.p99_ms:.2f} ms**, longest {before.max_ms:.2f} / {during.max_ms:.2f} ms"
+                f" ({before.samples:,} and {during.samples:,}); {during.over_share:.1%} during"
+                " it slower than the p99 before."
             )
     polls = result.polls
     if polls is not None:
@@ -338,55 +351,4 @@ def memory(result: MemoryResult) -> list[str]:
         ]
         for name, size in result.keys:
             lines.append(f"| `{name}` | {size / mib:.1f} | {size / result.fans:.0f} |")
-    return lines
-
-
-def _many(n: int, thing: str) -> str:
-    return f"{n:,} {thing}" + ("" if n == 1 else "s")
-
-
-def signin(result: SignInResult) -> list[str]:
-    h, v, storm = result.hash, result.verify, result.storm
-    lines = [
-        "argon2id as the server hashes (argon2-cffi; 2 passes, 19 MiB, 1 lane), in process,"
-        f" {SAMPLES} of each: **one hash {h.median_ms:.1f} ms** (p95 {h.p95_ms:.1f} ms),"
-        f" **one verify {v.median_ms:.1f} ms** (p95 {v.p95_ms:.1f} ms).",
-        "",
-        f"Status polls by wrk (`-t1`, {CONNECTIONS} connections, {result.pollers:,} fans in"
-        f" line), {result.seconds} s alone then {result.seconds} s while"
-        f" {storm.rate:.0f} sign-ins a second arrive (correct passwords over"
-        f" {result.accounts:,} accounts; the server's password pool:"
-        f" {_many(result.workers, 'thread')}, at most {result.queue} waiting), alternated in"
-        f" {_many(len(result.rounds), 'round')};"
-        " the median round of each. Server CPU: user plus system, all threads.",
-        "",
-        "| status poll | req/s | p50 | p99 | server CPU | CPU per poll | each round (req/s, p99) |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    alone = [run for run, _, _ in result.rounds]
-    during = [run for _, run, _ in result.rounds]
-    for label, r, runs in (
-        ("alone", result.alone, alone),
-        ("during the storm", result.during, during),
-    ):
-        rounds = ", ".join(f"{run.requests_per_second:,.0f} / {run.p99_ms:.1f} ms" for run in runs)
-        cores = (r.cpu_seconds or 0) / r.seconds if r.seconds else 0.0
-        lines.append(
-            f"| {label} | {r.requests_per_second:,.0f} | {r.p50_ms:.2f} ms | {r.p99_ms:.1f} ms "
-            f"| {cores:.2f} cores | {_cpu(r)} | {rounds} |"
-        )
-    others = ", ".join(f"{n} {status}" for status, n in storm.others.items()) or "none"
-    lines += [
-        "",
-        f"The sign-ins beside the median round: {len(storm.answers):,} sent,"
-        f" **{storm.count(200):,} signed in (200)**, {storm.count(BUSY):,} busy (503),"
-        f" other answers: {others}. Signed in: p50 {storm.latency_ms(0.5):,.0f} ms,"
-        f" p95 {storm.latency_ms(0.95):,.0f} ms, p99 {storm.latency_ms(0.99):,.0f} ms"
-        " from when each was due"
-        + (
-            f"; busy answered in p50 {storm.latency_ms(0.5, BUSY):,.0f} ms."
-            if storm.count(BUSY)
-            else "."
-        ),
-    ]
     return lines
