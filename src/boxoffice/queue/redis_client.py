@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
-from redis.asyncio.connection import AbstractConnection, SSLConnection, parse_url
+from redis.asyncio.connection import SSLConnection, parse_url
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
-from redis.connection import HiredisRespSerializer
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
@@ -52,31 +51,6 @@ class RedisAddress:
             master=settings.redis_sentinel_master,
             cluster=settings.redis_cluster,
         )
-
-
-class _HiredisPacking:
-    """Commands packed by hiredis, in C, as redis-py's synchronous client packs them
-    when hiredis is installed: the same bytes (and the same refusals), where the
-    asyncio client packs in Python. A waiting-room step names every key of its line,
-    so its call packed in 24 us here instead of 75 on the benchmark machine. (A
-    cluster's client makes its nodes' connections of its own fixed classes.)"""
-
-    _packer = HiredisRespSerializer()
-
-    def pack_command(self, *args: Any) -> list[bytes]:
-        packed: list[bytes] = self._packer.pack(*args)
-        return packed
-
-
-_PACKED: dict[str, type[AbstractConnection]] = {}
-
-
-def _packed_by_hiredis(kind: type[AbstractConnection]) -> type[AbstractConnection]:
-    """``kind`` (a plain, TLS, Unix-socket or Sentinel connection) packing by hiredis."""
-    name = f"{kind.__module__}.{kind.__qualname__}"
-    if name not in _PACKED:
-        _PACKED[name] = type(kind.__name__, (_HiredisPacking, kind), {})
-    return _PACKED[name]
 
 
 class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
@@ -174,9 +148,7 @@ def redis_client(
     }
     if not address.sentinels:
         assert address.url, "a Redis address is a URL or sentinels"
-        pool = BlockingConnectionPool.from_url(address.url, **options)
-        pool.connection_class = _packed_by_hiredis(pool.connection_class)
-        return Redis(connection_pool=pool)
+        return Redis(connection_pool=BlockingConnectionPool.from_url(address.url, **options))
     # A new connection asks the sentinels one after another until one names the
     # primary: each gets its share of the timeout, so asking them all waits no longer
     # than one command may (a sentinel answers in about a millisecond).
@@ -191,8 +163,6 @@ def redis_client(
         **options,
         **_server_options(address.url),
     )
-    managed = client.connection_pool
-    managed.connection_class = _packed_by_hiredis(managed.connection_class)
     return client
 
 
