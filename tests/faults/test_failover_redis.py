@@ -227,12 +227,15 @@ class Writer:
         self.acknowledged: list[tuple[str, float]] = []
         self.errors: list[tuple[float, RedisError]] = []
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._write())
 
     async def _write(self) -> None:
         for i in itertools.count():
+            if self._stopping:  # a cancellation the client swallowed mid-reconnect
+                return
             key = f"failover-write:{i}"
             try:
                 await self.script(keys=[key])
@@ -244,6 +247,7 @@ class Writer:
 
     async def stop(self) -> None:
         assert self._task is not None
+        self._stopping = True
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
