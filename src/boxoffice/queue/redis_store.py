@@ -51,8 +51,9 @@ log = logging.getLogger("boxoffice.queue")
 
 # Only tests set it: the hand-moved time a line seeded now starts its clock at.
 CLOCK_NOW_KEY = "clock_now"
-# Entrants of an opening read per call of draw.lua: about a millisecond of Redis each.
-DRAW_PAGE = 5_000
+# Entrants of an opening read per call of draw.lua: a fraction of a millisecond of
+# Redis each (pages of 5,000 took 10-20 ms on a slow day of the test machine).
+DRAW_PAGE = 1_000
 # Most joins, gates or leaves one script call carries (about 5 ms of Redis for joins,
 # the costliest: bench memory measured 20.7 ms for 917), and most polls' liveness
 # written by one call of seen.lua (about 5 ms).
